@@ -1,0 +1,91 @@
+/*
+ * Test fault points (see fault.h). The specification is read from the
+ * environment once per process; a hit counter per named point is kept so
+ * that "the third append" can be killed.
+ */
+#include "config.h"
+
+#ifdef MAILD_FAULT_INJECTION
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "log.h"
+
+#define FAULT_MAX	8
+
+struct fault {
+	char	name[64];
+	char	action[16];
+	long	nth;
+	long	hits;
+};
+
+static struct fault	faults[FAULT_MAX];
+static int		nfaults = -1;
+
+static void
+fault_parse(void)
+{
+	const char	*env = getenv("MAILD_FAULT");
+	char		 buf[1024], *spec, *save = NULL, *a, *n;
+
+	nfaults = 0;
+	if (env == NULL || strlen(env) >= sizeof(buf))
+		return;
+	strcpy(buf, env);
+	for (spec = strtok_r(buf, ",", &save); spec != NULL && nfaults <
+	    FAULT_MAX; spec = strtok_r(NULL, ",", &save)) {
+		struct fault *f = &faults[nfaults];
+
+		if ((a = strchr(spec, ':')) == NULL)
+			continue;
+		*a++ = '\0';
+		f->nth = 1;
+		if ((n = strchr(a, ':')) != NULL) {
+			*n++ = '\0';
+			f->nth = strtol(n, NULL, 10);
+		}
+		if (strlen(spec) >= sizeof(f->name) ||
+		    strlen(a) >= sizeof(f->action))
+			continue;
+		strcpy(f->name, spec);
+		strcpy(f->action, a);
+		nfaults++;
+	}
+}
+
+int
+fault_point(const char *name)
+{
+	int	i;
+
+	if (nfaults == -1)
+		fault_parse();
+	for (i = 0; i < nfaults; i++) {
+		struct fault *f = &faults[i];
+
+		if (strcmp(f->name, name) != 0 || ++f->hits != f->nth)
+			continue;
+		log_info("fault point %s: %s", name, f->action);
+		if (strcmp(f->action, "kill") == 0) {
+			kill(getpid(), SIGKILL);
+			_exit(99);
+		}
+		if (strcmp(f->action, "exit") == 0)
+			_exit(3);
+		if (strcmp(f->action, "enospc") == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Every fixed bound in maild, with its reason. Buffers are sized from
+ * these; nothing else in the tree invents a size.
+ */
+#ifndef MAILD_LIMITS_H
+#define MAILD_LIMITS_H
+
+/* One log line, before syslog adds its own prefix. */
+#define LOG_LINE_MAX		1024
+/* "sid=" values: 12 base32 characters, about 60 random bits. */
+#define SESSION_ID_MAX		12
+/* Queue ids: time-derived, sortable, unique per host; see queue_file.h. */
+#define QUEUE_ID_MAX		24
+
+/* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF. */
+#define SMTP_CMD_LINE_MAX	512
+/*
+ * We accept command lines a little longer than the RFC minimum, because
+ * ESMTP parameters (SIZE=, BODY=, AUTH=, SMTPUTF8) push MAIL FROM past 512
+ * in the wild; RFC 5321 4.5.3.1.4 allows a server to accept longer lines
+ * and RFC 1869 asks for 512 plus the parameters' lengths.
+ */
+#define SMTP_CMD_LINE_ACCEPT	2048
+/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF. */
+#define SMTP_TEXT_LINE_MAX	1000
+/* The most an administrator may raise the text line limit to. */
+#define SMTP_TEXT_LINE_CEILING	65536
+/* RFC 5321 4.5.3.1.1-3: local part 64, domain 255, path 256 octets. */
+#define SMTP_LOCALPART_MAX	64
+#define SMTP_DOMAIN_MAX		255
+#define SMTP_PATH_MAX		256
+/* An AUTH line: base64 of "authzid\0authcid\0password" (RFC 4954 4). */
+#define SMTP_AUTH_LINE_MAX	12288
+
+/* RFC 1939 3 / RFC 2449 4: 255 octets with CRLF; we allow a little more. */
+#define POP3_CMD_LINE_MAX	512
+/* RFC 1939 7: a unique-id is 1..70 characters 0x21-0x7E. */
+#define POP3_UIDL_MAX		70
+
+/* A user name as NSS and PAM see it. */
+#define USER_NAME_MAX		256
+/* A password (as received; wiped after use). */
+#define PASSWORD_MAX		1024
+/* A host name, as the client claims or as we resolve it. */
+#define HOST_NAME_MAX_LEN	255
+
+/* One privsep IPC message, header included (ipc.h). */
+#define IPC_MSG_MAX		65536
+/* One string field inside an IPC message. */
+#define IPC_STR_MAX		4096
+
+/* The line reader's buffer; a line limit may not exceed it (io.h). */
+#define IO_BUF_SIZE		(SMTP_TEXT_LINE_CEILING + 4096)
+
+/* Aliases: expansion depth and the number of targets per address. */
+#define ALIAS_DEPTH_MAX		8
+#define ALIAS_TARGETS_MAX	1000
+
+/* Listeners per protocol in the config. */
+#define LISTEN_MAX		16
+/* Workers per pool, whatever the config says. */
+#define POOL_WORKERS_CEILING	1024
+
+#endif

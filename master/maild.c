@@ -1,0 +1,13 @@
+/*
+ * maild: the master process. Placeholder until the master lands.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+int
+main(void)
+{
+	puts(PACKAGE_STRING);
+	return 0;
+}

@@ -3,7 +3,7 @@
  * environment once per process; a hit counter per named point is kept so
  * that "the third append" can be killed.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #ifdef MAILD_FAULT_INJECTION
 

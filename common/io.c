@@ -8,7 +8,7 @@
  * supplies an OpenSSL one. Switching transports throws away buffered
  * input (see io_set_transport) -- the STARTTLS/STLS injection defence.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * printable ASCII is escaped so that text received from a client cannot
  * break a line or inject terminal control sequences.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>

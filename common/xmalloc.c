@@ -3,7 +3,7 @@
  * recoverable condition in the middle of a session: log it and exit, and
  * let the master replace the process.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,13 +1,475 @@
 /*
- * maild: the master process. Placeholder until the master lands.
+ * maild: the master process (root). Reads and checks the configuration,
+ * binds the listeners, holds the pid file lock, and supervises the
+ * children: per protocol a pool of monitor/worker pairs (master_pool.c,
+ * master_spawn.c) and the queue runner. It never reads a byte from the
+ * network. Signals: SIGHUP reloads (a broken config is logged with its
+ * FILE:LINE and the running one stays), SIGTERM/SIGINT stop accepting,
+ * let sessions finish for shutdown_grace seconds, then kill what is
+ * left.
  */
-#include "config.h"
+#include "autoconf.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_table.h"
+#include "fdutil.h"
+#include "log.h"
+#include "master.h"
+#include "privdrop.h"
+#include "xmalloc.h"
+
+static int			sigpipe_w = -1;
+static volatile sig_atomic_t	got_hup, got_term, got_chld;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: maild [-dfv] [-c file]     run the mail system\n"
+	    "       maild -t [-c file]         check the configuration\n"
+	    "       maild -n [-a] [-c file]    print the settings that differ "
+	    "from the defaults (-a: all)\n");
+	exit(2);
+}
+
+static void
+on_signal(int sig)
+{
+	int	saved = errno;
+	char	c = (char)sig;
+
+	switch (sig) {
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	case SIGCHLD:
+		got_chld = 1;
+		break;
+	default:
+		got_term = 1;
+		break;
+	}
+	/* a full pipe already holds a wake-up; losing this byte is fine */
+	if (sigpipe_w != -1 && write(sigpipe_w, &c, 1) == -1)
+		c = 0;
+	errno = saved;
+}
+
+static void
+signals_init(int *sigpipe_r)
+{
+	struct sigaction	sa;
+	int			p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	*sigpipe_r = p[0];
+	sigpipe_w = p[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Loads path; on failure prints every problem to the log and returns NULL. */
+static struct config *
+load(const char *path, bool to_stderr)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	struct config		*cfg;
+	size_t			 i;
+
+	if ((cfg = config_load(path, &errs)) != NULL)
+		return cfg;
+	if (to_stderr)
+		config_errors_print(stderr, &errs);
+	else
+		for (i = 0; i < errs.n; i++) {
+			if (errs.v[i].line > 0)
+				log_warnx("%s:%d: %s", errs.v[i].file,
+				    errs.v[i].line, errs.v[i].reason);
+			else
+				log_warnx("%s: %s", errs.v[i].file,
+				    errs.v[i].reason);
+		}
+	config_errors_free(&errs);
+	return NULL;
+}
+
+/*
+ * Takes the pid file lock (flock: it stays with the open file across the
+ * daemon fork). Exits with a message if another master holds it.
+ */
+static int
+pidfile_lock(const char *path)
+{
+	char	buf[32];
+	ssize_t	n;
+	int	fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1)
+		fatal("pid file %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("lock pid file %s", path);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fatalx("another maild is already running (pid %s, pid file "
+		    "%s)", buf[0] ? buf : "unknown", path);
+	}
+	return fd;
+}
+
+static void
+pidfile_write(int fd, pid_t pid)
+{
+	char	buf[32];
+	int	n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+		fatal("write pid file");
+}
+
+static void
+daemonize(void)
+{
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	fd_null_stdio(0);
+}
+
+/* SIGHUP: a new config, or keep the old one and say why. */
+static void
+reload(struct master *m)
+{
+	struct config		*cfg;
+	struct listen_set	*ls;
+	char			 err[512];
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 p;
+
+	log_info("reloading %s", m->config_path);
+	if ((cfg = load(m->config_path, false)) == NULL) {
+		log_warnx("reload failed; still running the previous "
+		    "configuration");
+		return;
+	}
+	if (privdrop_lookup(cfg->user, cfg->group, &uid, &gid, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s: %s; still running the previous configuration",
+		    cfg->path, err);
+		config_free(&cfg);
+		return;
+	}
+	ls = xcalloc(1, sizeof(*ls));
+	if (listen_set_bind(cfg, m->listeners, ls, err, sizeof(err)) == -1) {
+		log_warnx("%s; still running the previous configuration", err);
+		free(ls);
+		config_free(&cfg);
+		return;
+	}
+	listen_set_close(m->listeners);
+	free(m->listeners);
+	m->listeners = ls;
+	config_free(&m->cfg);
+	m->cfg = cfg;
+	m->uid = uid;
+	m->gid = gid;
+	m->generation++;
+	log_setfacility(cfg->syslog_facility);
+	for (p = 0; p < POOL_NPROTO; p++)
+		pool_setup(m, &m->pools[p], (enum pool_proto)p);
+	if (m->runner > 0)
+		kill(m->runner, SIGTERM);	/* restarts with the new config */
+	log_info("configuration reloaded (generation %u)", m->generation);
+}
+
+static void
+reap(struct master *m)
+{
+	int	status, p;
+	pid_t	pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->runner) {
+			m->runner = 0;
+			if (!m->stopping && (WIFSIGNALED(status) ||
+			    WEXITSTATUS(status) != 0))
+				log_warnx("queue runner %ld ended (status %d); "
+				    "restarting", (long)pid, status);
+			continue;
+		}
+		for (p = 0; p < POOL_NPROTO; p++)
+			if (pool_reaped(&m->pools[p], pid, status))
+				break;
+	}
+}
+
+static size_t
+alive(struct master *m)
+{
+	size_t	n = m->runner > 0 ? 1 : 0;
+	int	p;
+
+	for (p = 0; p < POOL_NPROTO; p++)
+		n += pool_alive(&m->pools[p]);
+	return n;
+}
+
+static void
+shutdown_begin(struct master *m)
+{
+	int	p;
+
+	m->stopping = true;
+	clock_gettime(CLOCK_MONOTONIC, &m->stop_deadline);
+	m->stop_deadline.tv_sec += m->cfg->shutdown_grace;
+	log_info("stopping: waiting up to %d s for sessions to finish",
+	    m->cfg->shutdown_grace);
+	/* no more accepting here; workers stop accepting on SIGTERM */
+	listen_set_close(m->listeners);
+	for (p = 0; p < POOL_NPROTO; p++)
+		pool_signal_all(&m->pools[p], SIGTERM);
+	if (m->runner > 0)
+		kill(m->runner, SIGTERM);
+}
+
+static bool
+deadline_passed(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec &&
+	    now.tv_nsec >= t->tv_nsec);
+}
+
+static void __attribute__((noreturn))
+run(struct master *m, int sigpipe_r)
+{
+	struct pollfd	*pfd = NULL;
+	struct slot	**who = NULL;
+	struct pool	**whopool = NULL;
+	size_t		 n, cap = 0, i;
+	int		 p, timeout, t;
+	bool		 killed = false;
+	char		 drain[64];
+
+	for (;;) {
+		if (got_chld) {
+			got_chld = 0;
+			reap(m);
+		}
+		if (got_term && !m->stopping)
+			shutdown_begin(m);
+		if (got_hup) {
+			got_hup = 0;
+			if (!m->stopping)
+				reload(m);
+		}
+		if (m->stopping) {
+			if (alive(m) == 0) {
+				log_info("stopped");
+				exit(0);
+			}
+			if (!killed && deadline_passed(&m->stop_deadline)) {
+				log_warnx("grace time over: killing %zu "
+				    "remaining processes", alive(m));
+				for (p = 0; p < POOL_NPROTO; p++)
+					pool_signal_all(&m->pools[p], SIGKILL);
+				if (m->runner > 0)
+					kill(m->runner, SIGKILL);
+				killed = true;
+			}
+		} else {
+			for (p = 0; p < POOL_NPROTO; p++)
+				pool_maintain(m, &m->pools[p]);
+			if (m->runner == 0 && deadline_passed(&m->runner_next)) {
+				m->runner = spawn_runner(m);
+				clock_gettime(CLOCK_MONOTONIC, &m->runner_next);
+				m->runner_next.tv_sec += 1;
+			}
+		}
+
+		n = 1;
+		for (p = 0; p < POOL_NPROTO; p++)
+			n += m->pools[p].nslots;
+		if (n > cap) {
+			cap = n;
+			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
+			who = xreallocarray(who, cap, sizeof(*who));
+			whopool = xreallocarray(whopool, cap,
+			    sizeof(*whopool));
+		}
+		pfd[0].fd = sigpipe_r;
+		pfd[0].events = POLLIN;
+		n = 1;
+		for (p = 0; p < POOL_NPROTO; p++)
+			for (i = 0; i < m->pools[p].nslots; i++) {
+				struct slot *s = &m->pools[p].slots[i];
+
+				if (s->state == SLOT_FREE || s->status_fd == -1)
+					continue;
+				pfd[n].fd = s->status_fd;
+				pfd[n].events = POLLIN;
+				who[n] = s;
+				whopool[n] = &m->pools[p];
+				n++;
+			}
+		timeout = 1000;
+		for (p = 0; p < POOL_NPROTO; p++) {
+			t = pool_next_timeout(&m->pools[p]);
+			if (t >= 0 && t < timeout)
+				timeout = t;
+		}
+		if (poll(pfd, n, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[0].revents & POLLIN)
+			while (read(sigpipe_r, drain, sizeof(drain)) > 0)
+				;
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents != 0)
+				pool_read_status(whopool[i], who[i]);
+	}
+}
+
+pid_t
+spawn_runner(struct master *m)
+{
+	(void)m;
+	return 0;	/* the queue runner comes with the queue */
+}
 
 int
-main(void)
+main(int argc, char *argv[])
 {
-	puts(PACKAGE_STRING);
-	return 0;
+	struct master	 m;
+	const char	*path = MAILD_CONF_PATH;
+	bool		 test = false, print = false, all = false;
+	char		 err[512];
+	int		 ch, sigpipe_r, lp[2], np[2], p;
+
+	memset(&m, 0, sizeof(m));
+	while ((ch = getopt(argc, argv, "ac:dfhntvV")) != -1) {
+		switch (ch) {
+		case 'a':
+			all = true;
+			break;
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+		case 'v':
+			log_setverbose(1);
+			break;
+		case 'f':
+			m.foreground = true;
+			break;
+		case 'n':
+			print = true;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'V':
+			puts(PACKAGE_STRING);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || (all && !print))
+		usage();
+
+	log_init("maild", LOG_MAIL, m.foreground || test || print);
+	if ((m.cfg = load(path, true)) == NULL) {
+		if (test)
+			fprintf(stderr, "%s: configuration has errors\n", path);
+		return 1;
+	}
+	if (test) {
+		if (privdrop_lookup(m.cfg->user, m.cfg->group, &m.uid, &m.gid,
+		    err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			return 1;
+		}
+		fprintf(stderr, "%s: configuration OK\n", path);
+		return 0;
+	}
+	if (print) {
+		config_print(stdout, m.cfg, all);
+		return 0;
+	}
+	m.config_path = path;
+	log_setfacility(m.cfg->syslog_facility);
+	if (geteuid() != 0)
+		fatalx("must be started as root (it binds ports and answers "
+		    "for users; the workers drop to user %s)", m.cfg->user);
+	if (privdrop_lookup(m.cfg->user, m.cfg->group, &m.uid, &m.gid, err,
+	    sizeof(err)) == -1)
+		fatalx("%s: %s", path, err);
+
+	m.pidfile_fd = pidfile_lock(m.cfg->pid_file);
+	m.listeners = xcalloc(1, sizeof(*m.listeners));
+	if (listen_set_bind(m.cfg, NULL, m.listeners, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (!m.foreground)
+		daemonize();
+	m.pid = getpid();
+	pidfile_write(m.pidfile_fd, m.pid);
+
+	if (pipe2(lp, O_CLOEXEC) == -1)
+		fatal("pipe");
+	m.life_r = lp[0];
+	m.life_w = lp[1];
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, np) == -1)
+		fatal("socketpair");
+	m.notify_r = np[0];
+	m.notify_w = np[1];
+	client_table_init();
+	signals_init(&sigpipe_r);
+	for (p = 0; p < POOL_NPROTO; p++)
+		pool_setup(&m, &m.pools[p], (enum pool_proto)p);
+	log_info("%s starting (pid %ld, config %s)", PACKAGE_STRING,
+	    (long)m.pid, path);
+	for (size_t i = 0; i < m.listeners->n; i++)
+		log_info("listening on %s (%s)", m.listeners->v[i].name,
+		    listen_role_name(m.listeners->v[i].role));
+	run(&m, sigpipe_r);
 }

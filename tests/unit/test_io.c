@@ -3,7 +3,7 @@
  * without terminator, over-long lines in pieces), input fed one byte at a
  * time, deadlines, discarding input, buffered output.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,0 +1,208 @@
+/*
+ * The worker side of the pre-fork pool. Runs unprivileged (after
+ * privdrop) in every standalone smtpd and pop3d worker. Workers accept
+ * connections themselves, from non-blocking listening sockets shared by
+ * the whole pool: when several wake for one connection, the losers get
+ * EAGAIN and go back to waiting. The master only counts IDLE and BUSY
+ * reports to keep the spare count.
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "limits.h"
+#include "log.h"
+#include "pool_worker.h"
+
+static volatile sig_atomic_t	stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+bool
+pool_worker_stopping(void)
+{
+	return stopping != 0;
+}
+
+const char *
+listen_role_name(enum listen_role r)
+{
+	switch (r) {
+	case ROLE_SMTP:		return "smtp";
+	case ROLE_SUBMISSION:	return "submission";
+	case ROLE_SMTPS:	return "smtps";
+	case ROLE_POP3:		return "pop3";
+	case ROLE_POP3S:	return "pop3s";
+	}
+	return "?";
+}
+
+void
+sockaddr_ntop(const struct sockaddr *sa, char *buf, size_t bufsz)
+{
+	const void	*a;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		/* show v4-mapped peers as plain IPv4 */
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf,
+			    (socklen_t)bufsz);
+			return;
+		}
+		a = &s6->sin6_addr;
+	} else if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else {
+		snprintf(buf, bufsz, "local");
+		return;
+	}
+	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)bufsz) == NULL)
+		snprintf(buf, bufsz, "?");
+}
+
+void
+sockaddr_ntop_port(const struct sockaddr *sa, char *buf, size_t bufsz)
+{
+	char	host[64];
+	int	port = 0;
+
+	sockaddr_ntop(sa, host, sizeof(host));
+	if (sa->sa_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_port);
+	else if (sa->sa_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)(const void *)sa)->
+		    sin_port);
+	if (strchr(host, ':') != NULL)
+		snprintf(buf, bufsz, "[%s]:%d", host, port);
+	else
+		snprintf(buf, bufsz, "%s:%d", host, port);
+}
+
+void
+log_peer(const struct sockaddr *peer, const char *role)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+	char			name[80];
+
+	if (peer == NULL) {
+		if (getpeername(0, (struct sockaddr *)&ss, &len) == -1) {
+			log_info("connect from local (%s)", role);
+			return;
+		}
+		peer = (struct sockaddr *)&ss;
+	}
+	sockaddr_ntop_port(peer, name, sizeof(name));
+	log_info("connect from %s (%s)", name, role);
+}
+
+static void
+report(struct pool_worker *w, enum pool_status_type type, uint32_t sessions)
+{
+	struct pool_status	st;
+	ssize_t			n;
+
+	memset(&st, 0, sizeof(st));
+	st.type = type;
+	st.pid = (int32_t)getpid();
+	st.sessions = sessions;
+	do {
+		n = write(w->status_fd, &st, sizeof(st));
+	} while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof(st)) {
+		/* the master is gone or wedged: nobody counts us, stop */
+		log_warnx("status pipe to the master failed; exiting");
+		_exit(0);
+	}
+}
+
+void
+pool_worker_run(struct pool_worker *w)
+{
+	struct pollfd		 pfd[LISTEN_MAX * 5 + 1];
+	struct session_start	 s;
+	struct sigaction	 sa;
+	uint32_t		 served = 0;
+	size_t			 i, n;
+	int			 r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+
+	n = w->nlisteners;
+	if (n > sizeof(pfd) / sizeof(pfd[0]) - 1)
+		n = sizeof(pfd) / sizeof(pfd[0]) - 1;
+	report(w, POOL_ST_READY, 0);
+	report(w, POOL_ST_IDLE, 0);
+	while (!stopping) {
+		for (i = 0; i < n; i++) {
+			pfd[i].fd = w->listeners[i].fd;
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		pfd[n].fd = w->life_fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		r = poll(pfd, n + 1, 1000);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[n].revents != 0) {
+			log_debug("master went away; worker exiting");
+			break;
+		}
+		for (i = 0; i < n && !stopping; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			s.peerlen = sizeof(s.peer);
+			s.fd = accept4(pfd[i].fd, (struct sockaddr *)&s.peer,
+			    &s.peerlen, SOCK_CLOEXEC);
+			if (s.fd == -1) {
+				if (errno != EAGAIN && errno != EWOULDBLOCK &&
+				    errno != EINTR && errno != ECONNABORTED)
+					log_warn("accept on %s",
+					    w->listeners[i].name);
+				continue;
+			}
+			s.listener = &w->listeners[i];
+			report(w, POOL_ST_BUSY, served);
+			w->session(w->arg, &s);
+			served++;
+			log_session(NULL);
+			if (w->max_sessions > 0 &&
+			    served >= (uint32_t)w->max_sessions) {
+				log_debug("served %u sessions; retiring",
+				    served);
+				report(w, POOL_ST_EXITING, served);
+				_exit(0);
+			}
+			report(w, POOL_ST_IDLE, served);
+			break;	/* re-poll: be fair to the other listeners */
+		}
+	}
+	report(w, POOL_ST_EXITING, served);
+	_exit(0);
+}

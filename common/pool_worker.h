@@ -1,0 +1,86 @@
+/*
+ * The worker's half of the pre-fork pool: wait for a connection on any
+ * of the pool's listening sockets, tell the master BUSY/IDLE on the
+ * status pipe, run one session, and retire after max_sessions. The
+ * master's half is master/master_pool.c.
+ */
+#ifndef MAILD_POOL_WORKER_H
+#define MAILD_POOL_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* What a listening socket is for; decides the session's rules. */
+enum listen_role {
+	ROLE_SMTP = 1,		/* port 25: MX, STARTTLS offered */
+	ROLE_SUBMISSION,	/* port 587: STARTTLS + AUTH required */
+	ROLE_SMTPS,		/* port 465: implicit TLS, AUTH required */
+	ROLE_POP3,		/* port 110: STLS offered */
+	ROLE_POP3S,		/* port 995: implicit TLS */
+};
+
+const char	*listen_role_name(enum listen_role);
+
+struct listener {
+	int			 fd;
+	enum listen_role	 role;
+	char			 name[80];	/* "127.0.0.1:25" */
+};
+
+/* Status pipe messages, worker -> master; fixed size, atomic writes. */
+enum pool_status_type {
+	POOL_ST_READY = 1,	/* started, privileges dropped */
+	POOL_ST_IDLE,
+	POOL_ST_BUSY,
+	POOL_ST_EXITING,	/* retiring; the master may spawn a successor */
+};
+
+struct pool_status {
+	uint32_t	type;
+	int32_t		pid;
+	uint32_t	sessions;	/* served so far */
+};
+
+struct session_start {
+	int				 fd;
+	struct sockaddr_storage		 peer;
+	socklen_t			 peerlen;
+	const struct listener		*listener;
+};
+
+struct pool_worker {
+	struct listener	*listeners;
+	size_t		 nlisteners;
+	int		 status_fd;	/* write end, to the master */
+	int		 life_fd;	/* read end; EOF = the master died */
+	int		 max_sessions;
+	/* Runs one session; owns and closes s->fd. */
+	void		(*session)(void *arg, struct session_start *s);
+	void		*arg;
+};
+
+/*
+ * Serves sessions until told to stop (SIGTERM, which lets a running
+ * session finish), the session limit is reached, or the master dies.
+ * Does not return: exits 0.
+ */
+void	pool_worker_run(struct pool_worker *)
+	    __attribute__((noreturn));
+
+/* Whether SIGTERM asked this worker to finish (for long sessions). */
+bool	pool_worker_stopping(void);
+
+/*
+ * Logs "connect from ADDR:PORT (role)" for a new session; peer may be
+ * NULL (inetd), then the address of descriptor 0 is used.
+ */
+void	log_peer(const struct sockaddr *peer, const char *role);
+
+/* Formats a socket address as "1.2.3.4" or "::1" (no port). */
+void	sockaddr_ntop(const struct sockaddr *, char *buf, size_t bufsz);
+/* The same with the port: "1.2.3.4:25", "[::1]:25". */
+void	sockaddr_ntop_port(const struct sockaddr *, char *buf, size_t bufsz);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * Worker-side stubs of the privileged requests (see priv_client.h and
+ * priv_proto.h). Runs unprivileged. One request is in flight at a time;
+ * the monitor answers in order.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "priv_client.h"
+#include "priv_proto.h"
+
+static int		priv_fd = -1;
+static struct ipc_msg	req, rep;
+
+void
+priv_client_init(int fd)
+{
+	priv_fd = fd;
+}
+
+int
+priv_client_fd(void)
+{
+	return priv_fd;
+}
+
+/*
+ * Sends req (with fd, or -1) and reads the reply into rep. Returns 0 on
+ * PRIV_OK, 1 on PRIV_FAIL (r filled), -1 when the exchange failed.
+ * When fd_reply is set, a descriptor may come with the reply.
+ */
+static int
+exchange(int fd, bool fd_reply, struct reason *r)
+{
+	char	status[8], text[256];
+	int	n;
+
+	if (ipc_send(priv_fd, &req, fd) == -1) {
+		log_warn("privileged request %u", req.type);
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
+	do {
+		n = ipc_recv(priv_fd, &rep, fd_reply);
+	} while (n == -1 && errno == EINTR);
+	if (n != 1) {
+		if (n == 0)
+			log_warnx("monitor closed the connection");
+		else
+			log_warn("privileged reply");
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
+	switch (rep.type) {
+	case PRIV_OK:
+		return 0;
+	case PRIV_FAIL:
+		if (ipc_get_str(&rep, status, sizeof(status), 7) == -1 ||
+		    ipc_get_str(&rep, text, sizeof(text), 255) == -1 ||
+		    ipc_get_end(&rep) == -1)
+			break;
+		reason_set(r, status, "%s", text);
+		return 1;
+	default:
+		break;
+	}
+	if (rep.fd != -1) {
+		close(rep.fd);
+		rep.fd = -1;
+	}
+	log_warnx("privileged request %u: unexpected reply %u", req.type,
+	    rep.type);
+	reason_set(r, "4.3.0", "internal error, try again later");
+	return -1;
+}
+
+/* For replies that carry no fields. */
+static int
+simple(int fd, struct reason *r)
+{
+	int	n = exchange(fd, false, r);
+
+	if (n == 0 && ipc_get_end(&rep) == -1) {
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
+	return n;
+}
+
+int
+priv_ping(struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_PING);
+	return simple(-1, r);
+}
+
+int
+priv_session_begin(int client_fd, const char *sid, int role,
+    struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_SESSION_BEGIN);
+	ipc_put_str(&req, sid);
+	ipc_put_u32(&req, (uint32_t)role);
+	return simple(client_fd, r);
+}
+
+int
+priv_session_end(struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_SESSION_END);
+	return simple(-1, r);
+}
+
+int
+priv_auth_user(const char *user, const char *password, const char *mech,
+    uint32_t flags, char *user_out, size_t outsz, struct reason *r)
+{
+	int	n;
+
+	ipc_msg_init(&req, PRIV_AUTH);
+	ipc_put_str(&req, user);
+	ipc_put_str(&req, password);
+	ipc_put_str(&req, mech);
+	ipc_put_u32(&req, flags);
+	n = exchange(-1, false, r);
+	explicit_bzero(req.buf, sizeof(req.buf));
+	if (n == 0 && (ipc_get_str(&rep, user_out, outsz, USER_NAME_MAX) ==
+	    -1 || ipc_get_end(&rep) == -1)) {
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
+	return n;
+}

@@ -1,0 +1,37 @@
+/*
+ * The worker's stubs for privileged requests: each sends one request to
+ * the monitor and waits for its reply. They run in the unprivileged
+ * worker; the monitor's answers are in master/priv_*.c under the same
+ * names with "answer_" (priv_auth_user <-> priv_answer_auth).
+ *
+ * Every stub returns 0 on success, 1 when the monitor said no (reason
+ * filled in), -1 when the monitor could not be reached (reason filled
+ * with a temporary failure; the session should end).
+ */
+#ifndef MAILD_PRIV_CLIENT_H
+#define MAILD_PRIV_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reason.h"
+
+/* The descriptor of this worker's monitor connection. */
+void	priv_client_init(int fd);
+int	priv_client_fd(void);
+
+int	priv_ping(struct reason *);
+int	priv_session_begin(int client_fd, const char *sid, int role,
+	    struct reason *);
+int	priv_session_end(struct reason *);
+
+/*
+ * Asks PAM whether user/password are good. On success the canonical user
+ * name goes to user_out (size outsz). The password is wiped from the
+ * request buffer before returning.
+ */
+int	priv_auth_user(const char *user, const char *password,
+	    const char *mech, uint32_t flags, char *user_out, size_t outsz,
+	    struct reason *);
+
+#endif

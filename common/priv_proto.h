@@ -1,0 +1,44 @@
+/*
+ * The requests a worker may send to its monitor, and the replies. Field
+ * order for each request is documented here and must match the encoder
+ * in priv_client.c and the decoder in master/priv_*.c.
+ */
+#ifndef MAILD_PRIV_PROTO_H
+#define MAILD_PRIV_PROTO_H
+
+enum priv_type {
+	/* requests, worker -> monitor */
+	PRIV_PING = 1,		/* -> PRIV_OK */
+	PRIV_SESSION_BEGIN,	/* fd: the client socket; str sid, u32 role
+				   -> OK | FAIL (too many connections) */
+	PRIV_SESSION_END,	/* -> OK */
+	PRIV_AUTH,		/* str user, str password, str mechanism,
+				   u32 flags -> OK (str canonical user) |
+				   FAIL */
+	PRIV_MAIL,		/* str sender, u32 flags, u64 size ->
+				   OK | FAIL */
+	PRIV_RCPT,		/* str address -> OK | FAIL */
+	PRIV_RSET,		/* -> OK */
+	PRIV_DATA_BEGIN,	/* str trace headers -> OK (str queue id) |
+				   FAIL */
+	PRIV_DATA_CHUNK,	/* bytes; no reply */
+	PRIV_DATA_END,		/* u64 size, u32 ok -> OK | FAIL */
+	PRIV_VRFY,		/* str address -> OK (str) | FAIL */
+	PRIV_MAILDROP_OPEN,	/* -> OK + fd (maildrop, locked) | FAIL */
+	PRIV_INDEX_OPEN,	/* -> OK + fd (index file) | FAIL */
+	PRIV_MAILDROP_TMP,	/* -> OK + fd (new empty file) | FAIL */
+	PRIV_MAILDROP_COMMIT,	/* -> OK | FAIL: the new file replaces it */
+	PRIV_MAILDROP_RELEASE,	/* -> OK: unlock, wake deliveries */
+	PRIV_TYPE_MAX,
+
+	/* replies, monitor -> worker */
+	PRIV_OK = 100,		/* fields depend on the request */
+	PRIV_FAIL,		/* str status ("5.7.8"), str text */
+	PRIV_REFUSED,		/* the request was malformed or not allowed */
+};
+
+/* PRIV_AUTH flags */
+#define PRIV_AUTH_TLS		0x01	/* the session is under TLS */
+#define PRIV_AUTH_LOCAL		0x02	/* the client is on loopback */
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * The master's view of its children: per protocol a pool of slots, each
+ * slot a monitor (root) with its worker (unprivileged) under it; and the
+ * queue runner. Only the master process uses these structures.
+ */
+#ifndef MAILD_MASTER_H
+#define MAILD_MASTER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "pool_worker.h"
+
+struct listen_set;
+
+enum pool_proto {
+	POOL_SMTP,
+	POOL_POP3,
+	POOL_NPROTO
+};
+
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_STARTING,		/* forked, not READY yet */
+	SLOT_IDLE,
+	SLOT_BUSY,
+	SLOT_EXITING,		/* retiring or told to stop */
+};
+
+struct slot {
+	enum slot_state	 state;
+	pid_t		 monitor;	/* our child; the worker is its child */
+	pid_t		 worker;	/* as reported; for logs only */
+	int		 status_fd;	/* read end of the status pipe */
+	unsigned	 generation;	/* config generation it runs */
+	struct timespec	 started;
+	bool		 ready;		/* reached READY at least once */
+	bool		 told;		/* SIGTERM already sent */
+	unsigned	 sessions;
+	char		 statbuf[sizeof(struct pool_status)];
+	size_t		 statlen;
+};
+
+struct pool {
+	enum pool_proto		 proto;
+	const char		*name;		/* "smtpd", "pop3d" */
+	struct config_pool	 cfg;
+	struct listener		*listeners;	/* borrowed from the master */
+	size_t			 nlisteners;
+	struct slot		*slots;
+	size_t			 nslots;	/* allocated */
+	unsigned		 fail_streak;	/* workers dying at start */
+	struct timespec		 next_spawn;	/* back-off */
+};
+
+struct master {
+	struct config		*cfg;
+	const char		*config_path;
+	unsigned		 generation;
+	struct listen_set	*listeners;
+	struct pool		 pools[POOL_NPROTO];
+	uid_t			 uid;		/* the workers' ids */
+	gid_t			 gid;
+	int			 life_r, life_w;	/* EOF on life_r: we died */
+	int			 notify_r, notify_w;	/* monitors -> runner */
+	pid_t			 runner;
+	unsigned		 runner_fails;
+	struct timespec		 runner_next;
+	bool			 stopping;
+	struct timespec		 stop_deadline;
+	bool			 foreground;
+	pid_t			 pid;
+	int			 pidfile_fd;
+};
+
+/* master_pool.c: the master's half of the pools */
+void	pool_setup(struct master *, struct pool *, enum pool_proto);
+/* Spawns and retires workers to keep the spare count. */
+void	pool_maintain(struct master *, struct pool *);
+/* A status pipe is readable. */
+void	pool_read_status(struct pool *, struct slot *);
+/* Reaped child; returns true if it was one of this pool's monitors. */
+bool	pool_reaped(struct pool *, pid_t, int status);
+/* Sends sig to every monitor (SIGTERM: finish sessions; SIGKILL: now). */
+void	pool_signal_all(struct pool *, int sig);
+/* Monitors still alive. */
+size_t	pool_alive(const struct pool *);
+/* Milliseconds until the pool wants attention again (-1: none). */
+int	pool_next_timeout(const struct pool *);
+
+/* master_spawn.c: code that runs in the forked children */
+/*
+ * Forks a monitor (root) for pool pl; the monitor forks the worker.
+ * status_w is the write end of the slot's status pipe. Returns the
+ * monitor's pid, or -1.
+ */
+pid_t	spawn_monitor(struct master *, struct pool *, int status_w);
+/* Forks the queue runner. Returns its pid, or -1. */
+pid_t	spawn_runner(struct master *);
+
+/* master_listen.c */
+struct listen_set {
+	struct listener	*v;
+	size_t		 n;
+};
+
+/*
+ * Binds every listen address of cfg (smtp, submission, smtps, pop3,
+ * pop3s). A socket whose role and address already exist in old (may be
+ * NULL) is shared (dup) rather than bound again, so a reload keeps its
+ * ports. Returns 0, or -1 with a message in err naming the config line
+ * (out is then empty and old untouched).
+ */
+int	listen_set_bind(const struct config *cfg, struct listen_set *old,
+	    struct listen_set *out, char *err, size_t errsz);
+/* Closes every socket of set and frees it. */
+void	listen_set_close(struct listen_set *set);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * inetd mode (smtpd -i, pop3d -i): inetd gives us the client connection
+ * on descriptors 0, 1 and 2. We log to syslog only (stderr is the
+ * client), load the configuration, and fork: the child becomes the
+ * unprivileged worker serving the session on 0/1, the parent stays root
+ * as its monitor, answering with the same handlers the standalone
+ * monitors use. The monitor lets go of the connection at once, so the
+ * client sees the end of the session when the worker ends it.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "master_inetd.h"
+#include "priv.h"
+#include "priv_client.h"
+#include "privdrop.h"
+
+static void
+tell_client(enum priv_proto proto, const char *text)
+{
+	char	buf[256];
+	int	n;
+
+	if (proto == PRIV_PROTO_SMTP)
+		n = snprintf(buf, sizeof(buf), "421 4.3.0 %s\r\n", text);
+	else
+		n = snprintf(buf, sizeof(buf), "-ERR [SYS/TEMP] %s\r\n", text);
+	if (write(1, buf, (size_t)n) == -1)
+		log_warn("write to client");
+}
+
+int
+inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
+    int verbose, void (*session)(const struct config *, int, int))
+{
+	struct config_errors	 errs = { NULL, 0 };
+	struct config		*cfg;
+	struct priv		 p;
+	char			 err[512];
+	uid_t			 uid;
+	gid_t			 gid;
+	size_t			 i;
+	int			 sv[2], status, nullfd;
+	pid_t			 pid;
+
+	/* stderr is the client connection: never write there */
+	if ((nullfd = open("/dev/null", O_RDWR)) == -1 || dup2(nullfd, 2) == -1)
+		return 1;
+	if (nullfd > 2)
+		close(nullfd);
+	log_init(ident, LOG_MAIL, false);
+	log_setverbose(verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((cfg = config_load(config_path, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("%s:%d: %s", errs.v[i].file, errs.v[i].line,
+			    errs.v[i].reason);
+		config_errors_free(&errs);
+		tell_client(proto, "configuration error, try again later");
+		return 1;
+	}
+	log_setfacility(cfg->syslog_facility);
+	if (privdrop_lookup(cfg->user, cfg->group, &uid, &gid, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s: %s", config_path, err);
+		tell_client(proto, "configuration error, try again later");
+		return 1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		tell_client(proto, "internal error, try again later");
+		return 1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork");
+		tell_client(proto, "internal error, try again later");
+		return 1;
+	case 0:
+		close(sv[0]);
+		tzset();
+		privdrop(uid, gid, cfg->chroot);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+			fatal("prctl pdeathsig");
+		priv_client_init(sv[1]);
+		session(cfg, 0, 1);
+		_exit(0);
+	}
+	close(sv[1]);
+	/* let go of the client connection: only the worker holds it */
+	fd_null_stdio(0);
+
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	p.proto = proto;
+	p.sock = sv[0];
+	p.worker = pid;
+	p.notify_fd = -1;
+	p.inetd = true;
+	priv_serve(&p);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status))
+		log_warnx("worker %ld killed by signal %d", (long)pid,
+		    WTERMSIG(status));
+	config_free(&cfg);
+	return 0;
+}

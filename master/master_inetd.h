@@ -1,0 +1,19 @@
+/*
+ * inetd mode: one session on stdin/stdout with the same privilege split
+ * as the standalone pools.
+ */
+#ifndef MAILD_MASTER_INETD_H
+#define MAILD_MASTER_INETD_H
+
+#include "config.h"
+#include "priv.h"
+
+/*
+ * Forks: the child drops privileges and runs session(cfg, 0, 1); the
+ * parent is its monitor. Returns the exit status for main().
+ */
+int	inetd_main(enum priv_proto proto, const char *ident,
+	    const char *config_path, int verbose,
+	    void (*session)(const struct config *, int, int));
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * The monitor's request loop (root). One monitor serves one worker over
+ * a SOCK_SEQPACKET socket. Every request is checked against the table
+ * below before its handler runs: the protocol must match, the session
+ * state must allow it, and a descriptor must come with it exactly when
+ * the table says so. A malformed request is answered PRIV_REFUSED and
+ * logged (too many and the worker is dropped); a request the state does
+ * not allow means the worker is broken or hostile, so it is dropped at
+ * once.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv.h"
+#include "priv_proto.h"
+#include "xmalloc.h"
+
+#define PRIV_REFUSED_MAX	10
+
+/* need bits */
+#define N_SMTP		0x0001	/* SMTP workers may ask */
+#define N_POP3		0x0002	/* POP3 workers may ask */
+#define N_ANY		(N_SMTP | N_POP3)
+#define N_NOSESSION	0x0004	/* only between sessions */
+#define N_SESSION	0x0008	/* only inside a session */
+#define N_AUTHED	0x0010	/* only after a successful AUTH */
+#define N_UNAUTHED	0x0020	/* only before AUTH */
+#define N_FD		0x0100	/* a descriptor comes with it */
+#define N_NOREPLY	0x0200	/* no reply is sent */
+
+struct priv_req {
+	enum priv_type	 type;
+	const char	*name;
+	unsigned	 need;
+	int		(*handler)(struct priv *, struct ipc_msg *);
+};
+
+static const struct priv_req priv_reqs[] = {
+	{ PRIV_PING, "PING", N_ANY, priv_answer_ping },
+	{ PRIV_SESSION_BEGIN, "SESSION_BEGIN", N_ANY | N_NOSESSION | N_FD,
+	    priv_answer_session_begin },
+	{ PRIV_SESSION_END, "SESSION_END", N_ANY | N_SESSION,
+	    priv_answer_session_end },
+	{ PRIV_AUTH, "AUTH", N_ANY | N_SESSION | N_UNAUTHED,
+	    priv_answer_auth },
+};
+
+static volatile sig_atomic_t	got_term;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static const struct priv_req *
+lookup(uint32_t type)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(priv_reqs) / sizeof(priv_reqs[0]); i++)
+		if (priv_reqs[i].type == type)
+			return &priv_reqs[i];
+	return NULL;
+}
+
+/* Whether the state allows the request; says why not in *why. */
+static bool
+allowed(struct priv *p, const struct priv_req *rq, const char **why)
+{
+	unsigned proto = p->proto == PRIV_PROTO_SMTP ? N_SMTP : N_POP3;
+
+	if (!(rq->need & proto))
+		*why = "not for this protocol";
+	else if ((rq->need & N_NOSESSION) && p->session)
+		*why = "a session is already open";
+	else if ((rq->need & N_SESSION) && !p->session)
+		*why = "no session";
+	else if ((rq->need & N_AUTHED) && !p->authed)
+		*why = "not authenticated";
+	else if ((rq->need & N_UNAUTHED) && p->authed)
+		*why = "already authenticated";
+	else
+		return true;
+	return false;
+}
+
+static void
+refuse(struct priv *p, const char *what)
+{
+	struct ipc_msg	*m = p->rep;
+
+	p->refused++;
+	log_warnx("refused request from worker %ld: %s", (long)p->worker,
+	    what);
+	ipc_msg_init(m, PRIV_REFUSED);
+	if (ipc_send(p->sock, m, -1) == -1)
+		log_warn("reply to worker");
+}
+
+void
+priv_serve(struct priv *p)
+{
+	struct ipc_msg		*m;
+	const struct priv_req	*rq;
+	struct sigaction	 sa;
+	const char		*why;
+	int			 n, h;
+	bool			 forwarded = false;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: a blocked recvmsg returns EINTR and we forward */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	m = xmalloc(sizeof(*m));
+	p->rep = xmalloc(sizeof(*p->rep));
+	for (;;) {
+		if (got_term && !forwarded && p->worker > 0) {
+			/* the worker finishes its session, then exits */
+			kill(p->worker, SIGTERM);
+			forwarded = true;
+		}
+		n = ipc_recv(p->sock, m, true);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EMSGSIZE || errno == EBADMSG) {
+				refuse(p, errno == EMSGSIZE ?
+				    "message too long" : "malformed message");
+				goto check;
+			}
+			log_warn("receive from worker");
+			break;
+		}
+		if ((rq = lookup(m->type)) == NULL) {
+			if (m->fd != -1)
+				close(m->fd);
+			refuse(p, "unknown request type");
+			goto check;
+		}
+		if ((m->fd != -1) != ((rq->need & N_FD) != 0)) {
+			if (m->fd != -1) {
+				close(m->fd);
+				m->fd = -1;
+				refuse(p, "unexpected descriptor");
+			} else
+				refuse(p, "descriptor missing");
+			goto check;
+		}
+		if (!allowed(p, rq, &why)) {
+			if (m->fd != -1)
+				close(m->fd);
+			log_warnx("worker %ld asked %s: %s; dropping it",
+			    (long)p->worker, rq->name, why);
+			break;
+		}
+		h = rq->handler(p, m);
+		if (m->fd != -1) {
+			close(m->fd);	/* handlers take what they keep */
+			m->fd = -1;
+		}
+		if (h == PRIV_H_DROP) {
+			log_warnx("dropping worker %ld after %s",
+			    (long)p->worker, rq->name);
+			break;
+		}
+		if (h == PRIV_H_REFUSE) {
+			if (rq->need & N_NOREPLY) {
+				p->refused++;
+				log_warnx("malformed %s from worker %ld",
+				    rq->name, (long)p->worker);
+			} else {
+				char what[64];
+
+				snprintf(what, sizeof(what), "malformed %s",
+				    rq->name);
+				refuse(p, what);
+			}
+		}
+check:
+		if (p->refused > PRIV_REFUSED_MAX) {
+			log_warnx("too many malformed requests from worker "
+			    "%ld; dropping it", (long)p->worker);
+			break;
+		}
+	}
+	priv_session_reset(p);
+	free(m);
+	xfree(&p->rep);
+}
+
+int
+priv_reply_ok(struct priv *p)
+{
+	ipc_msg_init(p->rep, PRIV_OK);
+	return priv_reply_send(p, -1);
+}
+
+int
+priv_reply_fail(struct priv *p, const struct reason *r)
+{
+	ipc_msg_init(p->rep, PRIV_FAIL);
+	ipc_put_str(p->rep, r->status);
+	ipc_put_str(p->rep, r->text);
+	return priv_reply_send(p, -1);
+}
+
+struct ipc_msg *
+priv_reply_begin(struct priv *p)
+{
+	ipc_msg_init(p->rep, PRIV_OK);
+	return p->rep;
+}
+
+int
+priv_reply_send(struct priv *p, int fd)
+{
+	if (ipc_send(p->sock, p->rep, fd) == -1) {
+		log_warn("reply to worker");
+		return 0;	/* the next receive sees the broken socket */
+	}
+	return 0;
+}
+
+void
+priv_notify(struct priv *p, const char *fmt, ...)
+{
+	char	buf[256];
+	va_list	ap;
+	int	n;
+
+	if (p->notify_fd == -1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return;
+	/* a datagram; if the runner is slow it will find the file anyway */
+	(void)send(p->notify_fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}

@@ -1,0 +1,98 @@
+/*
+ * The monitor: the privileged (root) partner of one worker. It answers
+ * the worker's requests (priv_proto.h) from a table that says, for each
+ * request, in which state and for which protocol it is allowed and
+ * whether a descriptor comes with it. Handlers live in priv_*.c, one
+ * file per concern, named priv_answer_<request>.
+ */
+#ifndef MAILD_PRIV_H
+#define MAILD_PRIV_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "ipc.h"
+#include "limits.h"
+#include "reason.h"
+
+enum priv_proto {
+	PRIV_PROTO_SMTP = 1,
+	PRIV_PROTO_POP3 = 2,
+};
+
+enum priv_txn {
+	TXN_NONE,	/* no MAIL yet */
+	TXN_MAIL,	/* MAIL accepted */
+	TXN_RCPT,	/* at least one RCPT accepted */
+	TXN_DATA,	/* queue file open, receiving chunks */
+};
+
+struct priv_txn_state;		/* priv_smtp.c */
+struct priv_maildrop;		/* priv_maildrop.c */
+
+struct priv {
+	const struct config	*cfg;
+	enum priv_proto		 proto;
+	int			 sock;		/* to the worker */
+	pid_t			 worker;
+	int			 notify_fd;	/* to the queue runner, or -1 */
+	bool			 inetd;
+
+	/* the current session */
+	bool			 session;
+	char			 sid[SESSION_ID_MAX + 1];
+	int			 role;		/* enum listen_role */
+	struct sockaddr_storage	 peer;
+	bool			 have_peer;
+	bool			 peer_counted;	/* in the client table */
+	bool			 peer_local;	/* loopback */
+	char			 client[64];	/* address as text */
+	bool			 authed;
+	char			 user[USER_NAME_MAX + 1];
+	enum priv_txn		 txn;
+	struct priv_txn_state	*smtp;
+	struct priv_maildrop	*pop3;
+
+	int			 refused;	/* malformed requests */
+	struct ipc_msg		*rep;
+};
+
+/* Handler results besides 0 (answered). */
+#define PRIV_H_REFUSE	(-1)	/* malformed: answer PRIV_REFUSED */
+#define PRIV_H_DROP	(-2)	/* not allowed: drop the worker */
+
+/*
+ * Serves the worker on p->sock until it closes the connection (or is
+ * dropped), then ends any open session and returns. The caller reaps
+ * the worker.
+ */
+void	priv_serve(struct priv *p);
+
+/* Ends the session: releases the maildrop, aborts a transaction, uncounts. */
+void	priv_session_reset(struct priv *p);
+
+/* Reply helpers for handlers. */
+int	priv_reply_ok(struct priv *p);
+int	priv_reply_fail(struct priv *p, const struct reason *r);
+/* Starts a PRIV_OK reply with fields to add; send with priv_reply_send. */
+struct ipc_msg *priv_reply_begin(struct priv *p);
+int	priv_reply_send(struct priv *p, int fd);
+
+/* Tells the queue runner something ("Q id", "U user"); best effort. */
+void	priv_notify(struct priv *p, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* Aborts an SMTP transaction in progress (priv_smtp.c). */
+void	priv_txn_abort(struct priv *);
+/* Unlocks and closes the session's maildrop, if any (priv_maildrop.c). */
+void	priv_maildrop_release(struct priv *);
+
+/* Handlers (priv_session.c, priv_auth.c, ...). */
+int	priv_answer_ping(struct priv *, struct ipc_msg *);
+int	priv_answer_session_begin(struct priv *, struct ipc_msg *);
+int	priv_answer_session_end(struct priv *, struct ipc_msg *);
+int	priv_answer_auth(struct priv *, struct ipc_msg *);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * The POP3 session, worker side (unprivileged). Entry points for a pool
+ * worker (one accepted connection) and for inetd mode (stdin/stdout).
+ */
+#ifndef MAILD_POP3_SESSION_H
+#define MAILD_POP3_SESSION_H
+
+#include "config.h"
+#include "pool_worker.h"
+
+/* Pool worker: serves the connection in s; arg is the struct config. */
+void	pop3_session_main(void *arg, struct session_start *s);
+/* inetd: serves the connection on rfd/wfd (0 and 1). */
+void	pop3_session_inetd(const struct config *cfg, int rfd, int wfd);
+
+#endif

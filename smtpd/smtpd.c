@@ -1,0 +1,45 @@
+/*
+ * smtpd: the SMTP server for inetd (smtpd -i). Standalone, the maild
+ * master runs the same session code in its pool; this program exists for
+ * inetd, xinetd and systemd socket activation with Accept=yes.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "master/master_inetd.h"
+#include "smtp_session.h"
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = MAILD_CONF_PATH;
+	int		 ch, inetd = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "c:div")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+		case 'v':
+			verbose = 1;
+			break;
+		case 'i':
+			inetd = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!inetd || optind != argc)
+		goto usage;
+	return inetd_main(PRIV_PROTO_SMTP, "smtpd", path, verbose,
+	    smtp_session_inetd);
+usage:
+	fprintf(stderr, "usage: smtpd -i [-d] [-c file]\n"
+	    "smtpd serves one SMTP session on stdin/stdout for inetd; "
+	    "standalone, run maild.\n");
+	return 2;
+}

@@ -1,0 +1,109 @@
+"""The master: reload, stop, a second master, the master's death, and the
+grace time that lets sessions finish."""
+import os
+import signal
+import subprocess
+import time
+
+from maildtest import MAILD, Client, alive, wait_for
+
+
+def test_sighup_with_broken_config_keeps_serving(maild):
+    good = open(maild.conf).read()
+    maild.write_config(text=good + "smtp: { max_recipients = \"many\"; };\n"
+                       "this is not libconfig\n")
+    workers = set(maild.workers())
+    maild.signal(signal.SIGHUP)
+    m = maild.wait_log(r"maild\.conf:(\d+): .*")
+    assert int(m.group(1)) > 0
+    maild.wait_log(r"reload failed; still running the previous configuration")
+    # the old configuration keeps serving, with the same workers
+    c = Client(maild.smtp_port)
+    assert c.smtp_reply()[0] == 220
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+    assert workers <= set(maild.workers())     # none was replaced
+
+
+def test_sighup_with_good_config_replaces_workers(maild):
+    old = set(maild.workers("smtpd"))
+    maild.config["smtp"]["banner"] = "ESMTP reloaded"
+    maild.write_config()
+    maild.signal(signal.SIGHUP)
+    maild.wait_log(r"configuration reloaded")
+    wait_for(lambda: not (set(maild.workers("smtpd")) & old) and
+             len(maild.workers("smtpd")) == 2, what="new-generation workers")
+    c = Client(maild.smtp_port)
+    code, lines = c.smtp_reply()
+    assert code == 220 and "ESMTP reloaded" in lines[0]
+
+
+def test_session_open_across_reload_goes_on(maild):
+    c = Client(maild.smtp_port)
+    assert c.smtp_reply()[0] == 220
+    maild.config["smtp"]["banner"] = "ESMTP second"
+    maild.write_config()
+    maild.signal(signal.SIGHUP)
+    maild.wait_log(r"configuration reloaded")
+    time.sleep(0.5)
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+
+
+def test_sigterm_leaves_no_process_behind(maild):
+    pids = maild.all_pids()
+    assert len(pids) == 1 + 2 * 3          # master, 3 monitors, 3 workers
+    assert maild.stop() == 0
+    for p in pids:
+        assert not alive(p), "process %d survived" % p
+    assert "stopped" in maild.log()
+
+
+def test_sigterm_lets_a_session_finish(maild):
+    c = Client(maild.smtp_port)
+    assert c.smtp_reply()[0] == 220
+    maild.signal(signal.SIGTERM)
+    maild.wait_log("stopping")
+    time.sleep(0.3)
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+    wait_for(lambda: maild.proc.poll() is not None, what="master to exit")
+    assert maild.proc.returncode == 0
+
+
+def test_grace_time_ends_hanging_sessions(make_maild):
+    m = make_maild(config={"shutdown_grace": 1})
+    c = Client(m.smtp_port)
+    assert c.smtp_reply()[0] == 220
+    pids = m.all_pids()
+    t0 = time.monotonic()
+    m.signal(signal.SIGTERM)
+    wait_for(lambda: m.proc.poll() is not None, timeout=10, what="master to exit")
+    assert time.monotonic() - t0 < 5
+    assert "grace time over" in m.log()
+    wait_for(lambda: not any(alive(p) for p in pids), what="children gone")
+
+
+def test_second_master_refuses_to_start(maild):
+    r = subprocess.run([MAILD, "-f", "-c", maild.conf], capture_output=True, text=True,
+                       env=maild.sb.env(), timeout=10)
+    assert r.returncode == 1
+    assert "already running (pid %d" % maild.pid in r.stderr
+    # and the first one is unharmed
+    c = Client(maild.smtp_port)
+    assert c.smtp_reply()[0] == 220
+
+
+def test_workers_exit_when_master_dies(maild):
+    pids = maild.all_pids()[1:]
+    os.kill(maild.pid, signal.SIGKILL)
+    maild.proc.wait()
+    wait_for(lambda: not any(alive(p) for p in pids), timeout=10,
+             what="monitors and workers to notice the master's death")
+
+
+def test_maild_t_accepts_good_config(maild):
+    r = subprocess.run([MAILD, "-t", "-c", maild.conf], capture_output=True, text=True,
+                       env=maild.sb.env(), timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert "configuration OK" in r.stderr

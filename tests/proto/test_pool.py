@@ -1,0 +1,97 @@
+"""The pre-forked pools: spare workers, growth under load, replacement of
+dead workers, back-off for workers that die at start, and privileges."""
+import os
+import signal
+import time
+
+from maildtest import Client, IS_ROOT, proc_uids, wait_for
+
+
+def test_pool_keeps_min_spare_idle_workers(maild):
+    # min_spare 2 for smtp, 1 for pop3; nothing else is started
+    time.sleep(0.5)
+    assert len(maild.workers("smtpd")) == 2
+    assert len(maild.workers("pop3d")) == 1
+    # each worker has its own root monitor
+    assert len(maild.monitors("smtpd")) == 2
+    assert len(maild.monitors("pop3d")) == 1
+
+
+def test_pool_grows_under_load_up_to_max_workers(maild):
+    clients = []
+    try:
+        for _ in range(12):     # more than max_workers (8)
+            c = Client(maild.smtp_port)
+            clients.append(c)
+        # each connection that got a worker sees the greeting
+        wait_for(lambda: len(maild.workers("smtpd")) == 8, what="8 smtpd workers")
+        time.sleep(1.0)
+        assert len(maild.workers("smtpd")) == 8     # never more than max_workers
+        greeted = 0
+        for c in clients[:8]:
+            code, _ = c.smtp_reply()
+            assert code == 220
+            greeted += 1
+        assert greeted == 8
+    finally:
+        for c in clients:
+            c.close()
+    # the waiting connections get served as workers free up, and the pool
+    # shrinks back to at most max_spare idle workers
+    wait_for(lambda: len(maild.workers("smtpd")) <= 4, timeout=15, what="pool to shrink")
+
+
+def test_killed_worker_is_replaced(maild):
+    before = maild.workers("smtpd")
+    victim = before[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: victim not in maild.workers("smtpd") and
+             len(maild.workers("smtpd")) == 2, what="replacement worker")
+    c = Client(maild.smtp_port)
+    assert c.smtp_reply()[0] == 220
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+
+
+def test_crash_during_session_costs_only_that_session(maild):
+    a = Client(maild.smtp_port)
+    assert a.smtp_reply()[0] == 220
+    b = Client(maild.smtp_port)
+    assert b.smtp_reply()[0] == 220
+    # the worker serving a logged its pid with a's address
+    port = a.sock.getsockname()[1]
+    m = maild.wait_log(r"smtpd\[(\d+)\]: sid=\S+ connect from 127\.0\.0\.1:%d " % port)
+    victim = int(m.group(1))
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    assert a.closed()
+    b.cmd("QUIT")
+    assert b.smtp_reply()[0] == 221
+
+
+def test_no_worker_runs_as_root(maild):
+    workers = maild.workers()
+    assert len(workers) == 3
+    for w in workers:
+        uids = proc_uids(w)
+        assert len(uids) == 4 and 0 not in uids, "worker %d has uids %s" % (w, uids)
+        if IS_ROOT:
+            assert uids == [60100] * 4
+    # the monitors keep root: they answer the privileged requests
+    if IS_ROOT:
+        for m in maild.monitors():
+            assert proc_uids(m)[0] == 0
+
+
+def test_workers_dying_at_start_back_off(make_maild):
+    m = make_maild(env={"MAILD_FAULT": "worker.start:exit:1"}, start=False)
+    # every worker process dies at the fault point: each is a new process,
+    # so the fault fires in every one of them
+    m.start(wait=False)
+    time.sleep(3.0)
+    log = m.log()
+    deaths = log.count("die at start")
+    assert deaths >= 3, log
+    # 100 ms, 200, 400, 800, 1600 ...: a handful in 3 s, not hundreds
+    assert deaths < 15, "no back-off: %d deaths in 3 s" % deaths
+    assert "next start in" in log

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "limits.h"
+#include "bounds.h"
 #include "xmalloc.h"
 
 #define IO_WBUF_SIZE	65536

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 #define IPC_HDR_LEN	8	/* u32 type, u32 payload length */
 

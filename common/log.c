@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 
 static char	 log_ident[32] = "maild";

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "pool_worker.h"
 

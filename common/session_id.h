@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 /* Fills buf (at least SESSION_ID_MAX + 1 bytes) with a fresh id. */
 void	session_id_new(char *buf);

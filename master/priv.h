@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "ipc.h"
-#include "limits.h"
+#include "bounds.h"
 #include "reason.h"
 
 enum priv_proto {

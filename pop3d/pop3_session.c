@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "pop3_session.h"
 #include "priv_client.h"

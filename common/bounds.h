@@ -2,8 +2,8 @@
  * Every fixed bound in maild, with its reason. Buffers are sized from
  * these; nothing else in the tree invents a size.
  */
-#ifndef MAILD_LIMITS_H
-#define MAILD_LIMITS_H
+#ifndef MAILD_BOUNDS_H
+#define MAILD_BOUNDS_H
 
 /* One log line, before syslog adds its own prefix. */
 #define LOG_LINE_MAX		1024

@@ -1,0 +1,589 @@
+/*
+ * Queue files (see queue_file.h). The writer runs in the SMTP monitor
+ * (root) while a client sends a message; the reader and the in-place
+ * updates run in the queue runner (root). Fields that come from a client
+ * (addresses, HELO) are %XX-encoded in the envelope so that no byte of
+ * theirs can add a line or a field.
+ *
+ * Durability: the message is acknowledged only after the file has been
+ * fsync'ed, renamed from incoming/ into active/, and the directory
+ * fsync'ed. A crash before that leaves a file in incoming/, removed at
+ * the next start; after it, the message is the runner's.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "log.h"
+#include "queue_file.h"
+#include "xmalloc.h"
+
+#define ENV_MAX		(1024 * 1024)	/* an envelope is never larger */
+#define OFF_DIGITS	20
+#define ATT_DIGITS	10
+
+static const char b32[] = "0123456789ABCDEFGHJKLMNPQRSTVWXY";
+
+int
+queue_dirs_init(const char *queue_dir, char *err, size_t errsz)
+{
+	const char	*sub[] = { "", QUEUE_DIR_INCOMING, QUEUE_DIR_ACTIVE,
+			    QUEUE_DIR_DEFERRED, "corrupt" };
+	char		 path[4096];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", queue_dir, sub[i]);
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errsz, "mkdir %s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+queue_id_new(char *id)
+{
+	struct timespec	ts;
+	unsigned char	rnd[4];
+	uint64_t	t;
+	int		i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, (int)getpid(), sizeof(rnd));
+	/* 40 bits of seconds, 20 of microseconds, 20 random: 16 characters */
+	t = ((uint64_t)ts.tv_sec << 20) | (uint64_t)(ts.tv_nsec / 1000);
+	for (i = 11; i >= 0; i--, t >>= 5)
+		id[i] = b32[t & 31];
+	for (i = 0; i < 4; i++)
+		id[12 + i] = b32[rnd[i] & 31];
+	id[16] = '\0';
+}
+
+bool
+queue_id_valid(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (strchr(b32, s[i]) == NULL || i >= 16)
+			return false;
+	return i == 16;
+}
+
+/* --- field encoding -------------------------------------------------- */
+
+static bool
+needs_escape(unsigned char c)
+{
+	return c <= 0x20 || c == 0x7f || c == '%';
+}
+
+/* Appends s, %XX-encoded, to the buffer b (size cap, length *len). */
+static void
+put_field(char *b, size_t cap, size_t *len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (*s == '\0' && *len + 1 < cap) {
+		b[(*len)++] = '%';	/* "%" alone is the empty field */
+		return;
+	}
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (*len + 4 >= cap) {
+			*len = cap;	/* overflow: detected by the caller */
+			return;
+		}
+		if (needs_escape(c)) {
+			b[(*len)++] = '%';
+			b[(*len)++] = hex[c >> 4];
+			b[(*len)++] = hex[c & 15];
+		} else
+			b[(*len)++] = (char)c;
+	}
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes one field of n bytes into a new string; NULL if malformed. */
+static char *
+get_field(const char *s, size_t n)
+{
+	char	*out, *o;
+	size_t	 i;
+	int	 hi, lo;
+
+	if (n == 1 && s[0] == '%')
+		return xstrdup("");
+	if (n == 0)
+		return NULL;
+	o = out = xmalloc(n + 1);
+	for (i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+				goto bad;
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 2 >= n)
+			goto bad;
+		hi = hexval(s[i + 1]);
+		lo = hexval(s[i + 2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			goto bad;
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* --- writing --------------------------------------------------------- */
+
+static void
+sync_dir(int dirfd, const char *sub)
+{
+	int	fd;
+
+	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return;
+	(void)fsync(fd);
+	close(fd);
+}
+
+int
+queue_writer_begin(struct queue_writer *w, const char *queue_dir,
+    struct queue_env *env, off_t limit, struct reason *r)
+{
+	char	*buf, path[64];
+	size_t	 cap = ENV_MAX, len = 0, i;
+	int	 n;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = w->dirfd = -1;
+	w->limit = limit;
+	queue_id_new(w->id);
+	memcpy(env->id, w->id, sizeof(env->id));
+	buf = xmalloc(cap);
+	n = snprintf(buf, cap, "V 1\nI %s\nT %lld\nN %0*u\nS ", w->id,
+	    (long long)env->arrival, ATT_DIGITS, 0u);
+	env->attempts_off = n - 3 - ATT_DIGITS;	/* before "\nS " */
+	env->attempts = 0;
+	len = (size_t)n;
+	put_field(buf, cap, &len, env->sender);
+	if (env->auth_user != NULL && len + 4 < cap) {
+		memcpy(buf + len, "\nA ", 3);
+		len += 3;
+		put_field(buf, cap, &len, env->auth_user);
+	}
+	if (len + 4 < cap) {
+		memcpy(buf + len, "\nC ", 3);
+		len += 3;
+	}
+	put_field(buf, cap, &len, env->client ? env->client : "");
+	if (len + 2 < cap)
+		buf[len++] = ' ';
+	put_field(buf, cap, &len, env->helo ? env->helo : "");
+	for (i = 0; i < env->nrcpts && len < cap; i++) {
+		struct queue_rcpt *rc = &env->rcpts[i];
+
+		if (len + 64 >= cap) {
+			len = cap;
+			break;
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "\nR %c ",
+		    rc->status);
+		rc->line_off = (off_t)len - 4;	/* the 'R' */
+		len += (size_t)snprintf(buf + len, cap - len, "%0*lld ",
+		    OFF_DIGITS, (long long)rc->mbox_off);
+		put_field(buf, cap, &len, rc->user);
+		if (len + 2 < cap)
+			buf[len++] = ' ';
+		put_field(buf, cap, &len, rc->addr);
+	}
+	if (len + 3 >= cap) {
+		free(buf);
+		reason_set(r, "4.3.0", "envelope too large");
+		return -1;
+	}
+	buf[len++] = '\n';
+	buf[len++] = '\n';
+	env->body_off = (off_t)len;
+
+	if ((w->dirfd = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		log_warn("open queue %s", queue_dir);
+		goto fail;
+	}
+	snprintf(path, sizeof(path), QUEUE_DIR_INCOMING "/%s", w->id);
+	w->fd = openat(w->dirfd, path, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (w->fd == -1) {
+		log_warn("create queue file %s/%s", queue_dir, path);
+		goto fail;
+	}
+	if (write(w->fd, buf, len) != (ssize_t)len) {
+		log_warn("write queue file %s", w->id);
+		goto fail;
+	}
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	queue_writer_abort(w);
+	reason_set(r, "4.3.0", "cannot write the queue file, try again later");
+	return -1;
+}
+
+void
+queue_writer_write(struct queue_writer *w, const void *buf, size_t n)
+{
+	const char	*p = buf;
+	ssize_t		 k;
+
+	if (w->failed || w->overflow)
+		return;
+	if (w->limit > 0 && w->written + (off_t)n > w->limit) {
+		w->overflow = true;
+		return;
+	}
+	w->written += (off_t)n;
+	while (n > 0) {
+		k = write(w->fd, p, n);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			w->failed = true;
+			w->saved_errno = k == 0 ? EIO : errno;
+			return;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+}
+
+int
+queue_writer_commit(struct queue_writer *w, struct reason *r)
+{
+	char	from[64], to[64];
+
+	if (w->overflow) {
+		reason_set(r, "5.3.4", "message too big");
+		goto fail;
+	}
+	if (w->failed) {
+		errno = w->saved_errno;
+		log_warn("write queue file %s", w->id);
+		goto tempfail;
+	}
+	if (fault_point("queue.before_fsync") == -1 || fsync(w->fd) == -1) {
+		log_warn("fsync queue file %s", w->id);
+		goto tempfail;
+	}
+	if (fault_point("queue.before_rename") == -1)
+		goto tempfail;
+	snprintf(from, sizeof(from), QUEUE_DIR_INCOMING "/%s", w->id);
+	snprintf(to, sizeof(to), QUEUE_DIR_ACTIVE "/%s", w->id);
+	if (renameat(w->dirfd, from, w->dirfd, to) == -1) {
+		log_warn("rename queue file %s", w->id);
+		goto tempfail;
+	}
+	/* the rename is the commit; make it durable before saying 250 */
+	sync_dir(w->dirfd, QUEUE_DIR_ACTIVE);
+	if (fault_point("queue.after_commit") == -1)
+		log_warnx("fault after commit of %s", w->id);
+	close(w->fd);
+	close(w->dirfd);
+	w->fd = w->dirfd = -1;
+	return 0;
+tempfail:
+	reason_set(r, "4.3.0", "cannot write the queue file, try again later");
+fail:
+	queue_writer_abort(w);
+	return -1;
+}
+
+void
+queue_writer_abort(struct queue_writer *w)
+{
+	char	path[64];
+
+	if (w->fd != -1) {
+		close(w->fd);
+		w->fd = -1;
+	}
+	if (w->dirfd != -1) {
+		snprintf(path, sizeof(path), QUEUE_DIR_INCOMING "/%s", w->id);
+		(void)unlinkat(w->dirfd, path, 0);
+		close(w->dirfd);
+		w->dirfd = -1;
+	}
+}
+
+/* --- reading ----------------------------------------------------------- */
+
+void
+queue_env_free(struct queue_env *env)
+{
+	size_t	i;
+
+	free(env->sender);
+	free(env->auth_user);
+	free(env->client);
+	free(env->helo);
+	for (i = 0; i < env->nrcpts; i++) {
+		free(env->rcpts[i].user);
+		free(env->rcpts[i].addr);
+	}
+	free(env->rcpts);
+	memset(env, 0, sizeof(*env));
+}
+
+static bool
+all_digits(const char *s, size_t n)
+{
+	size_t	i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static long long
+digits_value(const char *s, size_t n)
+{
+	long long	v = 0;
+	size_t		i;
+
+	for (i = 0; i < n && v < (LLONG_MAX - 9) / 10; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+/* Parses one envelope line (without LF) at file offset off. */
+static int
+env_line(struct queue_env *env, const char *l, size_t n, off_t off,
+    unsigned *seen)
+{
+	const char	*sp;
+	size_t		 k;
+
+	if (n < 3 || l[1] != ' ')
+		return -1;
+	l += 2;
+	n -= 2;
+	switch (l[-2]) {
+	case 'V':
+		if (n != 1 || l[0] != '1' || (*seen & 1))
+			return -1;
+		*seen |= 1;
+		return 0;
+	case 'I':
+		if (n != 16 || (*seen & 2))
+			return -1;
+		memcpy(env->id, l, 16);
+		env->id[16] = '\0';
+		*seen |= 2;
+		return queue_id_valid(env->id) ? 0 : -1;
+	case 'T':
+		if (!all_digits(l, n) || n > 15 || (*seen & 4))
+			return -1;
+		env->arrival = (time_t)digits_value(l, n);
+		*seen |= 4;
+		return 0;
+	case 'N':
+		if (n != ATT_DIGITS || !all_digits(l, n) || (*seen & 8))
+			return -1;
+		env->attempts = (unsigned)digits_value(l, n);
+		env->attempts_off = off + 2;
+		*seen |= 8;
+		return 0;
+	case 'S':
+		if (env->sender != NULL)
+			return -1;
+		env->sender = get_field(l, n);
+		return env->sender ? 0 : -1;
+	case 'A':
+		if (env->auth_user != NULL)
+			return -1;
+		env->auth_user = get_field(l, n);
+		return env->auth_user ? 0 : -1;
+	case 'C':
+		if (env->client != NULL || (sp = memchr(l, ' ', n)) == NULL)
+			return -1;
+		k = (size_t)(sp - l);
+		env->client = get_field(l, k);
+		env->helo = get_field(sp + 1, n - k - 1);
+		return env->client && env->helo ? 0 : -1;
+	case 'R': {
+		struct queue_rcpt *rc;
+		const char	 *f;
+
+		/* "s " + 20 digits + " " + user + " " + addr */
+		if (n < 2 + OFF_DIGITS + 4 || l[1] != ' ' ||
+		    l[2 + OFF_DIGITS] != ' ' || !all_digits(l + 2, OFF_DIGITS))
+			return -1;
+		if (strchr("-TDBX", l[0]) == NULL || l[0] == '\0')
+			return -1;
+		if (env->nrcpts >= 100000)
+			return -1;
+		env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1,
+		    sizeof(*env->rcpts));
+		rc = &env->rcpts[env->nrcpts++];
+		memset(rc, 0, sizeof(*rc));
+		rc->status = l[0];
+		rc->mbox_off = (off_t)digits_value(l + 2, OFF_DIGITS);
+		rc->line_off = off;
+		f = l + 3 + OFF_DIGITS;
+		k = n - (3 + OFF_DIGITS);
+		if ((sp = memchr(f, ' ', k)) == NULL)
+			return -1;
+		rc->user = get_field(f, (size_t)(sp - f));
+		rc->addr = get_field(sp + 1, k - (size_t)(sp - f) - 1);
+		return rc->user && rc->addr ? 0 : -1;
+	}
+	default:
+		return -1;
+	}
+}
+
+int
+queue_env_read(int fd, struct queue_env *env, struct reason *r)
+{
+	struct stat	 st;
+	char		*buf, *p, *end, *nl;
+	size_t		 cap = 65536, len = 0;
+	ssize_t		 n;
+	unsigned	 seen = 0;
+
+	memset(env, 0, sizeof(*env));
+	buf = xmalloc(cap + 1);
+	/* read until the empty line that ends the envelope */
+	for (;;) {
+		n = pread(fd, buf + len, cap - len, (off_t)len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			reason_set(r, "4.3.0", "read: %s", strerror(errno));
+			goto fail;
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (memmem(buf, len, "\n\n", 2) != NULL)
+			break;
+		if (n == 0 || cap >= ENV_MAX) {
+			reason_set(r, "4.3.0", "envelope without an end");
+			goto fail;
+		}
+		if (len == cap) {
+			cap *= 2;
+			buf = xreallocarray(buf, cap + 1, 1);
+		}
+	}
+	p = buf;
+	end = (char *)memmem(buf, len, "\n\n", 2) + 1;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (env_line(env, p, (size_t)(nl - p), (off_t)(p - buf),
+		    &seen) == -1) {
+			reason_set(r, "4.3.0", "malformed envelope line %.20s",
+			    p);
+			goto fail;
+		}
+		p = nl + 1;
+	}
+	if (seen != 15 || env->sender == NULL || env->client == NULL ||
+	    env->nrcpts == 0) {
+		reason_set(r, "4.3.0", "envelope lacks a required line");
+		goto fail;
+	}
+	env->body_off = (off_t)(end - buf) + 1;
+	if (fstat(fd, &st) == -1 || st.st_size < env->body_off) {
+		reason_set(r, "4.3.0", "queue file shorter than its envelope");
+		goto fail;
+	}
+	env->body_len = st.st_size - env->body_off;
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	queue_env_free(env);
+	return -1;
+}
+
+int
+queue_rcpt_mark(int fd, struct queue_env *env, size_t i, char status,
+    off_t mbox_off, bool sync)
+{
+	struct queue_rcpt	*rc = &env->rcpts[i];
+	char			 b[2 + 1 + OFF_DIGITS + 1];
+	int			 n;
+
+	/* "R s 000...0": status at +2, offset at +4 */
+	n = snprintf(b, sizeof(b), "%c %0*lld", status, OFF_DIGITS,
+	    (long long)mbox_off);
+	if (pwrite(fd, b, (size_t)n, rc->line_off + 2) != n)
+		return -1;
+	if (sync && fdatasync(fd) == -1)
+		return -1;
+	rc->status = status;
+	rc->mbox_off = mbox_off;
+	return 0;
+}
+
+int
+queue_attempts_mark(int fd, struct queue_env *env, unsigned attempts)
+{
+	char	b[ATT_DIGITS + 1];
+
+	if (attempts > 999999999)
+		attempts = 999999999;
+	snprintf(b, sizeof(b), "%0*u", ATT_DIGITS, attempts);
+	if (pwrite(fd, b, ATT_DIGITS, env->attempts_off) != ATT_DIGITS)
+		return -1;
+	env->attempts = attempts;
+	return 0;
+}
+
+bool
+queue_env_done(const struct queue_env *env)
+{
+	size_t	i;
+
+	for (i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].status != QRCPT_DONE &&
+		    env->rcpts[i].status != QRCPT_BOUNCED)
+			return false;
+	return true;
+}

@@ -1,0 +1,127 @@
+/*
+ * Queue files: one file per message holding its envelope and the message
+ * (doc/HACKING.md, "The queue"). Written by the monitor while a client
+ * sends DATA (root), read and updated by the queue runner (root).
+ *
+ * The envelope is text, one "KEY value" per line, ending with an empty
+ * line; the message follows with LF line ends. Recipient lines have a
+ * fixed layout so that their status byte and maildrop offset can be
+ * rewritten in place with one pwrite():
+ *
+ *	R s 00000000000000000000 user original-recipient
+ *	  ^ status (QRCPT_*)
+ *	    ^ 20-digit offset: the maildrop size before a delivery attempt
+ */
+#ifndef MAILD_QUEUE_FILE_H
+#define MAILD_QUEUE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "bounds.h"
+#include "reason.h"
+
+/* Recipient status bytes. */
+#define QRCPT_PENDING	'-'	/* not yet tried */
+#define QRCPT_TRYING	'T'	/* an append may have started at the offset */
+#define QRCPT_DONE	'D'	/* delivered */
+#define QRCPT_BOUNCED	'B'	/* failed for good; a DSN was queued */
+#define QRCPT_RELAY	'X'	/* remote: waits for the relay */
+
+/* The user field of a remote recipient. */
+#define QRCPT_REMOTE	"@"
+
+#define QUEUE_DIR_INCOMING	"incoming"
+#define QUEUE_DIR_ACTIVE	"active"
+#define QUEUE_DIR_DEFERRED	"deferred"
+
+struct queue_rcpt {
+	char	 status;
+	off_t	 mbox_off;
+	char	*user;		/* local user, or QRCPT_REMOTE */
+	char	*addr;		/* the recipient as the client gave it */
+	off_t	 line_off;	/* where its R line starts in the file */
+	/* the runner's scratch: why the last attempt failed */
+	struct reason why;
+};
+
+struct queue_env {
+	char			 id[QUEUE_ID_MAX + 1];
+	time_t			 arrival;
+	char			*sender;	/* "" for the null sender */
+	char			*auth_user;	/* NULL: not authenticated */
+	char			*client;	/* address as text */
+	char			*helo;
+	unsigned		 attempts;
+	off_t			 attempts_off;	/* of the N line's digits */
+	struct queue_rcpt	*rcpts;
+	size_t			 nrcpts;
+	off_t			 body_off;	/* first byte of the message */
+	off_t			 body_len;
+};
+
+/* Makes queue_dir and its state directories (0700) if needed. */
+int	queue_dirs_init(const char *queue_dir, char *err, size_t errsz);
+
+/* A new queue id: time-ordered, unique on this host, safe as a file name. */
+void	queue_id_new(char *id_out);
+/* Whether s looks like a queue id (for names read from directories). */
+bool	queue_id_valid(const char *s);
+
+/* --- writing: the monitor, while the client sends the message ---------- */
+
+struct queue_writer {
+	int	 fd;
+	int	 dirfd;		/* queue_dir */
+	char	 id[QUEUE_ID_MAX + 1];
+	off_t	 written;	/* message bytes so far */
+	off_t	 limit;		/* refuse more than this (0: no limit) */
+	bool	 overflow;
+	bool	 failed;	/* a write failed: the commit will too */
+	int	 saved_errno;
+};
+
+/*
+ * Creates incoming/ID and writes env's envelope (its rcpts, sender, ...;
+ * id, attempts and offsets are filled in here). Returns 0, or -1 with r.
+ */
+int	queue_writer_begin(struct queue_writer *w, const char *queue_dir,
+	    struct queue_env *env, off_t limit, struct reason *r);
+/*
+ * Appends message bytes. Errors are remembered (and reported by the
+ * commit) so that the caller can keep consuming the client's data.
+ */
+void	queue_writer_write(struct queue_writer *w, const void *buf, size_t n);
+/*
+ * Makes the message durable and visible to the runner: fsync the file,
+ * rename it into active/, fsync the directory. Only after this returns
+ * 0 may the client be told 250. Returns -1 with r (the file is removed).
+ */
+int	queue_writer_commit(struct queue_writer *w, struct reason *r);
+/* Throws the message away (the client gave up, or the commit failed). */
+void	queue_writer_abort(struct queue_writer *w);
+
+/* --- reading and updating: the runner ------------------------------------ */
+
+/*
+ * Reads and strictly checks the envelope of the queue file fd. Returns
+ * 0, or -1 with r (a corrupt file: the runner moves it aside).
+ */
+int	queue_env_read(int fd, struct queue_env *env, struct reason *r);
+void	queue_env_free(struct queue_env *env);
+
+/*
+ * Rewrites recipient i's status byte and offset in place (one pwrite;
+ * with sync, fdatasync after it). Returns 0 or -1 (errno).
+ */
+int	queue_rcpt_mark(int fd, struct queue_env *env, size_t i, char status,
+	    off_t mbox_off, bool sync);
+/* Rewrites the attempt counter in place. */
+int	queue_attempts_mark(int fd, struct queue_env *env, unsigned attempts);
+
+/* Whether every recipient is final (delivered, bounced). */
+bool	queue_env_done(const struct queue_env *env);
+
+#endif

@@ -15,6 +15,19 @@
 #ifndef MAILD_CONFIG_H
 #define MAILD_CONFIG_H
 
+/*
+ * This header shares its name with the one autoconf generates in the top
+ * build directory, and a file in common/ that writes #include "config.h"
+ * gets this one (the includer's own directory is searched first). Pull in
+ * autoconf's here so that such a file still sees _GNU_SOURCE and the
+ * HAVE_* macros before any system header. <config.h> is found through -I.
+ * (the top build directory), which automake puts first. Once every .c
+ * file says #include <config.h> for autoconf's header this can go.
+ */
+#if defined(HAVE_CONFIG_H) && !defined(PACKAGE_NAME)
+#include <config.h>
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -623,6 +623,18 @@ if_default(const struct config_check *chk, const struct config_key *k)
 	return config_check_is_set(chk, k) ? "" : " (the default)";
 }
 
+/*
+ * After getpwnam/getgrnam returned NULL: whether the lookup itself failed
+ * (errno says why) rather than found no such name. "Not found" may leave
+ * errno 0 or set ENOENT, ESRCH, EBADF or EPERM (getpwnam(3)).
+ */
+static bool
+lookup_failed(void)
+{
+	return errno != 0 && errno != ENOENT && errno != ESRCH &&
+	    errno != EBADF && errno != EPERM;
+}
+
 static void
 v_user(struct config_check *chk, const struct config_key *k,
     struct config *cfg)
@@ -632,8 +644,8 @@ v_user(struct config_check *chk, const struct config_key *k,
 	errno = 0;
 	if (getpwnam(name) == NULL)
 		config_check_error(chk, k, "there is no user \"%s\"%s%s%s",
-		    name, if_default(chk, k), errno != 0 ? ": " : "",
-		    errno != 0 ? strerror(errno) : "");
+		    name, if_default(chk, k), lookup_failed() ? ": " : "",
+		    lookup_failed() ? strerror(errno) : "");
 }
 
 static void
@@ -645,8 +657,8 @@ v_group(struct config_check *chk, const struct config_key *k,
 	errno = 0;
 	if (getgrnam(name) == NULL)
 		config_check_error(chk, k, "there is no group \"%s\"%s%s%s",
-		    name, if_default(chk, k), errno != 0 ? ": " : "",
-		    errno != 0 ? strerror(errno) : "");
+		    name, if_default(chk, k), lookup_failed() ? ": " : "",
+		    lookup_failed() ? strerror(errno) : "");
 }
 
 static void

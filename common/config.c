@@ -16,15 +16,10 @@
  */
 #include <config.h>		/* autoconf's; see common/config.h */
 
-#include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +29,6 @@
 
 #include "config.h"
 #include "config_keys.h"
-#include "limits.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -400,10 +394,11 @@ walk_group(struct config_check *chk, config_setting_t *g, const char *prefix,
 			ks->set = true;
 			ks->file = file;
 			ks->line = line;
-			if (config_setting_type(s) == CONFIG_TYPE_GROUP)
+			if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
 				config_check_bad(chk, k, s, "expected %s, got "
 				    "a group", config_key_wants(k));
-			else
+				ks->ok = false;
+			} else
 				ks->ok = config_value_read(chk, k, s, cfg);
 		} else if (config_group_find(full) != NULL) {
 			if (config_setting_type(s) == CONFIG_TYPE_GROUP)
@@ -567,7 +562,7 @@ report_parse_error(struct config_check *chk, config_t *lc)
 static void
 set_static_defaults(struct config *cfg)
 {
-	struct key_state	 ks[1];
+	struct key_state	 ks[1] = { { NULL, 0, false, false } };
 	struct config_check	 chk;
 	const struct config_key	*k;
 	config_setting_t	*s;

@@ -29,6 +29,7 @@ struct listen_addr {
 	char	*host;		/* NULL for "*": every IPv4 and IPv6 address */
 	int	 port;
 	int	 line;		/* where it was set, for bind errors */
+	char	*file;		/* the file of that line; NULL for a default */
 };
 
 struct listen_list {
@@ -143,8 +144,10 @@ struct config_errors {
 /*
  * Loads and validates path. Returns the new config, or NULL with every
  * problem found appended to *errs (which the caller frees with
- * config_errors_free). Checks that need the system (the user exists,
- * files are readable) are done too.
+ * config_errors_free; errs may be NULL). Checks that need the system (the
+ * user exists, files are readable, listen host names resolve) are done
+ * too. Problems come sorted by file and line, those without a line (a
+ * default that does not suit this system) last.
  */
 struct config	*config_load(const char *path, struct config_errors *errs);
 /* A config with every compiled-in default (no file). Never NULL. */
@@ -159,6 +162,13 @@ void		 config_errors_print(FILE *fp, const struct config_errors *);
  * differ from the defaults, or all of them when all is set (maild -n/-a).
  */
 void		 config_print(FILE *fp, const struct config *, bool all);
+
+/*
+ * Writes a as the config file would ("*:25", "192.0.2.1:25",
+ * "[2001:db8::1]:587") into buf, and returns buf.
+ */
+const char	*config_listen_addr_fmt(const struct listen_addr *a,
+		    char *buf, size_t bufsz);
 
 /* Whether domain (any case) is one of local_domains. */
 bool		 config_is_local_domain(const struct config *,

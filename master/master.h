@@ -27,6 +27,7 @@ enum slot_state {
 	SLOT_IDLE,
 	SLOT_BUSY,
 	SLOT_EXITING,		/* retiring or told to stop */
+	SLOT_DEAD,		/* the worker vanished; its monitor not reaped */
 };
 
 struct slot {

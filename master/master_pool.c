@@ -107,7 +107,7 @@ void
 pool_maintain(struct master *m, struct pool *pl)
 {
 	struct slot	*s;
-	size_t		 i, idle = 0, live = 0;
+	size_t		 i, idle = 0, live = 0, unproven = 0;
 	struct timespec	 now;
 
 	if (pl->nlisteners == 0 || m->stopping)
@@ -121,11 +121,17 @@ pool_maintain(struct master *m, struct pool *pl)
 	}
 	for (i = 0; i < pl->nslots; i++) {
 		s = &pl->slots[i];
-		if (s->state == SLOT_IDLE || s->state == SLOT_STARTING)
+		if (s->state == SLOT_IDLE || s->state == SLOT_STARTING ||
+		    s->state == SLOT_DEAD)
 			idle++;
 		if (s->state != SLOT_FREE && s->state != SLOT_EXITING)
 			live++;
+		if (s->state == SLOT_STARTING || s->state == SLOT_DEAD)
+			unproven++;
 	}
+	/* backing off: one worker at a time, each after the last is ready */
+	if (pl->fail_streak > 0 && unproven > 0)
+		return;
 	/* too many idle: retire the surplus, newest first */
 	for (i = pl->nslots; i-- > 0 && idle > (size_t)pl->cfg.max_spare;) {
 		s = &pl->slots[i];
@@ -151,7 +157,7 @@ pool_maintain(struct master *m, struct pool *pl)
 		idle++;
 		live++;
 		if (pl->fail_streak > 0)
-			break;	/* backing off: one at a time */
+			break;
 	}
 }
 
@@ -201,11 +207,16 @@ pool_read_status(struct pool *pl, struct slot *s)
 		if (n == -1 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			/* the worker is gone; the monitor follows */
+			/*
+			 * The worker is gone; its monitor follows. Unless it
+			 * said goodbye, the slot keeps its place until the
+			 * reap decides whether this was a death at start (and
+			 * how long to wait before the next one).
+			 */
 			close(s->status_fd);
 			s->status_fd = -1;
-			if (s->state != SLOT_FREE)
-				s->state = SLOT_EXITING;
+			if (s->state != SLOT_FREE && s->state != SLOT_EXITING)
+				s->state = SLOT_DEAD;
 			return;
 		}
 		s->statlen += (size_t)n;
@@ -246,7 +257,7 @@ pool_reaped(struct pool *pl, pid_t pid, int status)
 		log_warnx("%s: monitor %ld exited with status %d", pl->name,
 		    (long)pid, WEXITSTATUS(status));
 	if (!s->told && (!s->ready || (age < STARTUP_GRACE_MS &&
-	    s->sessions == 0 && s->state != SLOT_BUSY))) {
+	    s->sessions == 0))) {
 		pl->fail_streak++;
 		delay = BACKOFF_FIRST_MS;
 		for (i = 1; i < pl->fail_streak && delay < BACKOFF_MAX_MS; i++)

@@ -1,0 +1,960 @@
+/*
+ * The table of every setting in maild.conf: its dotted name, type,
+ * default, range, validator, place in struct config and one line of help.
+ * config.c reads the file against this table, config_print() and
+ * `maild -n` write it back, and config_doc.c produces the example config
+ * and the settings part of maild.conf(5) from it, so a setting is added
+ * here and nowhere else (plus its field in config.h).
+ *
+ * The validators below run in whichever process loads the config: the
+ * master as root at start and on SIGHUP, `maild -t` as whoever runs it,
+ * and the inetd entry points. They only look (stat, access, getpwnam);
+ * they never create or change anything.
+ */
+#include "autoconf.h"
+
+#include <sys/stat.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_keys.h"
+#include "bounds.h"
+#include "xmalloc.h"
+
+/* The usual aliases file; its absence is not an error when not set. */
+#define ALIASES_FILE	"/etc/aliases"
+
+/* The longest banner: a 220 reply line is at most 512 octets (RFC 5321
+ * 4.5.3.1.5) and also carries "220 ", the host name and CRLF. */
+#define BANNER_MAX	200
+
+#define OFF(f)		offsetof(struct config, f)
+#define Q(s)		"\"" s "\""
+/* A default configure chooses: the value, and its name for the templates. */
+#define BUILT(m, tail)	.def = Q(m tail), .def_template = Q("@" #m "@" tail)
+#define MINUTE		60LL
+#define HOUR		(60 * MINUTE)
+#define DAY		(24 * HOUR)
+#define KIB		1024LL
+#define GIB		(KIB * KIB * KIB)
+
+static config_validate_fn	v_hostname, v_domains, v_user, v_group,
+				v_directory, v_readable,
+				v_pam_service, v_banner, v_expire, v_listen,
+				v_pool_min_spare, v_pool_max_spare,
+				v_tls_pair, v_cipher_list,
+				v_queue_order;
+static config_compute_fn	compute_hostname, compute_local_domains,
+				compute_aliases;
+
+static const struct config_enum facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	{ NULL, 0 },
+};
+
+static const struct config_enum bare_newlines[] = {
+	{ "normalize", BARE_NEWLINE_NORMALIZE },
+	{ "reject", BARE_NEWLINE_REJECT },
+	{ NULL, 0 },
+};
+
+static const struct config_enum auth_senders[] = {
+	{ "own", AUTH_SENDER_OWN },
+	{ "any", AUTH_SENDER_ANY },
+	{ NULL, 0 },
+};
+
+static const struct config_enum tls_protocols[] = {
+	{ "TLSv1.2", 0 },
+	{ "TLSv1.3", 0 },
+	{ NULL, 0 },
+};
+
+const struct config_group config_groups[] = {
+	{ "",		"General settings" },
+	{ "smtp",	"SMTP server (smtpd)" },
+	{ "smtp.pool",	"SMTP worker pool" },
+	{ "pop3",	"POP3 server (pop3d)" },
+	{ "pop3.pool",	"POP3 worker pool" },
+	{ "tls",	"TLS, for STARTTLS, STLS, smtps and pop3s" },
+	{ "queue",	"The mail queue" },
+};
+const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
+
+/* The four pool rows, the same for each protocol. */
+#define POOL_ROWS(proto)						\
+	{ .name = #proto ".pool.min_spare", .type = CONFIG_INT,		\
+	  .def = "2", .min = 0, .max = POOL_WORKERS_CEILING,		\
+	  .validate = v_pool_min_spare,					\
+	  .offset = OFF(proto.pool.min_spare),				\
+	  .help = "Fewest idle workers kept waiting for connections; "	\
+	    "at most max_spare." },					\
+	{ .name = #proto ".pool.max_spare", .type = CONFIG_INT,		\
+	  .def = "8", .min = 1, .max = POOL_WORKERS_CEILING,		\
+	  .validate = v_pool_max_spare,					\
+	  .offset = OFF(proto.pool.max_spare),				\
+	  .help = "Most idle workers; more idle ones are retired. At most " \
+	    "max_workers." },						\
+	{ .name = #proto ".pool.max_workers", .type = CONFIG_INT,	\
+	  .def = "64", .min = 1, .max = POOL_WORKERS_CEILING,		\
+	  .offset = OFF(proto.pool.max_workers),			\
+	  .help = "Most workers, busy or idle: the most sessions "	\
+	    "served at once." },						\
+	{ .name = #proto ".pool.max_sessions_per_worker",		\
+	  .type = CONFIG_INT, .def = "100", .min = 1, .max = 1000000,	\
+	  .offset = OFF(proto.pool.max_sessions_per_worker),		\
+	  .help = "A worker is replaced by a fresh one after serving this " \
+	    "many sessions." }
+
+const struct config_key config_keys[] = {
+	/* --- top level ------------------------------------------------- */
+	{ .name = "hostname", .type = CONFIG_STRING,
+	  .validate = v_hostname, .offset = OFF(hostname),
+	  .flags = CONFIG_K_LOWER,
+	  .help = "This host's name in greetings, Received: lines and "
+	    "bounces.",
+	  .compute = compute_hostname,
+	  .def_doc = "the host's fully qualified name (gethostname(3), "
+	    "completed through the resolver when it has no dot)",
+	  .example = Q("mx.example.org") },
+	{ .name = "user", .type = CONFIG_STRING, BUILT(MAILD_USER, ""),
+	  .validate = v_user, .offset = OFF(user),
+	  .help = "The unprivileged user the network-facing workers run "
+	    "as; it must exist and own nothing." },
+	{ .name = "group", .type = CONFIG_STRING, BUILT(MAILD_GROUP, ""),
+	  .validate = v_group, .offset = OFF(group),
+	  .help = "The group the workers run as; it must exist." },
+	{ .name = "chroot", .type = CONFIG_PATH,
+	  BUILT(MAILD_STATE_DIR, "/empty"),
+	  .validate = v_directory, .offset = OFF(chroot),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "An empty directory the workers chroot into, or \"\" for "
+	    "no chroot; it must exist." },
+	{ .name = "spool_dir", .type = CONFIG_PATH, BUILT(MAILD_SPOOL_DIR, ""),
+	  .offset = OFF(spool_dir),
+	  .help = "The directory of the users' mbox maildrops." },
+	{ .name = "queue_dir", .type = CONFIG_PATH, BUILT(MAILD_QUEUE_DIR, ""),
+	  .offset = OFF(queue_dir),
+	  .help = "The mail queue: mail accepted and not yet delivered." },
+	{ .name = "state_dir", .type = CONFIG_PATH, BUILT(MAILD_STATE_DIR, ""),
+	  .offset = OFF(state_dir),
+	  .help = "Where maild keeps POP3 indexes and other caches." },
+	{ .name = "pid_file", .type = CONFIG_PATH,
+	  BUILT(MAILD_RUN_DIR, "/maild.pid"), .offset = OFF(pid_file),
+	  .help = "The master writes its process id here." },
+	{ .name = "syslog_facility", .type = CONFIG_ENUM, .def = Q("mail"),
+	  .enums = facilities, .offset = OFF(syslog_facility),
+	  .help = "The syslog facility maild logs to." },
+	{ .name = "local_domains", .type = CONFIG_STRLIST,
+	  .validate = v_domains, .offset = OFF(local_domains),
+	  .flags = CONFIG_K_LOWER,
+	  .help = "The domains whose mail is delivered here (any case); "
+	    "mail to other domains is relayed only for authenticated users.",
+	  .compute = compute_local_domains,
+	  .def_doc = "\"localhost\" and the value of hostname",
+	  .example = "[ " Q("localhost") ", " Q("mx.example.org") ", "
+	    Q("example.org") " ]" },
+	{ .name = "aliases", .type = CONFIG_PATH,
+	  .validate = v_readable, .offset = OFF(aliases),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The aliases(5) file, or \"\" for none; when set, it must "
+	    "be readable.",
+	  .compute = compute_aliases,
+	  .def_doc = "\"" ALIASES_FILE "\" if that file exists, otherwise "
+	    "\"\" (no aliases)",
+	  .example = Q(ALIASES_FILE) },
+	{ .name = "alias_file_targets", .type = CONFIG_BOOL, .def = "false",
+	  .offset = OFF(alias_file_targets),
+	  .help = "Whether an alias may deliver to a file (\"/path\")." },
+	{ .name = "alias_program_targets", .type = CONFIG_BOOL,
+	  .def = "false", .offset = OFF(alias_program_targets),
+	  .help = "Whether an alias may deliver to a program (\"|command\")." },
+	{ .name = "mail_group", .type = CONFIG_STRING, .def = Q("mail"),
+	  .validate = v_group, .offset = OFF(mail_group),
+	  .help = "The group of newly created maildrops; it must exist." },
+	{ .name = "dotlock", .type = CONFIG_BOOL, .def = "true",
+	  .offset = OFF(dotlock),
+	  .help = "Whether to take a USER.lock file as well as an fcntl "
+	    "lock on maildrops, for mail readers that use one." },
+	{ .name = "pam_service", .type = CONFIG_STRING, .def = Q("maild"),
+	  .validate = v_pam_service, .offset = OFF(pam_service),
+	  .help = "The PAM service name that checks passwords "
+	    "(/etc/pam.d/NAME)." },
+	{ .name = "auth_fail_delay", .type = CONFIG_DURATION, .def = Q("2s"),
+	  .min = 0, .max = MINUTE, .offset = OFF(auth_fail_delay),
+	  .help = "How long to wait before answering a failed login or "
+	    "AUTH, to slow down password guessing." },
+	{ .name = "shutdown_grace", .type = CONFIG_DURATION, .def = Q("30s"),
+	  .min = 0, .max = HOUR, .offset = OFF(shutdown_grace),
+	  .help = "On shutdown, how long sessions may run on before they "
+	    "are cut off." },
+
+	/* --- smtp ------------------------------------------------------- */
+	{ .name = "smtp.listen", .type = CONFIG_LISTEN, .def = "[ " Q("*:25")
+	  " ]", .validate = v_listen, .offset = OFF(smtp.listen),
+	  .flags = CONFIG_K_EXAMPLE,
+	  .help = "Where to accept SMTP (port 25, mail from other servers)." },
+	{ .name = "smtp.submission_listen", .type = CONFIG_LISTEN,
+	  .def = "[ ]", .validate = v_listen,
+	  .offset = OFF(smtp.submission_listen),
+	  .help = "Where to accept message submission from users (RFC "
+	    "6409, usually \"*:587\"); AUTH is required there." },
+	{ .name = "smtp.smtps_listen", .type = CONFIG_LISTEN, .def = "[ ]",
+	  .validate = v_listen, .offset = OFF(smtp.smtps_listen),
+	  .flags = CONFIG_K_TLS,
+	  .help = "Where to accept submission over implicit TLS (RFC 8314, "
+	    "usually \"*:465\"); needs tls.certificate." },
+	{ .name = "smtp.banner", .type = CONFIG_STRING,
+	  .def = Q("ESMTP maild"), .validate = v_banner,
+	  .offset = OFF(smtp.banner),
+	  .help = "The text after \"220 hostname\" in the greeting." },
+	{ .name = "smtp.message_size_limit", .type = CONFIG_SIZE,
+	  .def = Q("10M"), .min = KIB, .max = 4 * GIB,
+	  .offset = OFF(smtp.message_size_limit), .flags = CONFIG_K_EXAMPLE,
+	  .help = "The largest message accepted (advertised with SIZE, RFC "
+	    "1870)." },
+	{ .name = "smtp.max_recipients", .type = CONFIG_INT, .def = "100",
+	  .min = 100, .max = 100000, .offset = OFF(smtp.max_recipients),
+	  .help = "The most recipients of one message; RFC 5321 4.5.3.1.8 "
+	    "requires at least 100." },
+	{ .name = "smtp.max_errors", .type = CONFIG_INT, .def = "10",
+	  .min = 1, .max = 1000, .offset = OFF(smtp.max_errors),
+	  .help = "A session is closed after this many failed commands." },
+	{ .name = "smtp.max_connections_per_ip", .type = CONFIG_INT,
+	  .def = "10", .min = 0, .max = POOL_WORKERS_CEILING,
+	  .offset = OFF(smtp.max_connections_per_ip),
+	  .help = "The most sessions at once from one client address; 0 "
+	    "means no limit." },
+	{ .name = "smtp.max_line_length", .type = CONFIG_INT,
+	  .def = "1000", .min = SMTP_TEXT_LINE_MAX,
+	  .max = SMTP_TEXT_LINE_CEILING, .offset = OFF(smtp.max_line_length),
+	  .help = "The longest message line accepted, with CRLF; RFC 5321 "
+	    "4.5.3.1.6 sets 1000." },
+	{ .name = "smtp.bare_newlines", .type = CONFIG_ENUM,
+	  .def = Q("normalize"), .enums = bare_newlines,
+	  .offset = OFF(smtp.bare_newlines),
+	  .help = "What to do with a bare CR or LF in a message: "
+	    "\"normalize\" makes it a line end, \"reject\" refuses the "
+	    "message." },
+	{ .name = "smtp.vrfy", .type = CONFIG_BOOL, .def = "false",
+	  .offset = OFF(smtp.vrfy),
+	  .help = "Whether VRFY tells whether a user exists (otherwise it "
+	    "answers 252)." },
+	{ .name = "smtp.expn", .type = CONFIG_BOOL, .def = "false",
+	  .offset = OFF(smtp.expn),
+	  .help = "Whether EXPN shows what an alias expands to." },
+	{ .name = "smtp.helo_required", .type = CONFIG_BOOL, .def = "true",
+	  .offset = OFF(smtp.helo_required),
+	  .help = "Whether a client must send HELO or EHLO before MAIL." },
+	{ .name = "smtp.smtputf8", .type = CONFIG_BOOL, .def = "true",
+	  .offset = OFF(smtp.smtputf8),
+	  .help = "Whether to offer SMTPUTF8 (RFC 6531): UTF-8 addresses "
+	    "and headers." },
+	{ .name = "smtp.chunking", .type = CONFIG_BOOL, .def = "true",
+	  .offset = OFF(smtp.chunking),
+	  .help = "Whether to offer CHUNKING (BDAT, RFC 3030)." },
+	{ .name = "smtp.allow_plaintext_auth", .type = CONFIG_BOOL,
+	  .def = "false", .offset = OFF(smtp.allow_plaintext_auth),
+	  .help = "Whether AUTH is offered on a connection without TLS "
+	    "(passwords would cross the network in the clear)." },
+	{ .name = "smtp.authenticated_sender", .type = CONFIG_ENUM,
+	  .def = Q("own"), .enums = auth_senders,
+	  .offset = OFF(smtp.authenticated_sender),
+	  .help = "Which senders an authenticated user may use: \"own\" "
+	    "(user@local_domain and its aliases) or \"any\"." },
+	{ .name = "smtp.timeout_command", .type = CONFIG_DURATION,
+	  .def = Q("5m"), .min = 1, .max = HOUR,
+	  .offset = OFF(smtp.timeout_command),
+	  .help = "How long to wait for the next command; RFC 5321 "
+	    "4.5.3.2.7 asks for at least 5 minutes." },
+	{ .name = "smtp.timeout_data", .type = CONFIG_DURATION,
+	  .def = Q("3m"), .min = 1, .max = HOUR,
+	  .offset = OFF(smtp.timeout_data),
+	  .help = "How long to wait for the next block of message data." },
+	POOL_ROWS(smtp),
+
+	/* --- pop3 ------------------------------------------------------- */
+	{ .name = "pop3.listen", .type = CONFIG_LISTEN, .def = "[ " Q("*:110")
+	  " ]", .validate = v_listen, .offset = OFF(pop3.listen),
+	  .flags = CONFIG_K_EXAMPLE,
+	  .help = "Where to accept POP3 (port 110; STLS upgrades to TLS)." },
+	{ .name = "pop3.pop3s_listen", .type = CONFIG_LISTEN, .def = "[ ]",
+	  .validate = v_listen, .offset = OFF(pop3.pop3s_listen),
+	  .flags = CONFIG_K_TLS,
+	  .help = "Where to accept POP3 over implicit TLS (RFC 8314, "
+	    "usually \"*:995\"); needs tls.certificate." },
+	{ .name = "pop3.timeout", .type = CONFIG_DURATION, .def = Q("10m"),
+	  .min = 10 * MINUTE, .max = DAY, .offset = OFF(pop3.timeout),
+	  .help = "How long an idle session may stay; RFC 1939 3 says the "
+	    "autologout timer is at least 10 minutes." },
+	{ .name = "pop3.max_errors", .type = CONFIG_INT, .def = "10",
+	  .min = 1, .max = 1000, .offset = OFF(pop3.max_errors),
+	  .help = "A session is closed after this many failed commands." },
+	{ .name = "pop3.apop_secrets", .type = CONFIG_PATH, .def = Q(""),
+	  .validate = v_readable, .offset = OFF(pop3.apop_secrets),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "A file of \"user:secret\" lines for APOP, or \"\" to "
+	    "offer no APOP; it must be readable." },
+	{ .name = "pop3.login_delay", .type = CONFIG_DURATION, .def = Q("0s"),
+	  .min = 0, .max = HOUR, .offset = OFF(pop3.login_delay),
+	  .help = "The least time between two logins of one user, "
+	    "advertised as LOGIN-DELAY (RFC 2449); 0 for none." },
+	{ .name = "pop3.expire", .type = CONFIG_STRING, .def = Q(""),
+	  .validate = v_expire, .offset = OFF(pop3.expire),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The EXPIRE capability to advertise (RFC 2449): \"NEVER\", "
+	    "a number of days, or \"\" for none." },
+	{ .name = "pop3.allow_plaintext_login", .type = CONFIG_BOOL,
+	  .def = "false", .offset = OFF(pop3.allow_plaintext_login),
+	  .help = "Whether USER/PASS and AUTH are allowed on a connection "
+	    "without TLS." },
+	{ .name = "pop3.index", .type = CONFIG_BOOL, .def = "true",
+	  .offset = OFF(pop3.index),
+	  .help = "Whether to cache each maildrop's message table in "
+	    "state_dir, so that opening a large maildrop is fast." },
+	POOL_ROWS(pop3),
+
+	/* --- tls -------------------------------------------------------- */
+	{ .name = "tls.certificate", .type = CONFIG_PATH, .def = Q(""),
+	  .validate = v_readable, .offset = OFF(tls.certificate),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The server's certificate chain (PEM), or \"\" for no "
+	    "TLS; it must be readable." },
+	{ .name = "tls.key", .type = CONFIG_PATH, .def = Q(""),
+	  .validate = v_tls_pair, .offset = OFF(tls.key),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The private key of the certificate (PEM); needed exactly "
+	    "when tls.certificate is set." },
+	{ .name = "tls.min_protocol", .type = CONFIG_ENUM,
+	  .def = Q("TLSv1.2"), .enums = tls_protocols,
+	  .offset = OFF(tls.min_protocol), .flags = CONFIG_K_ENUM_STR,
+	  .help = "The oldest TLS version accepted." },
+	{ .name = "tls.ciphers", .type = CONFIG_STRING,
+	  .def = Q("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+	    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"),
+	  .validate = v_cipher_list, .offset = OFF(tls.ciphers),
+	  .help = "The TLS 1.2 cipher list, in OpenSSL's syntax "
+	    "(openssl-ciphers(1)); the default has forward secrecy and "
+	    "AEAD only." },
+	{ .name = "tls.ciphersuites", .type = CONFIG_STRING,
+	  .def = Q("TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
+	    "TLS_AES_128_GCM_SHA256"),
+	  .validate = v_cipher_list, .offset = OFF(tls.ciphersuites),
+	  .help = "The TLS 1.3 cipher suites, in OpenSSL's syntax; the "
+	    "default is OpenSSL's." },
+
+	/* --- queue ------------------------------------------------------ */
+	{ .name = "queue.retry_min", .type = CONFIG_DURATION, .def = Q("5m"),
+	  .min = 1, .max = DAY, .offset = OFF(queue.retry_min),
+	  .help = "The first wait before a deferred message is tried again; "
+	    "it doubles on each try." },
+	{ .name = "queue.retry_max", .type = CONFIG_DURATION, .def = Q("1h"),
+	  .min = 1, .max = 7 * DAY, .validate = v_queue_order,
+	  .offset = OFF(queue.retry_max),
+	  .help = "The longest wait between two tries; at least retry_min." },
+	{ .name = "queue.max_lifetime", .type = CONFIG_DURATION,
+	  .def = Q("5d"), .min = HOUR, .max = 30 * DAY,
+	  .validate = v_queue_order, .offset = OFF(queue.max_lifetime),
+	  .help = "A message still undelivered after this long is returned "
+	    "to its sender." },
+	{ .name = "queue.locked_retry", .type = CONFIG_DURATION,
+	  .def = Q("1s"), .min = 1, .max = HOUR,
+	  .offset = OFF(queue.locked_retry),
+	  .help = "How soon to retry a delivery whose maildrop was locked "
+	    "(in use by a POP3 session or a mail reader)." },
+};
+const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
+
+/* --- table helpers ------------------------------------------------------ */
+
+const struct config_key *
+config_key_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < config_nkeys; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+const struct config_key *
+config_key_sibling(const struct config_key *k, const char *leaf)
+{
+	const char	*dot = strrchr(k->name, '.');
+	char		 name[128];
+	int		 plen = dot == NULL ? 0 : (int)(dot - k->name + 1);
+
+	if (snprintf(name, sizeof(name), "%.*s%s", plen, k->name, leaf) >=
+	    (int)sizeof(name))
+		return NULL;
+	return config_key_find(name);
+}
+
+const struct config_group *
+config_group_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < config_ngroups; i++)
+		if (strcmp(config_groups[i].name, name) == 0)
+			return &config_groups[i];
+	return NULL;
+}
+
+void *
+config_key_ptr(const struct config_key *k, const struct config *cfg)
+{
+	return (char *)(uintptr_t)cfg + k->offset;
+}
+
+const char *
+config_type_name(const struct config_key *k)
+{
+	switch (k->type) {
+	case CONFIG_STRING:	return "string";
+	case CONFIG_PATH:	return "path";
+	case CONFIG_BOOL:	return "boolean";
+	case CONFIG_INT:	return "number";
+	case CONFIG_SIZE:	return "size";
+	case CONFIG_DURATION:	return "duration";
+	case CONFIG_ENUM:	return "keyword";
+	case CONFIG_STRLIST:	return "list of strings";
+	case CONFIG_LISTEN:	return "list of addresses";
+	}
+	return "?";
+}
+
+/* --- computed defaults -------------------------------------------------- */
+
+/*
+ * The host's fully qualified name: gethostname(), and when that has no
+ * dot, the canonical name the resolver gives for it (usually from
+ * /etc/hosts). Falls back to the plain name, then to "localhost".
+ */
+static void
+compute_hostname(struct config *dst, const struct config *ctx)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		 name[HOST_NAME_MAX_LEN + 1];
+	char		*p;
+
+	(void)ctx;
+	if (gethostname(name, sizeof(name)) == -1 || name[0] == '\0')
+		snprintf(name, sizeof(name), "localhost");
+	name[sizeof(name) - 1] = '\0';
+	if (strchr(name, '.') == NULL) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_CANONNAME;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(name, NULL, &hints, &res) == 0 &&
+		    res->ai_canonname != NULL &&
+		    strchr(res->ai_canonname, '.') != NULL &&
+		    strlen(res->ai_canonname) < sizeof(name))
+			snprintf(name, sizeof(name), "%s", res->ai_canonname);
+		if (res != NULL)
+			freeaddrinfo(res);
+	}
+	for (p = name; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	xfree(&dst->hostname);
+	dst->hostname = xstrdup(name);
+}
+
+/* "localhost" and the host name (once, if the host name is localhost). */
+static void
+compute_local_domains(struct config *dst, const struct config *ctx)
+{
+	struct strlist	*l = &dst->local_domains;
+	size_t		 i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = xcalloc(2, sizeof(*l->v));
+	l->n = 0;
+	l->v[l->n++] = xstrdup("localhost");
+	if (ctx->hostname != NULL && strcmp(ctx->hostname, "localhost") != 0)
+		l->v[l->n++] = xstrdup(ctx->hostname);
+}
+
+/*
+ * ALIASES_FILE when it exists, else "" (no aliases): a system without
+ * an aliases file is normal, while a file named in the config must be
+ * there. Deciding here rather than in the validator keeps the value
+ * honest, so `maild -n -a` prints a config that loads again.
+ */
+static void
+compute_aliases(struct config *dst, const struct config *ctx)
+{
+	struct stat	st;
+
+	(void)ctx;
+	xfree(&dst->aliases);
+	dst->aliases = xstrdup(stat(ALIASES_FILE, &st) == 0 ||
+	    errno != ENOENT ? ALIASES_FILE : "");
+}
+
+/* --- validators --------------------------------------------------------- */
+
+static const char *
+str_of(const struct config_key *k, const struct config *cfg)
+{
+	return *(char **)config_key_ptr(k, cfg);
+}
+
+/*
+ * A domain or host name as RFC 1035 2.3.1 and RFC 1123 2.1 allow:
+ * labels of letters, digits and hyphens, not starting or ending with a
+ * hyphen, at most 63 octets each and 255 in all. A trailing dot is not
+ * accepted (we compare names as written).
+ */
+bool
+config_is_domain_name(const char *s, const char **why_out)
+{
+	size_t	label = 0, total = 0;
+	char	prev = '.';
+
+	for (; *s != '\0'; prev = *s, s++, total++) {
+		if (*s == '.') {
+			if (prev == '.') {
+				*why_out = "has an empty label (\"..\", or a "
+				    "dot at the start or end)";
+				return false;
+			}
+			if (prev == '-') {
+				*why_out = "has a label that ends with '-'";
+				return false;
+			}
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*s) && *s != '-') {
+			*why_out = "may contain only letters, digits, '-' "
+			    "and '.'";
+			return false;
+		}
+		if (*s == '-' && prev == '.') {
+			*why_out = "has a label that starts with '-'";
+			return false;
+		}
+		if (++label > 63) {
+			*why_out = "has a label longer than 63 characters";
+			return false;
+		}
+	}
+	if (total == 0) {
+		*why_out = "is empty";
+		return false;
+	}
+	if (prev == '.' || prev == '-') {
+		*why_out = prev == '.' ? "ends with a dot" :
+		    "has a label that ends with '-'";
+		return false;
+	}
+	if (total > SMTP_DOMAIN_MAX) {
+		*why_out = "is longer than 255 characters";
+		return false;
+	}
+	return true;
+}
+
+static void
+v_hostname(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*why;
+
+	if (!config_is_domain_name(str_of(k, cfg), &why))
+		config_check_error(chk, k, "\"%s\" is not a valid host name: "
+		    "it %s", str_of(k, cfg), why);
+}
+
+static void
+v_domains(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct strlist	*l = config_key_ptr(k, cfg);
+	const struct config_key	*host = config_key_find("hostname");
+	const char		*why;
+	size_t			 i, j;
+
+	/* the default comes from hostname, whose problem is reported */
+	if (!config_check_is_set(chk, k) && host != NULL &&
+	    !config_check_is_ok(chk, host))
+		return;
+	for (i = 0; i < l->n; i++) {
+		if (!config_is_domain_name(l->v[i], &why)) {
+			config_check_error(chk, k, "\"%s\" is not a valid "
+			    "domain: it %s", l->v[i], why);
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(l->v[i], l->v[j]) == 0) {
+				config_check_error(chk, k, "\"%s\" is listed "
+				    "twice", l->v[i]);
+				break;
+			}
+	}
+}
+
+/* The words to add when a problem is with a default, not a set value. */
+static const char *
+if_default(const struct config_check *chk, const struct config_key *k)
+{
+	return config_check_is_set(chk, k) ? "" : " (the default)";
+}
+
+/*
+ * After getpwnam/getgrnam returned NULL: whether the lookup itself failed
+ * (errno says why) rather than found no such name. "Not found" may leave
+ * errno 0 or set ENOENT, ESRCH, EBADF or EPERM (getpwnam(3)).
+ */
+static bool
+lookup_failed(void)
+{
+	return errno != 0 && errno != ENOENT && errno != ESRCH &&
+	    errno != EBADF && errno != EPERM;
+}
+
+static void
+v_user(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*name = str_of(k, cfg);
+
+	errno = 0;
+	if (getpwnam(name) == NULL)
+		config_check_error(chk, k, "there is no user \"%s\"%s%s%s",
+		    name, if_default(chk, k), lookup_failed() ? ": " : "",
+		    lookup_failed() ? strerror(errno) : "");
+}
+
+static void
+v_group(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*name = str_of(k, cfg);
+
+	errno = 0;
+	if (getgrnam(name) == NULL)
+		config_check_error(chk, k, "there is no group \"%s\"%s%s%s",
+		    name, if_default(chk, k), lookup_failed() ? ": " : "",
+		    lookup_failed() ? strerror(errno) : "");
+}
+
+static void
+v_directory(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*path = str_of(k, cfg);
+	struct stat	 st;
+
+	if (*path == '\0')
+		return;
+	if (stat(path, &st) == -1 && errno == ENOENT)
+		config_check_error(chk, k, "directory \"%s\"%s does not exist",
+		    path, if_default(chk, k));
+	else if (stat(path, &st) == -1)
+		config_check_error(chk, k, "directory \"%s\"%s: %s", path,
+		    if_default(chk, k), strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		config_check_error(chk, k, "\"%s\"%s is not a directory",
+		    path, if_default(chk, k));
+}
+
+/* A file that must exist and be readable by whoever loads the config. */
+static void
+v_readable(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*path = str_of(k, cfg);
+	struct stat	 st;
+
+	if (*path == '\0')
+		return;
+	if (stat(path, &st) == -1 && errno == ENOENT)
+		config_check_error(chk, k, "file \"%s\"%s does not exist", path,
+		    if_default(chk, k));
+	else if (stat(path, &st) == -1)
+		config_check_error(chk, k, "file \"%s\"%s: %s", path,
+		    if_default(chk, k), strerror(errno));
+	else if (S_ISDIR(st.st_mode))
+		config_check_error(chk, k, "\"%s\" is a directory, not a file",
+		    path);
+	else if (access(path, R_OK) == -1)
+		config_check_error(chk, k, "file \"%s\" cannot be read: %s",
+		    path, strerror(errno));
+}
+
+static void
+v_pam_service(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*s = str_of(k, cfg);
+
+	if (*s == '\0')
+		config_check_error(chk, k, "must not be empty");
+	else if (strchr(s, '/') != NULL || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		config_check_error(chk, k, "\"%s\" must be a plain name, not "
+		    "a path", s);
+}
+
+static void
+v_banner(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*s = str_of(k, cfg), *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e) {
+			config_check_error(chk, k, "may contain only printable "
+			    "ASCII characters (no line breaks)");
+			return;
+		}
+	if (strlen(s) > BANNER_MAX)
+		config_check_error(chk, k, "is longer than %d characters",
+		    BANNER_MAX);
+}
+
+/* RFC 2449 6.7: "EXPIRE" SP (number-of-days | "NEVER") [SP "USER"]. */
+static void
+v_expire(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*s = str_of(k, cfg), *p = s;
+
+	if (*s == '\0')
+		return;
+	if (strncmp(p, "NEVER", 5) == 0)
+		p += 5;
+	else if (isdigit((unsigned char)*p) && p - s < 10)
+		while (isdigit((unsigned char)*p) && p - s < 10)
+			p++;
+	else
+		p = NULL;
+	if (p != NULL && strcmp(p, " USER") == 0)
+		p += 5;
+	if (p == NULL || *p != '\0')
+		config_check_error(chk, k, "\"%s\" is not \"NEVER\" or a "
+		    "number of days, optionally followed by \" USER\"", s);
+}
+
+/*
+ * a <= b, where a and b are two int fields. The problem is reported at
+ * a when a was set in the file, otherwise at b; both must be valid.
+ */
+static void
+check_order(struct config_check *chk, const struct config *cfg,
+    const struct config_key *a, const struct config_key *b, bool duration)
+{
+	const struct config_key	*at;
+	int			 va, vb;
+	char			 ba[32], bb[32];
+
+	if (a == NULL || b == NULL || !config_check_is_ok(chk, a) ||
+	    !config_check_is_ok(chk, b))
+		return;
+	va = *(int *)config_key_ptr(a, cfg);
+	vb = *(int *)config_key_ptr(b, cfg);
+	if (va <= vb)
+		return;
+	if (duration) {
+		config_fmt_duration(va, ba, sizeof(ba));
+		config_fmt_duration(vb, bb, sizeof(bb));
+	} else {
+		snprintf(ba, sizeof(ba), "%d", va);
+		snprintf(bb, sizeof(bb), "%d", vb);
+	}
+	at = config_check_is_set(chk, a) ? a : b;
+	if (at == a)
+		config_check_error(chk, a, "%s must not be more than %s "
+		    "(%s%s)", ba, b->name, bb, config_check_is_set(chk, b) ?
+		    "" : ", the default");
+	else
+		config_check_error(chk, b, "%s must not be less than %s "
+		    "(%s%s)", bb, a->name, ba, config_check_is_set(chk, a) ?
+		    "" : ", the default");
+}
+
+static void
+v_pool_min_spare(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	check_order(chk, cfg, k, config_key_sibling(k, "max_spare"), false);
+}
+
+static void
+v_pool_max_spare(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	check_order(chk, cfg, k, config_key_sibling(k, "max_workers"), false);
+}
+
+/* retry_min <= retry_max <= max_lifetime; on the larger of each pair. */
+static void
+v_queue_order(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	if (strcmp(k->name, "queue.retry_max") == 0)
+		check_order(chk, cfg, config_key_sibling(k, "retry_min"), k,
+		    true);
+	else
+		check_order(chk, cfg, config_key_sibling(k, "retry_max"), k,
+		    true);
+}
+
+/* The certificate and its key come together. */
+static void
+v_tls_pair(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct config_key	*cert = config_key_sibling(k, "certificate");
+	bool			 has_cert, has_key;
+
+	if (cert == NULL || !config_check_is_ok(chk, cert))
+		return;
+	has_cert = *str_of(cert, cfg) != '\0';
+	has_key = *str_of(k, cfg) != '\0';
+	if (has_cert && !has_key)
+		config_check_error(chk, cert, "set without tls.key; TLS "
+		    "needs both the certificate and its key");
+	else if (has_key && !has_cert)
+		config_check_error(chk, k, "set without tls.certificate; TLS "
+		    "needs both the certificate and its key");
+	else
+		v_readable(chk, k, cfg);
+}
+
+/*
+ * A cipher list in OpenSSL's syntax: names joined by ':' (or ',' or
+ * spaces) with the operators ! + - @ =. Only the characters are checked
+ * here; whether OpenSSL knows the names is found when TLS is set up.
+ */
+static void
+v_cipher_list(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*s = str_of(k, cfg);
+
+	if (*s == '\0')
+		config_check_error(chk, k, "must not be empty");
+	else if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_:, !+-@=.")] != '\0')
+		config_check_error(chk, k, "\"%s\" is not an OpenSSL cipher "
+		    "list (see openssl-ciphers(1))", s);
+}
+
+/* Two listen entries that cannot both be bound. */
+static bool
+listen_overlaps(const struct listen_addr *a, const struct listen_addr *b)
+{
+	unsigned char	aa[16], bb[16];
+	int		af;
+
+	if (a->port != b->port)
+		return false;
+	if (a->host == NULL || b->host == NULL)
+		return true;
+	/* hosts are IP literals (either family) or names */
+	af = strchr(a->host, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(af, a->host, aa) == 1) {
+		if ((strchr(b->host, ':') != NULL ? AF_INET6 : AF_INET) != af ||
+		    inet_pton(af, b->host, bb) != 1)
+			return false;
+		return memcmp(aa, bb, af == AF_INET6 ? 16 : 4) == 0;
+	}
+	return strcasecmp(a->host, b->host) == 0;
+}
+
+/*
+ * No two listen entries of any protocol may name the same address (or
+ * one "*" and one address on the same port): the second bind would
+ * fail. Each entry is compared with those before it, in table order; the
+ * later one is reported. The implicit-TLS lists also need a certificate.
+ */
+/*
+ * Reports that entry a of list ka clashes with entry b of list kb, which
+ * comes first. At a, unless a is a default (the file did not set it):
+ * then at b, which the file did set.
+ */
+static void
+listen_clash(struct config_check *chk, const struct config_key *ka,
+    const struct listen_addr *a, const struct config_key *kb,
+    const struct listen_addr *b)
+{
+	char	buf[HOST_NAME_MAX_LEN + 16];
+
+	if (a->line == 0)
+		config_check_error_at(chk, b->file, b->line, "%s: \"%s\" is "
+		    "also used by %s (its default)", kb->name,
+		    config_listen_addr_fmt(b, buf, sizeof(buf)), ka->name);
+	else if (b->line == 0)
+		config_check_error_at(chk, a->file, a->line, "%s: \"%s\" is "
+		    "also used by %s (its default)", ka->name,
+		    config_listen_addr_fmt(a, buf, sizeof(buf)), kb->name);
+	else
+		config_check_error_at(chk, a->file, a->line, "%s: \"%s\" is "
+		    "already used by %s at %s:%d", ka->name,
+		    config_listen_addr_fmt(a, buf, sizeof(buf)), kb->name,
+		    b->file, b->line);
+}
+
+/* The first entry of o (its first n) that overlaps a, or NULL. */
+static const struct listen_addr *
+listen_find(const struct listen_list *o, size_t n, const struct listen_addr *a)
+{
+	size_t	j;
+
+	for (j = 0; j < n; j++)
+		if (listen_overlaps(a, &o->v[j]))
+			return &o->v[j];
+	return NULL;
+}
+
+static void
+v_listen(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct listen_list	*l = config_key_ptr(k, cfg), *o;
+	const struct listen_addr	*b;
+	const struct config_key		*cert, *ok;
+	size_t				 i;
+
+	for (i = 0; i < l->n; i++)
+		for (ok = config_keys; ok <= k; ok++) {
+			if (ok->type != CONFIG_LISTEN ||
+			    !config_check_is_ok(chk, ok))
+				continue;
+			o = config_key_ptr(ok, cfg);
+			if ((b = listen_find(o, ok == k ? i : o->n,
+			    &l->v[i])) != NULL) {
+				listen_clash(chk, k, &l->v[i], ok, b);
+				break;
+			}
+		}
+	if (l->n > 0 && (k->flags & CONFIG_K_TLS) &&
+	    (cert = config_key_find("tls.certificate")) != NULL &&
+	    config_check_is_ok(chk, cert) && *str_of(cert, cfg) == '\0')
+		config_check_error(chk, k, "implicit TLS needs "
+		    "tls.certificate and tls.key");
+}

@@ -11,7 +11,7 @@
  * "From " after a LF: one small pread() per message, which for 100,000
  * messages is a fraction of the time a scan takes.
  */
-#include <config.h>
+#include "config.h"
 
 #include <sys/stat.h>
 

@@ -13,7 +13,7 @@
  * The fcntl() lock, taken as well, is what really excludes maild's own
  * processes from each other.
  */
-#include <config.h>
+#include "config.h"
 
 #include <sys/stat.h>
 

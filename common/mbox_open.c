@@ -9,7 +9,7 @@
  * a plain file of the user's, open with O_NOFOLLOW|O_NONBLOCK, fstat() the
  * descriptor, and require that both name the same inode.
  */
-#include <config.h>
+#include "config.h"
 
 #include <sys/stat.h>
 

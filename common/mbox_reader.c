@@ -12,7 +12,7 @@
  * same as taking the first. Only the five bytes after the run ever wait
  * for the next read.
  */
-#include <config.h>
+#include "config.h"
 
 #include <errno.h>
 #include <stdbool.h>

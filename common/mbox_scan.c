@@ -17,7 +17,7 @@
  * ends a header section is hashed only once we know it is not the
  * separator before the next message (the UIDL hashes up to body_off).
  */
-#include <config.h>
+#include "config.h"
 
 #include <sys/stat.h>
 

@@ -3,7 +3,7 @@
  * POP3 session from the index or a scan. Runs in the POP3 worker,
  * unprivileged, on descriptors the monitor passed.
  */
-#include <config.h>
+#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>

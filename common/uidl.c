@@ -5,7 +5,7 @@
  * mbox_scan() and mbox_index; no I/O, no privileges. RFC 1939 7 for what
  * a unique-id may contain.
  */
-#include <config.h>
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

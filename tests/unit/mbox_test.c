@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@
 
 #ifndef PYTHON3
 #define PYTHON3	""
+#endif
+#ifndef MBOX_FAULT_HELPER
+#define MBOX_FAULT_HELPER	""
 #endif
 
 char	mt_dir[256];
@@ -149,17 +153,16 @@ mt_read_msg(int fd, const struct mbox_msg *m, long top, size_t *len_out)
 	return buf;
 }
 
-char *
-mt_python(const char *script, const char *arg1, const char *arg2)
+/* Runs argv with stdout to a pipe; returns the output and wait status. */
+static char *
+mt_run(char *const argv[], const char *fault, int *status_out)
 {
-	int	 pfd[2], status;
+	int	 pfd[2];
 	pid_t	 pid;
 	char	*out;
-	size_t	 len = 0, cap = 65536;
+	size_t	 len = 0, cap = 4096;
 	ssize_t	 n;
 
-	if (PYTHON3[0] == '\0' || access(PYTHON3, X_OK) == -1)
-		return NULL;
 	ck_assert_int_eq(pipe(pfd), 0);
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
@@ -167,7 +170,11 @@ mt_python(const char *script, const char *arg1, const char *arg2)
 		dup2(pfd[1], 1);
 		close(pfd[0]);
 		close(pfd[1]);
-		execl(PYTHON3, PYTHON3, "-c", script, arg1, arg2, (char *)NULL);
+		if (fault != NULL)
+			setenv("MAILD_FAULT", fault, 1);
+		else
+			unsetenv("MAILD_FAULT");
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -179,7 +186,80 @@ mt_python(const char *script, const char *arg1, const char *arg2)
 	}
 	close(pfd[0]);
 	out[len] = '\0';
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(waitpid(pid, status_out, 0), pid);
+	return out;
+}
+
+/*
+ * Whether the library's fault points act: an append with a fault at its
+ * first point must fail. They do not when configured with
+ * --disable-fault-injection, or when common/fault.c was compiled without
+ * the autoconf config.h.
+ */
+static bool
+mt_fault_works(void)
+{
+	static int	 works = -1;
+	char		*argv[8], mbox[512], body[512], *out;
+	int		 status;
+
+	if (works != -1)
+		return works;
+	snprintf(mbox, sizeof(mbox), "%s", mt_path("probe.mbox"));
+	snprintf(body, sizeof(body), "%s", mt_path("probe.body"));
+	close(mt_file("probe.mbox", "", 0));
+	close(mt_file("probe.body", "x\n", 2));
+	argv[0] = (char *)MBOX_FAULT_HELPER;
+	argv[1] = (char *)"append";
+	argv[2] = mbox;
+	argv[3] = body;
+	argv[4] = (char *)"a@b";
+	argv[5] = (char *)"0";
+	argv[6] = (char *)"";
+	argv[7] = NULL;
+	out = mt_run(argv, "mbox_append.before_write:eio", &status);
+	works = strncmp(out, "fail ", 5) == 0;
+	if (!works)
+		fprintf(stderr, "fault points do not act in this build: "
+		    "skipping the fault tests\n");
+	free(out);
+	(void)unlink(mbox);
+	(void)unlink(body);
+	return works;
+}
+
+char *
+mt_fault_helper(const char *fault, int *status_out, ...)
+{
+	char	*argv[16];
+	va_list	 ap;
+	int	 i = 0;
+
+	if (MBOX_FAULT_HELPER[0] == '\0' ||
+	    access(MBOX_FAULT_HELPER, X_OK) == -1)
+		return NULL;
+	if (fault != NULL && !mt_fault_works())
+		return NULL;
+	argv[i++] = (char *)MBOX_FAULT_HELPER;
+	va_start(ap, status_out);
+	while (i < 15 && (argv[i] = va_arg(ap, char *)) != NULL)
+		i++;
+	va_end(ap);
+	argv[i] = NULL;
+	return mt_run(argv, fault, status_out);
+}
+
+char *
+mt_python(const char *script, const char *arg1, const char *arg2)
+{
+	char	*argv[] = { (char *)PYTHON3, (char *)"-c", (char *)script,
+		    (char *)arg1, (char *)arg2, NULL };
+	char	*out;
+	int	 status;
+
+	if (PYTHON3[0] == '\0' || access(PYTHON3, X_OK) == -1)
+		return NULL;
+	out = mt_run(argv, NULL, &status);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "python failed: status %d", status);
 	return out;

@@ -33,6 +33,14 @@ char	*mt_read_msg(int fd, const struct mbox_msg *m, long top,
 void	 mt_append_raw(int fd, const void *data, size_t len);
 
 /*
+ * Runs tests/fault/mbox_fault_helper with the arguments (NULL-ended)
+ * and MAILD_FAULT=fault (NULL: unset). Returns its stdout (malloc'ed),
+ * its wait status in *status_out; NULL when the helper is not built or
+ * fault injection is compiled out (the caller skips).
+ */
+char	*mt_fault_helper(const char *fault, int *status_out, ...);
+
+/*
  * Runs python3 -c script with args; returns its stdout (malloc'ed,
  * NUL-terminated), or NULL when there is no python3 (the caller skips).
  * Fails the test if python exits non-zero.

@@ -31,6 +31,7 @@ struct uidl_slot {
 struct uidl_set {
 	struct uidl_slot	*v;
 	size_t			 cap;	/* a power of two */
+	int			 bits;	/* log2(cap) */
 	size_t			 used;
 };
 
@@ -126,8 +127,11 @@ uidl_set_new(size_t hint)
 	struct uidl_set	*s = xcalloc(1, sizeof(*s));
 
 	s->cap = 64;
-	while (s->cap < hint * 2 && s->cap < ((size_t)1 << 40))
+	s->bits = 6;
+	while (s->cap < hint * 2 && s->bits < 40) {
 		s->cap *= 2;
+		s->bits++;
+	}
 	s->v = xcalloc(s->cap, sizeof(*s->v));
 	return s;
 }
@@ -147,9 +151,14 @@ uidl_set_free(struct uidl_set **sp)
 static struct uidl_slot *
 uidl_set_slot(struct uidl_set *s, const uint64_t key[2])
 {
-	size_t	i = (size_t)key[0] & (s->cap - 1);
+	size_t	i;
 
-	/* The keys are hash output already: no further mixing needed. */
+	/*
+	 * SHA-256 output needs no mixing, but the set should not depend on
+	 * that: Fibonacci hashing takes the top bits of a multiplication.
+	 */
+	i = (size_t)(((key[0] ^ key[1]) * 0x9e3779b97f4a7c15ULL) >>
+	    (64 - s->bits));
 	while (s->v[i].count != 0 &&
 	    (s->v[i].key[0] != key[0] || s->v[i].key[1] != key[1]))
 		i = (i + 1) & (s->cap - 1);
@@ -163,6 +172,7 @@ uidl_set_grow(struct uidl_set *s)
 	size_t			 oldcap = s->cap, i;
 
 	s->cap *= 2;
+	s->bits++;
 	s->v = xcalloc(s->cap, sizeof(*s->v));
 	for (i = 0; i < oldcap; i++) {
 		if (old[i].count == 0)

@@ -61,4 +61,42 @@
 /* Workers per pool, whatever the config says. */
 #define POOL_WORKERS_CEILING	1024
 
+/*
+ * mbox maildrops (mbox_*.c). The scanner reads this much per read(): a
+ * 1 GB maildrop is about a thousand system calls, and the buffer is still
+ * small next to the page cache. No line or message is ever held whole.
+ * The four buffer sizes may be set on the compiler's command line: the
+ * fuzzer builds with tiny ones so that short inputs cross every buffer
+ * boundary.
+ */
+#ifndef MBOX_SCAN_CHUNK
+#define MBOX_SCAN_CHUNK		(1024 * 1024)
+#endif
+/* The message reader (RETR, TOP) reads this much per pread(). */
+#ifndef MBOX_READ_CHUNK
+#define MBOX_READ_CHUNK		(256 * 1024)
+#endif
+/* The appender's output buffer: one write() per this many bytes. */
+#ifndef MBOX_APPEND_BUF
+#define MBOX_APPEND_BUF		(256 * 1024)
+#endif
+/* The POP3 update's read/write copy when copy_file_range() cannot work. */
+#ifndef MBOX_COPY_CHUNK
+#define MBOX_COPY_CHUNK		(1024 * 1024)
+#endif
+/*
+ * A dotlock older than this is stale even when its pid looks alive (the
+ * pid may have been reused, or belong to another host over NFS). Ten
+ * minutes, as long as the RFC 1939 3 minimum POP3 autologout timer; a
+ * holder that keeps the lock longer refreshes it (mbox_dotlock_touch()).
+ */
+#define MBOX_DOTLOCK_STALE_SEC	600
+/* Longest sleep between two attempts while waiting for a busy lock. */
+#define MBOX_LOCK_POLL_MS	50
+/*
+ * A UIDL as we make them (uidl.h): 32 hex digits, "-", a decimal
+ * duplicate number below 2^32, NUL. Well below POP3_UIDL_MAX.
+ */
+#define MBOX_UIDL_SIZE		48
+
 #endif

@@ -1,0 +1,113 @@
+/*
+ * Appending one message to an mbox maildrop (local delivery), and
+ * checking after a crash whether an append happened. Used by the queue
+ * runner on a maildrop it opened with mbox_open() and locked with
+ * mbox_lock (the caller holds the locks; this module takes none).
+ *
+ * What lands is, in mboxrd (RFC 4155):
+ *
+ *	[\n]			only if the file is not empty and does not
+ *				end in LF (another program's torn write),
+ *				so our From_ line starts a line
+ *	From SENDER DATE\n	SENDER: the envelope sender with bytes
+ *				0x00-0x20 and 0x7F made '_', MAILER-DAEMON
+ *				for the null sender; DATE: the arrival
+ *				time in UTC, asctime() layout
+ *				("Tue Nov 24 21:00:00 2026")
+ *	PREFIX			as given, not quoted (Return-Path: ...)
+ *	MESSAGE			each line matching ^>*From  gets one more
+ *				'>'; a LF added if the last line has none
+ *	\n			the separator
+ *
+ * Either all of it lands and is fsync'ed, or the file is cut back to its
+ * old length.
+ *
+ * Crash recovery (doc/HACKING.md, the queue): before appending, the
+ * runner records the maildrop's size, which is where mbox_append() will
+ * start. After a crash, mbox_append_check() with that offset and the
+ * same message tells whether the append completed, was torn, or never
+ * happened. The bytes written depend only on the message description,
+ * so the PREFIX must be built from the queue file alone (no delivery
+ * time in it) for the check to recognise a complete copy.
+ */
+#ifndef MAILD_MBOX_APPEND_H
+#define MAILD_MBOX_APPEND_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <time.h>
+
+#include "reason.h"
+
+struct mbox_append_msg {
+	/* Envelope sender without <>; "" for the null sender. */
+	const char	*sender;
+	/* Arrival time (queue "T" line): the From_ line's date, in UTC. */
+	time_t		 arrival;
+	/*
+	 * Header lines the delivery adds, written as they are: each ends in
+	 * LF, and none may start with "From " or ">". May be NULL with
+	 * prefix_len 0.
+	 */
+	const char	*prefix;
+	size_t		 prefix_len;
+	/*
+	 * The message: body_len bytes at body_off of body_fd (the queue
+	 * file), LF line ends, as received. Read with pread(); the
+	 * descriptor's offset is not used or moved.
+	 */
+	int		 body_fd;
+	off_t		 body_off;
+	off_t		 body_len;
+};
+
+struct mbox_append_result {
+	off_t	offset;		/* the old size: where our bytes start */
+	off_t	from_off;	/* our From_ line (offset + 1 after a repair LF) */
+	off_t	length;		/* all bytes written, from offset */
+};
+
+/*
+ * Appends m to the maildrop fd (opened read-write, locked by the
+ * caller) at its current end, and fsyncs. Returns 0 with *res_out
+ * filled (res_out may be NULL), or -1 with errno set, r filled and the
+ * file cut back to its old size: 4.3.1 for ENOSPC (disk full), 4.2.2 for
+ * EDQUOT and EFBIG (mailbox full), 4.3.0 when the message cannot be read
+ * from body_fd, 4.2.0 for other maildrop errors; 5.1.7 (EINVAL) for a
+ * sender longer than SMTP_PATH_MAX or a prefix not ending in LF. A
+ * process with an RLIMIT_FSIZE must ignore SIGXFSZ to get EFBIG.
+ *
+ * Fault points (fault.h): mbox_append.before_write, .mid_write (the
+ * From_ line and prefix are written, the message not yet),
+ * .after_write (before fsync), .after_fsync.
+ */
+int	mbox_append(int fd, const struct mbox_append_msg *m,
+	    struct mbox_append_result *res_out, struct reason *r);
+
+/* mbox_append_check() results. */
+#define MBOX_APPEND_ABSENT	0	/* nothing of this message at offset */
+#define MBOX_APPEND_COMPLETE	1	/* all of it, byte for byte */
+/*
+ * The file ends inside a copy of it (every byte from offset to the end
+ * of the file is ours): ftruncate(fd, offset) and append again.
+ */
+#define MBOX_APPEND_TORN	2
+/*
+ * A partial copy (at least the From_ line and prefix) is followed by
+ * something else: another program appended after our torn write. Do
+ * not truncate (that would lose its mail); append again, and leave the
+ * damaged copy for the user to see.
+ */
+#define MBOX_APPEND_DAMAGED	3
+
+/*
+ * Compares the maildrop at offset (the size recorded before the append)
+ * with the bytes mbox_append() writes for m there, and says which of
+ * the results above applies. Only reads. Returns the result, or -1 with
+ * errno and r set (I/O error on either file, bad message).
+ */
+int	mbox_append_check(int fd, off_t offset, const struct mbox_append_msg *m,
+	    struct reason *r);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * The message table of an mbox maildrop: where each message is, its POP3
+ * size and its UIDL. Built by mbox_scan() (mbox_scan.h), cached by
+ * mbox_index (mbox_index.h), used by the POP3 worker for STAT, LIST,
+ * UIDL, RETR, TOP (mbox_reader.h) and the update (mbox_rewrite.h).
+ *
+ * The format (mboxrd, RFC 4155) as maild reads it:
+ *
+ *	From sender Tue Nov 24 21:00:00 2026\n		<- from_off
+ *	Return-Path: <sender>\n				<- hdr_off
+ *	Subject: hello\n
+ *	\n
+ *	>From the body, quoted\n			<- body_off
+ *	\n						<- end
+ *	From next ...
+ *
+ * A message starts at "From " at the start of the file or right after a
+ * LF; nothing else is a separator. The empty line right before the next
+ * From_ line, or that ends the file, separates and is not part of the
+ * message (as Python's mailbox.mbox reads it). Lines end in LF; a CR
+ * before the LF is part of the line's content (a stored CRLF), and a CR
+ * elsewhere is just a byte (CR-only files are one long line). A From_
+ * line that another MDA did not quote inside a body ("mboxo" writers)
+ * does start a new message: the format has no way to tell, and every
+ * mbox reader splits there too.
+ */
+#ifndef MAILD_MBOX_TABLE_H
+#define MAILD_MBOX_TABLE_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <time.h>
+
+#include "bounds.h"
+#include "reason.h"
+
+struct mbox_msg {
+	off_t	from_off;	/* the "From " of the From_ line */
+	off_t	hdr_off;	/* after the From_ line's LF */
+	/*
+	 * After the empty line ("\n" or "\r\n") that ends the header
+	 * section; end when there is none (or it is the separator).
+	 */
+	off_t	body_off;
+	off_t	end;		/* end of the content, separator excluded */
+	/*
+	 * The message's size as POP3 sends it (RFC 1939 LIST): every line
+	 * ended by CRLF (a stored CRLF counts 2, a last line without LF
+	 * gets one), one '>' removed from each ">>*From " line; before
+	 * dot-stuffing. Exactly what mbox_reader produces.
+	 */
+	off_t	octets;
+	char	uidl[MBOX_UIDL_SIZE];	/* uidl.h */
+};
+
+struct mbox_table {
+	struct mbox_msg	*v;
+	size_t		 n;
+	size_t		 cap;
+	/*
+	 * v describes the bytes [0, scanned). Mail appended later (by us
+	 * or another MDA) starts at scanned; mbox_scan() can continue there.
+	 */
+	off_t		 scanned;
+	/* The maildrop as the last scan saw it when it started (fstat). */
+	dev_t		 dev;
+	ino_t		 ino;
+	struct timespec	 mtime;
+};
+
+/* An empty table. */
+void		 mbox_table_init(struct mbox_table *);
+/* Frees the messages; t is empty again (as after init). */
+void		 mbox_table_deinit(struct mbox_table *);
+/* A new zeroed entry at the end (for the scanner and the index). */
+struct mbox_msg	*mbox_table_add(struct mbox_table *);
+/*
+ * Where the bytes that belong to message i stop: the next message's
+ * From_ line, or scanned for the last one. [from_off, that) is what a
+ * rewrite copies: the message with its separator.
+ */
+off_t		 mbox_table_span_end(const struct mbox_table *, size_t i);
+
+/*
+ * Loads the table from the index idx_fd (-1: no index) if it is still
+ * valid for mbox_fd, scans what the index does not cover (all of the
+ * maildrop, or only mail appended since), and rewrites the index when it
+ * changed (a failure to write it is logged, not returned: it is a cache).
+ * t must be empty (init). Returns 0, or -1 with r filled (the scan
+ * failed: mbox_scan()); t is then empty.
+ */
+int		 mbox_table_open(int mbox_fd, int idx_fd, struct mbox_table *t,
+		    struct reason *r);
+
+#endif

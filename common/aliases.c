@@ -217,6 +217,7 @@ parse_target(const char *s, size_t len, struct target *t, char *why,
 	struct mailaddr	 a;
 	char		*buf = xmalloc(len + 1), fmt[ADDR_TEXT_SIZE];
 	const char	*v = buf;
+	size_t		 q;
 	int		 rv = -1;
 
 	if (s[0] == '"' && unquote(s, len, buf) == len)
@@ -225,6 +226,13 @@ parse_target(const char *s, size_t len, struct target *t, char *why,
 		memcpy(buf, s, len);
 		buf[len] = '\0';
 	}
+	/* no target may carry a line end or other control character */
+	for (q = 0; buf[q] != '\0'; q++)
+		if (((unsigned char)buf[q] < ' ' && buf[q] != '\t') ||
+		    buf[q] == 0x7f) {
+			snprintf(why, whysize, "control character in target");
+			goto out;
+		}
 	if (v[0] == '|') {
 		t->kind = T_PROGRAM;
 		for (v++; is_space(*v); v++)

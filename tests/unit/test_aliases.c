@@ -219,6 +219,10 @@ static const struct error_case error_cases[] = {
 	{ "bad local target", "a: b c\n", 1, "invalid target", 0 },
 	{ "bad noexpand", "a: \\\n", 1, "invalid user name", 0 },
 	{ "bad utf8", "a: b\xc3\n", 1, "invalid target", 0 },
+	/* found by fuzz_aliases: a CR inside a quoted program */
+	{ "control in program", "a: \"|x\ry\"\n", 1, "control character",
+	    0 },
+	{ "control in file", "a: /x\001y\n", 1, "control character", 0 },
 	{ "duplicate", "a: b\nc: d\nA: e\n", 3, "duplicate alias a", 2 },
 	{ "nul", "a: b\nc: d\0x\ne: f\n", 2, "NUL", 2 },
 };

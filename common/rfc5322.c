@@ -149,9 +149,9 @@ rfc5322_fold_end(struct rfc5322_fold *f)
 }
 
 /*
- * Copies src into dst (dstsize octets), cut to 255 octets, with every
- * octet that is not a letter, digit or one of extra (printable ASCII)
- * replaced by "?".
+ * Copies src (NULL reads as "") into dst (dstsize octets), cut to 255
+ * octets, with every octet that is not a letter, digit or one of extra
+ * (printable ASCII) replaced by "?".
  */
 static void
 sanitize(char *dst, size_t dstsize, const char *src, const char *extra)
@@ -159,6 +159,8 @@ sanitize(char *dst, size_t dstsize, const char *src, const char *extra)
 	size_t		i;
 	unsigned char	ch;
 
+	if (src == NULL)
+		src = "";
 	for (i = 0; src[i] != '\0' && i < HOST_NAME_MAX_LEN &&
 	    i + 1 < dstsize; i++) {
 		ch = (unsigned char)src[i];
@@ -194,8 +196,7 @@ rfc5322_received(const struct rfc5322_received *rv, char *buf, size_t size)
 	    rv->helo : "unknown", HOST_EXTRA);
 	sanitize(rdns, sizeof(rdns), rv->rdns != NULL && rv->rdns[0] != '\0' ?
 	    rv->rdns : "unknown", HOST_EXTRA);
-	sanitize(addr, sizeof(addr), rv->addr != NULL ? rv->addr : "",
-	    HOST_EXTRA);
+	sanitize(addr, sizeof(addr), rv->addr, HOST_EXTRA);
 	if (rfc5322_date(rv->date, date, sizeof(date)) == -1)
 		goto bad;
 
@@ -243,6 +244,8 @@ rfc5322_return_path(const char *sender, char *buf, size_t size)
 	size_t	i;
 	int	n;
 
+	if (sender == NULL)
+		sender = "";
 	for (i = 0; sender[i] != '\0' && i + 1 < sizeof(tmp); i++)
 		tmp[i] = (unsigned char)sender[i] < 0x20 ||
 		    (unsigned char)sender[i] > 0x7e ? '?' : sender[i];

@@ -29,6 +29,7 @@ int	rfc5322_date(time_t t, char *buf, size_t size);
 const char *rfc5322_with_protocol(bool esmtp, bool tls, bool auth,
 	    bool utf8);
 
+/* Any string may be NULL: HELO and RDNS then read "unknown", the rest "". */
 struct rfc5322_received {
 	const char	*helo;	/* the client's HELO/EHLO argument; NULL */
 	const char	*rdns;	/* its checked reverse DNS name; NULL */
@@ -60,8 +61,8 @@ int	rfc5322_received(const struct rfc5322_received *, char *buf,
 
 /*
  * Builds "Return-Path: <SENDER>\n" (RFC 5321 4.4; "<>" for the null
- * sender; control characters and non-ASCII become "?"). Returns 0, or
- * -1 if buf is too small.
+ * sender, "" or NULL; control characters and non-ASCII become "?").
+ * Returns 0, or -1 if buf is too small.
  */
 int	rfc5322_return_path(const char *sender, char *buf, size_t size);
 

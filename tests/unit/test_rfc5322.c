@@ -241,6 +241,23 @@ START_TEST(test_received_long)
 }
 END_TEST
 
+/* Only the date is required; missing fields do not crash. */
+START_TEST(test_received_nulls)
+{
+	struct rfc5322_received	rv;
+	char			buf[RFC5322_TRACE_MAX];
+
+	memset(&rv, 0, sizeof(rv));
+	rv.date = T0;
+	set_tz("UTC0");
+	ck_assert_int_eq(rfc5322_received(&rv, buf, sizeof(buf)), 0);
+	check_header(buf, "Received");
+	ck_assert_ptr_nonnull(strstr(buf, "from unknown (unknown [])"));
+	ck_assert_int_eq(rfc5322_return_path(NULL, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "Return-Path: <>\n");
+}
+END_TEST
+
 START_TEST(test_return_path)
 {
 	char	buf[RFC5322_TRACE_MAX];
@@ -435,6 +452,7 @@ rfc5322_suite(void)
 	tcase_add_loop_test(tc, test_received_hostile, 0,
 	    nitems(hostile_cases));
 	tcase_add_test(tc, test_received_long);
+	tcase_add_test(tc, test_received_nulls);
 	tcase_add_test(tc, test_return_path);
 	tcase_add_test(tc, test_fold);
 	tcase_add_loop_test(tc, test_parser, 0, nitems(parse_cases));

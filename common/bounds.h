@@ -99,4 +99,33 @@
  */
 #define MBOX_UIDL_SIZE		48
 
+/* --- SMTP grammar and message text (addr, smtp_parse, rfc5322) --- */
+/* RFC 1035 2.3.4: one DNS label is at most 63 octets. */
+#define DNS_LABEL_MAX		63
+/* local@domain as text: a path less its angle brackets (RFC 5321 4.5.3.1.3). */
+#define ADDR_TEXT_MAX		(SMTP_PATH_MAX - 2)
+/* The longest command verb we split off; STARTTLS (8) is the longest known. */
+#define SMTP_VERB_MAX		16
+/* RFC 4422 3.1: a SASL mechanism name is 1 to 20 characters. */
+#define SASL_MECH_MAX		20
+/* RFC 3461 4.4: an ENVID is at most 100 characters. */
+#define SMTP_ENVID_MAX		100
+/* RFC 3461 4.2: an ORCPT is at most 500 characters. */
+#define SMTP_ORCPT_MAX		500
+/* The addr-type of ORCPT ("rfc822", "utf-8"); no registered one is longer. */
+#define SMTP_ADDRTYPE_MAX	32
+/* RFC 5322 2.1.1: lines SHOULD be at most 78 characters; we fold there. */
+#define RFC5322_FOLD_AT		78
+/* "Tue, 25 Nov 2026 17:41:33 +0000" and its NUL, with room to spare. */
+#define RFC5322_DATE_MAX	40
+/* A Received: or Return-Path: header we build, folded, with its LF. */
+#define RFC5322_TRACE_MAX	2048
+
+/* Aliases: one logical line with its continuations, and a whole file. */
+#define ALIAS_LINE_MAX		65536
+#define ALIAS_FILE_MAX		(16 * 1024 * 1024)
+
+/* Bounces: how much of the original message is returned unless told. */
+#define BOUNCE_RETURN_MAX	(128 * 1024)
+
 #endif

@@ -8,6 +8,8 @@
 #ifdef MAILD_FAULT_INJECTION
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,25 @@ fault_parse(void)
 	}
 }
 
+/*
+ * With MAILD_FAULT_ONCE=path, a fault fires only in the first process
+ * that reaches it: that one creates the file, later ones find it. A
+ * restarted process then runs on, as after a real crash.
+ */
+static bool
+fault_stamp(void)
+{
+	const char	*path = getenv("MAILD_FAULT_ONCE");
+	int		 fd;
+
+	if (path == NULL)
+		return true;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
+		return false;
+	close(fd);
+	return true;
+}
+
 int
 fault_point(const char *name)
 {
@@ -70,6 +91,8 @@ fault_point(const char *name)
 		struct fault *f = &faults[i];
 
 		if (strcmp(f->name, name) != 0 || ++f->hits != f->nth)
+			continue;
+		if (!fault_stamp())
 			continue;
 		log_info("fault point %s: %s", name, f->action);
 		if (strcmp(f->action, "kill") == 0) {

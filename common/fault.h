@@ -11,7 +11,10 @@
  *	eio	returns -1 with errno EIO
  *	enospc	returns -1 with errno ENOSPC (disk full)
  *	exit	_exit(3)
- * Configure with --disable-fault-injection to compile the points out.
+ * With MAILD_FAULT_ONCE=path set, only the first process to reach a
+ * point acts (it creates path): a restarted process then goes on, as
+ * after a real crash. Configure with --disable-fault-injection to
+ * compile the points out.
  */
 #ifndef MAILD_FAULT_H
 #define MAILD_FAULT_H

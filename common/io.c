@@ -156,6 +156,12 @@ io_set_read_timeout(struct io *io, int read_ms)
 	io->read_ms = read_ms;
 }
 
+int
+io_read_timeout(struct io *io)
+{
+	return io->read_ms;
+}
+
 static long long
 now_ms(void)
 {

@@ -71,6 +71,7 @@ void		 io_free(struct io **iop);
 /* Deadlines in milliseconds for each wait; <= 0 means none. */
 void		 io_set_timeouts(struct io *, int read_ms, int write_ms);
 void		 io_set_read_timeout(struct io *, int read_ms);
+int		 io_read_timeout(struct io *);
 
 /*
  * Reads one line of at most max bytes (not counting the terminator; max

@@ -136,3 +136,84 @@ priv_auth_user(const char *user, const char *password, const char *mech,
 	}
 	return n;
 }
+
+/* For replies that carry one string. */
+static int
+with_string(char *out, size_t outsz, struct reason *r)
+{
+	int	n = exchange(-1, false, r);
+
+	if (n == 0 && (ipc_get_str(&rep, out, outsz, outsz - 1) == -1 ||
+	    ipc_get_end(&rep) == -1)) {
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
+	return n;
+}
+
+int
+priv_mail(const char *sender, const char *helo, uint32_t flags,
+    uint64_t size, char *qid_out, size_t qidsz, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_MAIL);
+	ipc_put_str(&req, sender);
+	ipc_put_str(&req, helo);
+	ipc_put_u32(&req, flags);
+	ipc_put_u64(&req, size);
+	return with_string(qid_out, qidsz, r);
+}
+
+int
+priv_rcpt(const char *addr, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_RCPT);
+	ipc_put_str(&req, addr);
+	return simple(-1, r);
+}
+
+int
+priv_rset(struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_RSET);
+	return simple(-1, r);
+}
+
+int
+priv_data_begin(const char *trace, size_t len, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_DATA_BEGIN);
+	ipc_put_bytes(&req, trace, len);
+	return simple(-1, r);
+}
+
+int
+priv_data_chunk(const void *buf, size_t len)
+{
+	ipc_msg_init(&req, PRIV_DATA_CHUNK);
+	ipc_put_bytes(&req, buf, len);
+	if (ipc_send(priv_fd, &req, -1) == -1) {
+		log_warn("sending message data to the monitor");
+		return -1;
+	}
+	return 0;
+}
+
+int
+priv_data_end(uint64_t size, int ok, char *qid_out, size_t qidsz,
+    struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_DATA_END);
+	ipc_put_u64(&req, size);
+	ipc_put_u32(&req, ok ? 1 : 0);
+	if (!ok)
+		return simple(-1, r);
+	return with_string(qid_out, qidsz, r);
+}
+
+int
+priv_vrfy(const char *addr, char *out, size_t outsz, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_VRFY);
+	ipc_put_str(&req, addr);
+	return with_string(out, outsz, r);
+}

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bounds.h"
 #include "reason.h"
 
 /* The descriptor of this worker's monitor connection. */
@@ -33,5 +34,22 @@ int	priv_session_end(struct reason *);
 int	priv_auth_user(const char *user, const char *password,
 	    const char *mech, uint32_t flags, char *user_out, size_t outsz,
 	    struct reason *);
+
+/* The SMTP transaction (see priv_proto.h for the fields). */
+int	priv_mail(const char *sender, const char *helo, uint32_t flags,
+	    uint64_t size, char *qid_out, size_t qidsz, struct reason *);
+int	priv_rcpt(const char *addr, struct reason *);
+int	priv_rset(struct reason *);
+int	priv_data_begin(const char *trace, size_t len, struct reason *);
+/* Sends message bytes; no reply. Returns 0 or -1. */
+int	priv_data_chunk(const void *buf, size_t len);
+/* Ends the message (ok = 0 throws it away); the queue id on success. */
+int	priv_data_end(uint64_t size, int ok, char *qid_out, size_t qidsz,
+	    struct reason *);
+/* VRFY: 0 and the address, or 1 with the reason (2.5.2: not allowed). */
+int	priv_vrfy(const char *addr, char *out, size_t outsz, struct reason *);
+
+/* The most message bytes one priv_data_chunk() may carry. */
+#define PRIV_CHUNK_MAX	(IPC_MSG_MAX - 64)
 
 #endif

@@ -15,14 +15,14 @@ enum priv_type {
 	PRIV_AUTH,		/* str user, str password, str mechanism,
 				   u32 flags -> OK (str canonical user) |
 				   FAIL */
-	PRIV_MAIL,		/* str sender, u32 flags, u64 size ->
-				   OK | FAIL */
+	PRIV_MAIL,		/* str sender, str helo, u32 flags, u64 size
+				   -> OK (str queue id) | FAIL */
 	PRIV_RCPT,		/* str address -> OK | FAIL */
 	PRIV_RSET,		/* -> OK */
-	PRIV_DATA_BEGIN,	/* str trace headers -> OK (str queue id) |
-				   FAIL */
+	PRIV_DATA_BEGIN,	/* bytes trace headers -> OK | FAIL */
 	PRIV_DATA_CHUNK,	/* bytes; no reply */
-	PRIV_DATA_END,		/* u64 size, u32 ok -> OK | FAIL */
+	PRIV_DATA_END,		/* u64 size, u32 ok -> OK (str queue id) |
+				   FAIL */
 	PRIV_VRFY,		/* str address -> OK (str) | FAIL */
 	PRIV_MAILDROP_OPEN,	/* -> OK + fd (maildrop, locked) | FAIL */
 	PRIV_INDEX_OPEN,	/* -> OK + fd (index file) | FAIL */
@@ -36,6 +36,9 @@ enum priv_type {
 	PRIV_FAIL,		/* str status ("5.7.8"), str text */
 	PRIV_REFUSED,		/* the request was malformed or not allowed */
 };
+
+/* PRIV_MAIL flags */
+#define PRIV_MAIL_UTF8		0x01	/* SMTPUTF8 transaction */
 
 /* PRIV_AUTH flags */
 #define PRIV_AUTH_TLS		0x01	/* the session is under TLS */

@@ -25,11 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aliases.h"
 #include "client_table.h"
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
 #include "privdrop.h"
+#include "queue/queue_file.h"
+#include "queue/queue_run.h"
 #include "xmalloc.h"
 
 static int			sigpipe_w = -1;
@@ -41,6 +44,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: maild [-dfv] [-c file]     run the mail system\n"
 	    "       maild -t [-c file]         check the configuration\n"
+	    "       maild -q [-c file]         deliver the queued mail now\n"
+	    "       maild -l [-c file]         list the queue\n"
 	    "       maild -n [-a] [-c file]    print the settings that differ "
 	    "from the defaults (-a: all)\n");
 	exit(2);
@@ -70,15 +75,15 @@ on_signal(int sig)
 }
 
 static void
-signals_init(int *sigpipe_r)
+signals_init(struct master *m)
 {
 	struct sigaction	sa;
 	int			p[2];
 
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
-	*sigpipe_r = p[0];
-	sigpipe_w = p[1];
+	m->sigpipe_r = p[0];
+	m->sigpipe_w = sigpipe_w = p[1];
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -206,6 +211,8 @@ reload(struct master *m)
 	m->listeners = ls;
 	config_free(&m->cfg);
 	m->cfg = cfg;
+	aliases_free(&m->aliases);
+	(void)master_load_aliases(cfg, &m->aliases, NULL);
 	m->uid = uid;
 	m->gid = gid;
 	m->generation++;
@@ -278,7 +285,7 @@ deadline_passed(const struct timespec *t)
 }
 
 static void __attribute__((noreturn))
-run(struct master *m, int sigpipe_r)
+run(struct master *m)
 {
 	struct pollfd	*pfd = NULL;
 	struct slot	**who = NULL;
@@ -334,7 +341,7 @@ run(struct master *m, int sigpipe_r)
 			whopool = xreallocarray(whopool, cap,
 			    sizeof(*whopool));
 		}
-		pfd[0].fd = sigpipe_r;
+		pfd[0].fd = m->sigpipe_r;
 		pfd[0].events = POLLIN;
 		n = 1;
 		for (p = 0; p < POOL_NPROTO; p++)
@@ -361,7 +368,7 @@ run(struct master *m, int sigpipe_r)
 			fatal("poll");
 		}
 		if (pfd[0].revents & POLLIN)
-			while (read(sigpipe_r, drain, sizeof(drain)) > 0)
+			while (read(m->sigpipe_r, drain, sizeof(drain)) > 0)
 				;
 		for (i = 1; i < n; i++)
 			if (pfd[i].revents != 0)
@@ -369,11 +376,48 @@ run(struct master *m, int sigpipe_r)
 	}
 }
 
-pid_t
-spawn_runner(struct master *m)
+int
+master_load_aliases(const struct config *cfg, struct aliases **out, FILE *fp)
 {
-	(void)m;
-	return 0;	/* the queue runner comes with the queue */
+	struct config_errors	errs = { NULL, 0 };
+	size_t			i;
+
+	*out = NULL;
+	if (cfg->aliases[0] == '\0')
+		return 0;
+	if (access(cfg->aliases, F_OK) == -1 && errno == ENOENT &&
+	    strcmp(cfg->aliases, "/etc/aliases") == 0)
+		return 0;	/* the default, and this host has none */
+	*out = aliases_load(cfg->aliases, &errs);
+	for (i = 0; i < errs.n; i++) {
+		if (fp != NULL)
+			fprintf(fp, "%s:%d: %s\n", errs.v[i].file,
+			    errs.v[i].line, errs.v[i].reason);
+		else
+			log_warnx("%s:%d: %s", errs.v[i].file, errs.v[i].line,
+			    errs.v[i].reason);
+	}
+	i = errs.n;
+	config_errors_free(&errs);
+	if (*out == NULL)
+		return -1;
+	return i > 0 ? 1 : 0;
+}
+
+/* Runs the queue once or lists it, as root, and exits. */
+static int
+queue_command(struct master *m, bool run)
+{
+	char	err[512];
+
+	if (!run)
+		return queue_list(m->cfg, stdout) >= 0 ? 0 : 1;
+	if (geteuid() != 0)
+		fatalx("maild -q must run as root");
+	if (queue_dirs_init(m->cfg->queue_dir, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	(void)master_load_aliases(m->cfg, &m->aliases, NULL);
+	return queue_run_once(m->cfg, m->aliases) == 0 ? 0 : 1;
 }
 
 int
@@ -382,11 +426,13 @@ main(int argc, char *argv[])
 	struct master	 m;
 	const char	*path = MAILD_CONF_PATH;
 	bool		 test = false, print = false, all = false;
+	bool		 qrun = false, qlist = false;
 	char		 err[512];
-	int		 ch, sigpipe_r, lp[2], np[2], p;
+	int		 ch, lp[2], np[2], p;
 
 	memset(&m, 0, sizeof(m));
-	while ((ch = getopt(argc, argv, "ac:dfhntvV")) != -1) {
+	m.pidfile_fd = m.sigpipe_r = m.sigpipe_w = -1;
+	while ((ch = getopt(argc, argv, "ac:dfhlnqtvV")) != -1) {
 		switch (ch) {
 		case 'a':
 			all = true;
@@ -401,8 +447,14 @@ main(int argc, char *argv[])
 		case 'f':
 			m.foreground = true;
 			break;
+		case 'l':
+			qlist = true;
+			break;
 		case 'n':
 			print = true;
+			break;
+		case 'q':
+			qrun = true;
 			break;
 		case 't':
 			test = true;
@@ -417,7 +469,8 @@ main(int argc, char *argv[])
 	if (optind != argc || (all && !print))
 		usage();
 
-	log_init("maild", LOG_MAIL, m.foreground || test || print);
+	log_init("maild", LOG_MAIL, m.foreground || test || print || qrun ||
+	    qlist);
 	if ((m.cfg = load(path, true)) == NULL) {
 		if (test)
 			fprintf(stderr, "%s: configuration has errors\n", path);
@@ -429,6 +482,10 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s: %s\n", path, err);
 			return 1;
 		}
+		if (master_load_aliases(m.cfg, &m.aliases, stderr) != 0) {
+			fprintf(stderr, "%s: configuration has errors\n", path);
+			return 1;
+		}
 		fprintf(stderr, "%s: configuration OK\n", path);
 		return 0;
 	}
@@ -436,6 +493,8 @@ main(int argc, char *argv[])
 		config_print(stdout, m.cfg, all);
 		return 0;
 	}
+	if (qrun || qlist)
+		return queue_command(&m, qrun);
 	m.config_path = path;
 	log_setfacility(m.cfg->syslog_facility);
 	if (geteuid() != 0)
@@ -446,6 +505,11 @@ main(int argc, char *argv[])
 		fatalx("%s: %s", path, err);
 
 	m.pidfile_fd = pidfile_lock(m.cfg->pid_file);
+	if (queue_dirs_init(m.cfg->queue_dir, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	/* nothing can be writing there yet: unfinished messages go */
+	queue_clean_incoming(m.cfg, 0);
+	(void)master_load_aliases(m.cfg, &m.aliases, NULL);
 	m.listeners = xcalloc(1, sizeof(*m.listeners));
 	if (listen_set_bind(m.cfg, NULL, m.listeners, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -463,7 +527,7 @@ main(int argc, char *argv[])
 	m.notify_r = np[0];
 	m.notify_w = np[1];
 	client_table_init();
-	signals_init(&sigpipe_r);
+	signals_init(&m);
 	for (p = 0; p < POOL_NPROTO; p++)
 		pool_setup(&m, &m.pools[p], (enum pool_proto)p);
 	log_info("%s starting (pid %ld, config %s)", PACKAGE_STRING,
@@ -471,5 +535,5 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < m.listeners->n; i++)
 		log_info("listening on %s (%s)", m.listeners->v[i].name,
 		    listen_role_name(m.listeners->v[i].role));
-	run(&m, sigpipe_r);
+	run(&m);
 }

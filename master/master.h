@@ -7,6 +7,7 @@
 #define MAILD_MASTER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -56,8 +57,11 @@ struct pool {
 	struct timespec		 next_spawn;	/* back-off */
 };
 
+struct aliases;
+
 struct master {
 	struct config		*cfg;
+	struct aliases		*aliases;	/* NULL: none configured */
 	const char		*config_path;
 	unsigned		 generation;
 	struct listen_set	*listeners;
@@ -74,6 +78,7 @@ struct master {
 	bool			 foreground;
 	pid_t			 pid;
 	int			 pidfile_fd;
+	int			 sigpipe_r, sigpipe_w;
 };
 
 /* master_pool.c: the master's half of the pools */
@@ -95,11 +100,20 @@ int	pool_next_timeout(const struct pool *);
 /*
  * Forks a monitor (root) for pool pl; the monitor forks the worker.
  * status_w is the write end of the slot's status pipe. Returns the
- * monitor's pid, or -1.
+ * monitor's pid, or -1. status_r is the master's end, closed in the child.
  */
-pid_t	spawn_monitor(struct master *, struct pool *, int status_w);
+pid_t	spawn_monitor(struct master *, struct pool *, int status_r,
+	    int status_w);
 /* Forks the queue runner. Returns its pid, or -1. */
 pid_t	spawn_runner(struct master *);
+
+/*
+ * Loads cfg's aliases file (NULL when none is set or the default one is
+ * missing); problems are logged, or printed to fp when it is not NULL.
+ * Returns -1 when the file is set and could not be read.
+ */
+int	master_load_aliases(const struct config *cfg, struct aliases **out,
+	    FILE *fp);
 
 /* master_listen.c */
 struct listen_set {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -26,6 +27,9 @@
 #include "priv.h"
 #include "priv_client.h"
 #include "privdrop.h"
+#include "queue/queue_run.h"
+#include "xmalloc.h"
+#include "aliases.h"
 
 static void
 tell_client(enum priv_proto proto, const char *text)
@@ -48,6 +52,7 @@ inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
 	struct config_errors	 errs = { NULL, 0 };
 	struct config		*cfg;
 	struct priv		 p;
+	struct aliases		*al = NULL;
 	char			 err[512];
 	uid_t			 uid;
 	gid_t			 gid;
@@ -73,6 +78,13 @@ inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
 		return 1;
 	}
 	log_setfacility(cfg->syslog_facility);
+	if (cfg->aliases[0] != '\0' && access(cfg->aliases, F_OK) == 0) {
+		al = aliases_load(cfg->aliases, &errs);
+		for (i = 0; i < errs.n; i++)
+			log_warnx("%s:%d: %s", errs.v[i].file, errs.v[i].line,
+			    errs.v[i].reason);
+		config_errors_free(&errs);
+	}
 	if (privdrop_lookup(cfg->user, cfg->group, &uid, &gid, err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s: %s", config_path, err);
@@ -110,12 +122,30 @@ inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
 	p.worker = pid;
 	p.notify_fd = -1;
 	p.inetd = true;
+	p.aliases = al;
 	priv_serve(&p);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (WIFSIGNALED(status))
 		log_warnx("worker %ld killed by signal %d", (long)pid,
 		    WTERMSIG(status));
+	/* deliver what the session queued; what cannot wait for maild -q */
+	for (i = 0; i < p.nqueued; i++) {
+		queue_deliver_id(cfg, al, p.queued[i]);
+		free(p.queued[i]);
+	}
+	free(p.queued);
+	aliases_free(&al);
 	config_free(&cfg);
 	return 0;
+}
+
+void
+priv_inetd_queued(struct priv *p, const char *qid)
+{
+	if (p->nqueued >= 1000)
+		return;		/* the rest waits for maild -q */
+	p->queued = xreallocarray(p->queued, p->nqueued + 1,
+	    sizeof(*p->queued));
+	p->queued[p->nqueued++] = xstrdup(qid);
 }

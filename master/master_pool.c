@@ -88,7 +88,7 @@ spawn(struct master *m, struct pool *pl, struct slot *s)
 		log_warn("%s: pipe", pl->name);
 		return;
 	}
-	pid = spawn_monitor(m, pl, st[1]);
+	pid = spawn_monitor(m, pl, st[0], st[1]);
 	close(st[1]);
 	if (pid == -1) {
 		close(st[0]);

@@ -26,8 +26,22 @@
 #include "priv.h"
 #include "priv_client.h"
 #include "privdrop.h"
+#include "queue/queue_run.h"
 #include "pop3d/pop3_session.h"
 #include "smtpd/smtp_session.h"
+
+static void
+close_unless_kept(int fd, const int *keep, size_t nkeep)
+{
+	size_t	i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < nkeep; i++)
+		if (keep[i] == fd)
+			return;
+	close(fd);
+}
 
 static void
 reset_signals(void)
@@ -47,11 +61,50 @@ reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * In a freshly forked root child: closes the master's own descriptors
+ * (pid file, signal pipe, other slots' status pipes, listeners) except
+ * those in keep. Not a blanket sweep: this process goes on using NSS
+ * and PAM, whose modules may hold descriptors of their own.
+ */
+static void
+close_master_fds(struct master *m, const int *keep, size_t nkeep)
+{
+	size_t	i, j, p;
+	int	fds[8];
+
+	fds[0] = m->pidfile_fd;
+	fds[1] = m->sigpipe_r;
+	fds[2] = m->sigpipe_w;
+	fds[3] = m->life_w;
+	fds[4] = m->notify_r;
+	fds[5] = m->notify_w;
+	for (i = 0; i < 6; i++)
+		close_unless_kept(fds[i], keep, nkeep);
+	for (i = 0; i < m->listeners->n; i++)
+		close_unless_kept(m->listeners->v[i].fd, keep, nkeep);
+	for (p = 0; p < POOL_NPROTO; p++)
+		for (j = 0; j < m->pools[p].nslots; j++)
+			close_unless_kept(m->pools[p].slots[j].status_fd, keep,
+			    nkeep);
+}
+
 static void __attribute__((noreturn))
 worker_main(struct master *m, struct pool *pl, int sock, int status_w)
 {
 	struct pool_worker	w;
 
+	int	keep[LISTEN_MAX * 5 + 3];
+	size_t	n = 0, i;
+
+	/* the worker needs neither NSS nor PAM: keep only what it uses */
+	keep[n++] = sock;
+	keep[n++] = status_w;
+	keep[n++] = m->life_r;
+	for (i = 0; i < pl->nlisteners && n < sizeof(keep) / sizeof(keep[0]);
+	    i++)
+		keep[n++] = pl->listeners[i].fd;
+	fd_keep_only(keep, n);
 	log_setident(pl->name);
 	client_table_unmap();
 	/* local time and syslog must work inside the chroot */
@@ -113,6 +166,7 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	p.sock = sv[0];
 	p.worker = pid;
 	p.notify_fd = m->notify_w;
+	p.aliases = m->aliases;
 	priv_serve(&p);
 
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
@@ -127,7 +181,7 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 }
 
 pid_t
-spawn_monitor(struct master *m, struct pool *pl, int status_w)
+spawn_monitor(struct master *m, struct pool *pl, int status_r, int status_w)
 {
 	int	keep[LISTEN_MAX * 5 + 4];
 	size_t	n = 0, i;
@@ -151,7 +205,8 @@ spawn_monitor(struct master *m, struct pool *pl, int status_w)
 	for (i = 0; i < pl->nlisteners && n < sizeof(keep) / sizeof(keep[0]);
 	    i++)
 		keep[n++] = pl->listeners[i].fd;
-	fd_keep_only(keep, n);
+	close_master_fds(m, keep, n);
+	close(status_r);	/* the master's end of our own status pipe */
 	(void)setpgid(0, 0);
 	/* the master died: finish the session, then stop */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1)
@@ -159,4 +214,33 @@ spawn_monitor(struct master *m, struct pool *pl, int status_w)
 	if (getppid() != m->pid)
 		_exit(0);
 	monitor_main(m, pl, status_w);
+}
+
+pid_t
+spawn_runner(struct master *m)
+{
+	int	keep[2];
+	pid_t	pid;
+
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork queue runner");
+		return 0;
+	case 0:
+		break;
+	default:
+		return pid;
+	}
+	reset_signals();
+	keep[0] = m->notify_r;
+	keep[1] = m->life_r;
+	close_master_fds(m, keep, 2);
+	log_setident("maild-queue");
+	prctl(PR_SET_NAME, "maild-queue", 0, 0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1)
+		fatal("prctl pdeathsig");
+	if (getppid() != m->pid)
+		_exit(0);
+	queue_runner(m->cfg, m->aliases, m->notify_r, m->life_r);
+	_exit(0);
 }

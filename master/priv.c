@@ -34,6 +34,10 @@
 #define N_SESSION	0x0008	/* only inside a session */
 #define N_AUTHED	0x0010	/* only after a successful AUTH */
 #define N_UNAUTHED	0x0020	/* only before AUTH */
+#define N_TXN_NONE	0x0040	/* no SMTP transaction open */
+#define N_TXN_OPEN	0x0080	/* after MAIL, before DATA */
+#define N_TXN_RCPT	0x0400	/* a recipient was accepted */
+#define N_TXN_DATA	0x0800	/* the message is being received */
 #define N_FD		0x0100	/* a descriptor comes with it */
 #define N_NOREPLY	0x0200	/* no reply is sent */
 
@@ -52,6 +56,18 @@ static const struct priv_req priv_reqs[] = {
 	    priv_answer_session_end },
 	{ PRIV_AUTH, "AUTH", N_ANY | N_SESSION | N_UNAUTHED,
 	    priv_answer_auth },
+	{ PRIV_MAIL, "MAIL", N_SMTP | N_SESSION | N_TXN_NONE,
+	    priv_answer_mail },
+	{ PRIV_RCPT, "RCPT", N_SMTP | N_SESSION | N_TXN_OPEN,
+	    priv_answer_rcpt },
+	{ PRIV_RSET, "RSET", N_SMTP | N_SESSION, priv_answer_rset },
+	{ PRIV_DATA_BEGIN, "DATA_BEGIN", N_SMTP | N_SESSION | N_TXN_RCPT,
+	    priv_answer_data_begin },
+	{ PRIV_DATA_CHUNK, "DATA_CHUNK", N_SMTP | N_SESSION | N_TXN_DATA |
+	    N_NOREPLY, priv_answer_data_chunk },
+	{ PRIV_DATA_END, "DATA_END", N_SMTP | N_SESSION | N_TXN_DATA,
+	    priv_answer_data_end },
+	{ PRIV_VRFY, "VRFY", N_SMTP | N_SESSION, priv_answer_vrfy },
 };
 
 static volatile sig_atomic_t	got_term;
@@ -90,6 +106,15 @@ allowed(struct priv *p, const struct priv_req *rq, const char **why)
 		*why = "not authenticated";
 	else if ((rq->need & N_UNAUTHED) && p->authed)
 		*why = "already authenticated";
+	else if ((rq->need & N_TXN_NONE) && p->txn != TXN_NONE)
+		*why = "a transaction is open";
+	else if ((rq->need & N_TXN_OPEN) && p->txn != TXN_MAIL &&
+	    p->txn != TXN_RCPT)
+		*why = "no MAIL";
+	else if ((rq->need & N_TXN_RCPT) && p->txn != TXN_RCPT)
+		*why = "no accepted recipient";
+	else if ((rq->need & N_TXN_DATA) && p->txn != TXN_DATA)
+		*why = "not receiving a message";
 	else
 		return true;
 	return false;

@@ -29,11 +29,13 @@ enum priv_txn {
 	TXN_DATA,	/* queue file open, receiving chunks */
 };
 
+struct aliases;
 struct priv_txn_state;		/* priv_smtp.c */
 struct priv_maildrop;		/* priv_maildrop.c */
 
 struct priv {
 	const struct config	*cfg;
+	const struct aliases	*aliases;	/* may be NULL */
 	enum priv_proto		 proto;
 	int			 sock;		/* to the worker */
 	pid_t			 worker;
@@ -56,6 +58,8 @@ struct priv {
 	struct priv_maildrop	*pop3;
 
 	int			 refused;	/* malformed requests */
+	char			**queued;	/* inetd: ids to deliver after */
+	size_t			 nqueued;
 	struct ipc_msg		*rep;
 };
 
@@ -94,5 +98,15 @@ int	priv_answer_ping(struct priv *, struct ipc_msg *);
 int	priv_answer_session_begin(struct priv *, struct ipc_msg *);
 int	priv_answer_session_end(struct priv *, struct ipc_msg *);
 int	priv_answer_auth(struct priv *, struct ipc_msg *);
+int	priv_answer_mail(struct priv *, struct ipc_msg *);
+int	priv_answer_rcpt(struct priv *, struct ipc_msg *);
+int	priv_answer_rset(struct priv *, struct ipc_msg *);
+int	priv_answer_data_begin(struct priv *, struct ipc_msg *);
+int	priv_answer_data_chunk(struct priv *, struct ipc_msg *);
+int	priv_answer_data_end(struct priv *, struct ipc_msg *);
+int	priv_answer_vrfy(struct priv *, struct ipc_msg *);
+
+/* inetd mode: remembers a queued message to deliver after the session. */
+void	priv_inetd_queued(struct priv *, const char *qid);
 
 #endif

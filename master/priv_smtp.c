@@ -1,14 +1,314 @@
 /*
- * The SMTP transaction in the monitor (root): MAIL, RCPT (recipient
- * lookup through NSS and aliases), and the queue file the message is
- * written into. For now only the abort hook exists.
+ * The SMTP transaction on the privileged side (the monitor, root): MAIL
+ * (sender policy, size), RCPT (recipient lookup through the aliases and
+ * NSS, the relay rule, max_recipients), and the message itself, which
+ * arrives in DATA_CHUNK requests and is written into a queue file that
+ * only this process can touch. The envelope is built from what these
+ * handlers accepted, never from the worker's word, so a compromised
+ * worker cannot add recipients or claim an authentication it did not do.
+ * The queue file is committed (fsync, rename, directory fsync) before
+ * DATA_END is answered: the worker says 250 only after that.
  */
 #include "autoconf.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "log.h"
+#include "pool_worker.h"
 #include "priv.h"
+#include "priv_proto.h"
+#include "queue/queue_file.h"
+#include "queue/resolve.h"
+#include "xmalloc.h"
+
+/* Room for the trace headers on top of the message size limit. */
+#define TRACE_SLACK	65536
+
+struct priv_txn_state {
+	struct mailaddr		 sender;
+	char			 sender_text[ADDR_TEXT_SIZE];
+	char			 helo[SMTP_DOMAIN_MAX + 1];
+	bool			 utf8;
+	char			 qid[QUEUE_ID_MAX + 1];
+	struct resolve_list	 targets;	/* deduplicated final targets */
+	char			**rcpt_text;	/* per target: as given */
+	size_t			 nrcpt_cmds;	/* RCPTs accepted */
+	struct queue_writer	 w;
+	bool			 writing;
+	off_t			 trace_len;
+	uint64_t		 data_bytes;
+};
+
+static struct priv_txn_state *
+txn(struct priv *p)
+{
+	if (p->smtp == NULL)
+		p->smtp = xcalloc(1, sizeof(*p->smtp));
+	return p->smtp;
+}
 
 void
 priv_txn_abort(struct priv *p)
 {
+	struct priv_txn_state	*t = p->smtp;
+	size_t			 i;
+
+	if (t != NULL) {
+		if (t->writing)
+			queue_writer_abort(&t->w);
+		for (i = 0; i < t->targets.n; i++)
+			free(t->rcpt_text[i]);
+		free(t->rcpt_text);
+		resolve_list_free(&t->targets);
+		free(t);
+		p->smtp = NULL;
+	}
 	p->txn = TXN_NONE;
+}
+
+static bool
+needs_auth(const struct priv *p)
+{
+	return p->role == ROLE_SUBMISSION || p->role == ROLE_SMTPS;
+}
+
+int
+priv_answer_mail(struct priv *p, struct ipc_msg *m)
+{
+	struct priv_txn_state	*t;
+	struct reason		 r;
+	char			 sender[SMTP_PATH_MAX + 1], helo[SMTP_DOMAIN_MAX + 1];
+	uint32_t		 flags;
+	uint64_t		 size;
+	struct ipc_msg		*rep;
+
+	if (ipc_get_str(m, sender, sizeof(sender), SMTP_PATH_MAX) == -1 ||
+	    ipc_get_str(m, helo, sizeof(helo), SMTP_DOMAIN_MAX) == -1 ||
+	    ipc_get_u32(m, &flags) == -1 || ipc_get_u64(m, &size) == -1 ||
+	    ipc_get_end(m) == -1)
+		return PRIV_H_REFUSE;
+	t = txn(p);
+	t->utf8 = (flags & PRIV_MAIL_UTF8) != 0;
+	if (sender[0] == '\0')
+		memset(&t->sender, 0, sizeof(t->sender));
+	else if (addr_parse_mailbox(sender, strlen(sender),
+	    ADDR_SENDER | (t->utf8 ? ADDR_UTF8 : 0), &t->sender, &r) == -1) {
+		priv_txn_abort(p);
+		return PRIV_H_REFUSE;	/* the worker parsed it already */
+	}
+	if (needs_auth(p) && !p->authed) {
+		priv_txn_abort(p);
+		reason_set(&r, "5.7.0", "authentication required");
+		return priv_reply_fail(p, &r);
+	}
+	if (p->authed && p->cfg->smtp.authenticated_sender == AUTH_SENDER_OWN &&
+	    !resolve_sender_owned(p->cfg, p->aliases, &t->sender, p->user)) {
+		log_info("sender <%s> refused for user %s", sender, p->user);
+		priv_txn_abort(p);
+		reason_set(&r, "5.7.1", "sender address not owned by user %s",
+		    p->user);
+		return priv_reply_fail(p, &r);
+	}
+	if (p->cfg->smtp.message_size_limit > 0 &&
+	    size > (uint64_t)p->cfg->smtp.message_size_limit) {
+		priv_txn_abort(p);
+		reason_set(&r, "5.3.4", "message size exceeds the limit of "
+		    "%lld octets", p->cfg->smtp.message_size_limit);
+		return priv_reply_fail(p, &r);
+	}
+	snprintf(t->sender_text, sizeof(t->sender_text), "%s", sender);
+	snprintf(t->helo, sizeof(t->helo), "%s", helo);
+	queue_id_new(t->qid);
+	p->txn = TXN_MAIL;
+	rep = priv_reply_begin(p);
+	ipc_put_str(rep, t->qid);
+	return priv_reply_send(p, -1);
+}
+
+int
+priv_answer_rcpt(struct priv *p, struct ipc_msg *m)
+{
+	struct priv_txn_state	*t = txn(p);
+	struct mailaddr		 a;
+	struct reason		 r;
+	char			 text[SMTP_PATH_MAX + 1];
+	size_t			 before, i;
+	int			 code;
+
+	if (ipc_get_str(m, text, sizeof(text), SMTP_PATH_MAX) == -1 ||
+	    ipc_get_end(m) == -1)
+		return PRIV_H_REFUSE;
+	if (addr_parse_mailbox(text, strlen(text), ADDR_ALLOW_POSTMASTER |
+	    (t->utf8 ? ADDR_UTF8 : 0), &a, &r) == -1)
+		return PRIV_H_REFUSE;
+	if (t->nrcpt_cmds >= (size_t)p->cfg->smtp.max_recipients) {
+		reason_set(&r, "4.5.3", "too many recipients");
+		return priv_reply_fail(p, &r);
+	}
+	before = t->targets.n;
+	if (resolve_rcpt(p->cfg, p->aliases, &a, p->authed, &t->targets,
+	    &code, &r) == -1) {
+		log_info("recipient <%s> refused: %s %s", text, r.status,
+		    r.text);
+		return priv_reply_fail(p, &r);
+	}
+	t->rcpt_text = xreallocarray(t->rcpt_text, t->targets.n,
+	    sizeof(*t->rcpt_text));
+	for (i = before; i < t->targets.n; i++)
+		t->rcpt_text[i] = xstrdup(text);
+	t->nrcpt_cmds++;
+	p->txn = TXN_RCPT;
+	return priv_reply_ok(p);
+}
+
+int
+priv_answer_rset(struct priv *p, struct ipc_msg *m)
+{
+	if (ipc_get_end(m) == -1)
+		return PRIV_H_REFUSE;
+	priv_txn_abort(p);
+	return priv_reply_ok(p);
+}
+
+int
+priv_answer_data_begin(struct priv *p, struct ipc_msg *m)
+{
+	struct priv_txn_state	*t = txn(p);
+	struct queue_env	 env;
+	struct reason		 r;
+	const void		*trace;
+	size_t			 tracelen, i;
+	off_t			 limit = 0;
+
+	if (ipc_get_bytes(m, &trace, &tracelen, IPC_STR_MAX * 4) == -1 ||
+	    ipc_get_end(m) == -1 || memchr(trace, '\0', tracelen) != NULL ||
+	    (tracelen > 0 && ((const char *)trace)[tracelen - 1] != '\n'))
+		return PRIV_H_REFUSE;
+	if (t->targets.n == 0) {
+		/* every RCPT resolved to targets already listed: fine */
+		reason_set(&r, "5.5.1", "no valid recipients");
+		return priv_reply_fail(p, &r);
+	}
+	memset(&env, 0, sizeof(env));
+	memcpy(env.id, t->qid, sizeof(env.id));
+	env.arrival = time(NULL);
+	env.sender = t->sender_text;
+	env.auth_user = p->authed ? p->user : NULL;
+	env.client = p->client;
+	env.helo = t->helo;
+	env.nrcpts = t->targets.n;
+	env.rcpts = xcalloc(env.nrcpts, sizeof(*env.rcpts));
+	for (i = 0; i < env.nrcpts; i++) {
+		bool remote = strcmp(t->targets.v[i].user, QRCPT_REMOTE) == 0;
+
+		env.rcpts[i].status = remote ? QRCPT_RELAY : QRCPT_PENDING;
+		env.rcpts[i].user = t->targets.v[i].user;
+		env.rcpts[i].addr = remote ? t->targets.v[i].addr :
+		    t->rcpt_text[i];
+	}
+	if (p->cfg->smtp.message_size_limit > 0)
+		limit = (off_t)p->cfg->smtp.message_size_limit + TRACE_SLACK;
+	if (queue_writer_begin(&t->w, p->cfg->queue_dir, &env, limit, &r) ==
+	    -1) {
+		free(env.rcpts);
+		return priv_reply_fail(p, &r);
+	}
+	free(env.rcpts);
+	t->writing = true;
+	queue_writer_write(&t->w, trace, tracelen);
+	t->trace_len = (off_t)tracelen;
+	t->data_bytes = 0;
+	p->txn = TXN_DATA;
+	return priv_reply_ok(p);
+}
+
+int
+priv_answer_data_chunk(struct priv *p, struct ipc_msg *m)
+{
+	struct priv_txn_state	*t = txn(p);
+	const void		*buf;
+	size_t			 len;
+
+	if (ipc_get_bytes(m, &buf, &len, IPC_MSG_MAX) == -1 ||
+	    ipc_get_end(m) == -1)
+		return PRIV_H_REFUSE;
+	queue_writer_write(&t->w, buf, len);
+	t->data_bytes += len;
+	return 0;
+}
+
+int
+priv_answer_data_end(struct priv *p, struct ipc_msg *m)
+{
+	struct priv_txn_state	*t = txn(p);
+	struct reason		 r;
+	struct ipc_msg		*rep;
+	uint64_t		 size;
+	uint32_t		 ok;
+	size_t			 nrcpt = t->nrcpt_cmds;
+	char			 qid[QUEUE_ID_MAX + 1];
+
+	if (ipc_get_u64(m, &size) == -1 || ipc_get_u32(m, &ok) == -1 ||
+	    ipc_get_end(m) == -1)
+		return PRIV_H_REFUSE;
+	if (!ok) {
+		priv_txn_abort(p);
+		return priv_reply_ok(p);
+	}
+	if (size != t->data_bytes) {
+		log_warnx("worker says %llu octets, sent %llu: message "
+		    "dropped", (unsigned long long)size,
+		    (unsigned long long)t->data_bytes);
+		priv_txn_abort(p);
+		reason_set(&r, "4.3.0", "internal error, try again later");
+		return priv_reply_fail(p, &r);
+	}
+	t->writing = false;
+	if (queue_writer_commit(&t->w, &r) == -1) {
+		priv_txn_abort(p);
+		return priv_reply_fail(p, &r);
+	}
+	memcpy(qid, t->qid, sizeof(qid));
+	log_info("queued id=%s client=%s from=<%s> size=%llu nrcpt=%zu%s%s",
+	    qid, p->client, t->sender_text, (unsigned long long)size, nrcpt,
+	    p->authed ? " user=" : "", p->authed ? p->user : "");
+	priv_txn_abort(p);
+	priv_notify(p, "Q %s", qid);
+	if (p->inetd)
+		priv_inetd_queued(p, qid);
+	rep = priv_reply_begin(p);
+	ipc_put_str(rep, qid);
+	return priv_reply_send(p, -1);
+}
+
+int
+priv_answer_vrfy(struct priv *p, struct ipc_msg *m)
+{
+	struct resolve_list	 l = { NULL, 0 };
+	struct mailaddr		 a;
+	struct reason		 r;
+	struct ipc_msg		*rep;
+	char			 text[SMTP_PATH_MAX + 1];
+	int			 code;
+
+	if (ipc_get_str(m, text, sizeof(text), SMTP_PATH_MAX) == -1 ||
+	    ipc_get_end(m) == -1)
+		return PRIV_H_REFUSE;
+	if (!p->cfg->smtp.vrfy) {
+		reason_set(&r, "2.5.2", "cannot VRFY user");
+		return priv_reply_fail(p, &r);
+	}
+	if (addr_parse_mailbox(text, strlen(text), ADDR_ALLOW_POSTMASTER |
+	    ADDR_UTF8, &a, &r) == -1)
+		return PRIV_H_REFUSE;
+	/* only our own users: VRFY never says anything about relaying */
+	if (resolve_rcpt(p->cfg, p->aliases, &a, false, &l, &code, &r) == -1)
+		return priv_reply_fail(p, &r);
+	resolve_list_free(&l);
+	rep = priv_reply_begin(p);
+	ipc_put_str(rep, text);
+	return priv_reply_send(p, -1);
 }

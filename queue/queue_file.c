@@ -190,8 +190,13 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 	memset(w, 0, sizeof(*w));
 	w->fd = w->dirfd = -1;
 	w->limit = limit;
-	queue_id_new(w->id);
-	memcpy(env->id, w->id, sizeof(env->id));
+	/* the id may have been chosen earlier (the SMTP MAIL command) */
+	if (queue_id_valid(env->id))
+		memcpy(w->id, env->id, sizeof(w->id));
+	else {
+		queue_id_new(w->id);
+		memcpy(env->id, w->id, sizeof(env->id));
+	}
 	buf = xmalloc(cap);
 	n = snprintf(buf, cap, "V 1\nI %s\nT %lld\nN %0*u\nS ", w->id,
 	    (long long)env->arrival, ATT_DIGITS, 0u);

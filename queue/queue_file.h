@@ -85,7 +85,8 @@ struct queue_writer {
 
 /*
  * Creates incoming/ID and writes env's envelope (its rcpts, sender, ...;
- * id, attempts and offsets are filled in here). Returns 0, or -1 with r.
+ * attempts and offsets are filled in here, and the id too unless env->id
+ * already holds a valid one). Returns 0, or -1 with r.
  */
 int	queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 	    struct queue_env *env, off_t limit, struct reason *r);

@@ -12,7 +12,7 @@ from maildtest import Maild, Sandbox  # noqa: E402
 def sandbox():
     sb = Sandbox()
     yield sb
-    sb.cleanup()
+    pass
 
 
 @pytest.fixture
@@ -30,6 +30,8 @@ def make_maild(sandbox):
             m.stop()
         finally:
             m.kill_all()
+            # shown by pytest only when the test failed
+            print("---- maild log (tail) ----\n" + m.log()[-8000:])
 
 
 @pytest.fixture

@@ -367,11 +367,13 @@ class Client:
                 return int(line[:3]), lines
 
     def closed(self, timeout=5):
-        """True if the server closed the connection (EOF) within timeout."""
+        """True if the server closed the connection (EOF or reset) within timeout."""
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(1) == b""
-        except (ConnectionResetError, socket.timeout):
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
             return False
 
     def close(self):

@@ -52,7 +52,7 @@ def test_session_open_across_reload_goes_on(maild):
 
 def test_sigterm_leaves_no_process_behind(maild):
     pids = maild.all_pids()
-    assert len(pids) == 1 + 2 * 3          # master, 3 monitors, 3 workers
+    assert len(pids) == 1 + 2 * 3 + 1      # master, 3 monitors, 3 workers, runner
     assert maild.stop() == 0
     for p in pids:
         assert not alive(p), "process %d survived" % p

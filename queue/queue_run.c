@@ -1,0 +1,719 @@
+/*
+ * The queue runner (root). Messages arrive in active/ (the monitor told
+ * us with "Q id", or a periodic scan finds them); each recipient is
+ * delivered (deliver_local.c), bounced (a DSN to the sender, never for
+ * a bounce), or left for later, and a message with work left moves to
+ * deferred/ with its next attempt time as the file's mtime. A maildrop
+ * that was busy is retried soon, and at once when the POP3 monitor that
+ * held it says "U user". Each queue file is locked (fcntl) while it is
+ * worked on, so "maild -q" or an inetd monitor can run beside the
+ * runner without delivering anything twice.
+ *
+ * Log lines carry the queue id, so that grep ID shows a message's whole
+ * story: "queued" (monitor), then "delivered", "deferred" or "bounced".
+ */
+#include "autoconf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "bounce.h"
+#include "deliver_local.h"
+#include "log.h"
+#include "queue_file.h"
+#include "queue_run.h"
+#include "resolve.h"
+#include "xmalloc.h"
+
+#define RESCAN_SEC	10	/* look for messages nobody told us about */
+#define INCOMING_MAX_AGE (24 * 3600)
+
+struct deferred {
+	char	 qid[QUEUE_ID_MAX + 1];
+	time_t	 due;
+	char	*waiting_user;	/* busy maildrop: retry when released */
+};
+
+struct runner {
+	const struct config	*cfg;
+	const struct aliases	*al;
+	int			 qfd;		/* queue_dir */
+	struct deferred		*def;
+	size_t			 ndef;
+};
+
+enum outcome { OUT_GONE, OUT_DEFERRED, OUT_BUSY };
+
+static volatile sig_atomic_t	stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static double
+delay_since(time_t arrival)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)(now.tv_sec - arrival) + now.tv_nsec / 1e9;
+}
+
+static void
+forget(struct runner *rn, const char *qid)
+{
+	size_t	i;
+
+	for (i = 0; i < rn->ndef; i++)
+		if (strcmp(rn->def[i].qid, qid) == 0) {
+			free(rn->def[i].waiting_user);
+			rn->def[i] = rn->def[--rn->ndef];
+			return;
+		}
+}
+
+static void
+remember(struct runner *rn, const char *qid, time_t due, const char *user)
+{
+	struct deferred	*d;
+
+	forget(rn, qid);
+	rn->def = xreallocarray(rn->def, rn->ndef + 1, sizeof(*rn->def));
+	d = &rn->def[rn->ndef++];
+	snprintf(d->qid, sizeof(d->qid), "%s", qid);
+	d->due = due;
+	d->waiting_user = user ? xstrdup(user) : NULL;
+}
+
+/* --- bounces -------------------------------------------------------------- */
+
+
+static int
+bounce_sink(void *arg, const char *buf, size_t len)
+{
+	struct queue_writer *w = arg;
+
+	queue_writer_write(w, buf, len);
+	return w->failed ? -1 : 0;
+}
+
+/*
+ * Queues a DSN for the recipients listed in idx (n of them) and marks
+ * them bounced. The DSN's own id goes to new_qid ("" if none was made).
+ * Returns 0, or -1 when the DSN could not be queued (retry later).
+ */
+static int
+bounce(struct runner *rn, int qfd, struct queue_env *env, const size_t *idx,
+    size_t n, char *new_qid)
+{
+	const struct config	*cfg = rn->cfg;
+	struct bounce_rcpt	*br;
+	struct bounce_info	 bi;
+	struct resolve_list	 to = { NULL, 0 };
+	struct queue_writer	 w;
+	struct queue_env	 benv;
+	struct mailaddr		 sender;
+	struct reason		 r;
+	char			**diag;
+	size_t			 i;
+	int			 code, ret = -1;
+
+	new_qid[0] = '\0';
+	if (bounce_is_dsn_sender(env->sender)) {
+		log_info("id=%s: not bouncing a bounce (null sender); "
+		    "dropping %zu recipient(s)", env->id, n);
+		goto mark;
+	}
+	if (addr_parse_mailbox(env->sender, strlen(env->sender), ADDR_UTF8,
+	    &sender, &r) == -1 || resolve_rcpt(cfg, rn->al, &sender, true,
+	    &to, &code, &r) == -1) {
+		log_warnx("id=%s: cannot return a bounce to <%s>: %s; "
+		    "dropping it", env->id, env->sender, r.text);
+		resolve_list_free(&to);
+		goto mark;
+	}
+	br = xcalloc(n, sizeof(*br));
+	diag = xcalloc(n, sizeof(*diag));
+	for (i = 0; i < n; i++) {
+		struct queue_rcpt *rc = &env->rcpts[idx[i]];
+
+		br[i].addr = rc->addr;
+		br[i].status = rc->why.status;
+		diag[i] = xasprintf("x-local; %s", rc->why.text);
+		br[i].diagnostic = diag[i];
+	}
+	memset(&bi, 0, sizeof(bi));
+	bi.hostname = cfg->hostname;
+	bi.queue_id = env->id;
+	bi.arrival = env->arrival;
+	bi.date = time(NULL);
+	bi.sender = env->sender;
+	bi.rcpts = br;
+	bi.nrcpts = n;
+	bi.msg_fd = qfd;
+	bi.msg_off = env->body_off;
+	bi.msg_len = env->body_len;
+
+	memset(&benv, 0, sizeof(benv));
+	benv.arrival = time(NULL);
+	benv.sender = "";
+	benv.client = "localhost";
+	benv.helo = cfg->hostname;
+	benv.nrcpts = to.n;
+	benv.rcpts = xcalloc(to.n, sizeof(*benv.rcpts));
+	for (i = 0; i < to.n; i++) {
+		bool remote = strcmp(to.v[i].user, QRCPT_REMOTE) == 0;
+
+		benv.rcpts[i].status = remote ? QRCPT_RELAY : QRCPT_PENDING;
+		benv.rcpts[i].user = to.v[i].user;
+		benv.rcpts[i].addr = remote ? to.v[i].addr : env->sender;
+	}
+	if (queue_writer_begin(&w, cfg->queue_dir, &benv, 0, &r) == 0) {
+		if (bounce_write(&bi, bounce_sink, &w, &r) == 0 &&
+		    queue_writer_commit(&w, &r) == 0) {
+			snprintf(new_qid, QUEUE_ID_MAX + 1, "%s", w.id);
+			log_info("id=%s: bounce id=%s to=<%s> for %zu "
+			    "recipient(s)", env->id, w.id, env->sender, n);
+			ret = 0;
+		} else
+			queue_writer_abort(&w);
+	}
+	if (ret == -1)
+		log_warnx("id=%s: cannot queue the bounce: %s; will retry",
+		    env->id, r.text);
+	for (i = 0; i < n; i++)
+		free(diag[i]);
+	free(diag);
+	free(br);
+	free(benv.rcpts);
+	resolve_list_free(&to);
+	if (ret == -1)
+		return -1;
+mark:
+	for (i = 0; i < n; i++)
+		if (queue_rcpt_mark(qfd, env, idx[i], QRCPT_BOUNCED, 0,
+		    i + 1 == n) == -1)
+			log_warn("id=%s: marking bounced", env->id);
+	return 0;
+}
+
+/* --- one message ------------------------------------------------------------ */
+
+static time_t
+backoff(const struct config *cfg, unsigned attempts)
+{
+	long long	d = cfg->queue.retry_min;
+	unsigned	i;
+
+	for (i = 1; i < attempts && d < cfg->queue.retry_max; i++)
+		d *= 2;
+	if (d > cfg->queue.retry_max)
+		d = cfg->queue.retry_max;
+	return (time_t)d;
+}
+
+/*
+ * Works on dir/qid once. Returns OUT_GONE (finished and removed, or not
+ * there), OUT_DEFERRED (*due and *waiting set), or OUT_BUSY (someone
+ * else holds it).
+ */
+static enum outcome
+process(struct runner *rn, const char *dir, const char *qid, time_t *due,
+    char **waiting)
+{
+	const struct config	*cfg = rn->cfg;
+	struct queue_env	 env;
+	struct reason		 r;
+	struct stat		 st1, st2;
+	struct flock		 fl;
+	struct timespec		 ts[2];
+	char			 path[64], to[64], bqid[QUEUE_ID_MAX + 1];
+	char			*locked_user = NULL;
+	size_t			*bounced, nb = 0, i;
+	time_t			 now = time(NULL);
+	bool			 pending = false, temp = false, expired;
+	int			 fd;
+	enum outcome		 out = OUT_DEFERRED;
+
+	*waiting = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, qid);
+	fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return OUT_GONE;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) == -1) {
+		close(fd);
+		return OUT_BUSY;
+	}
+	/* it may have been finished and removed, or moved, meanwhile */
+	if (fstat(fd, &st1) == -1 || fstatat(rn->qfd, path, &st2,
+	    AT_SYMLINK_NOFOLLOW) == -1 || st1.st_ino != st2.st_ino ||
+	    st1.st_nlink == 0) {
+		close(fd);
+		return OUT_GONE;
+	}
+	if (queue_env_read(fd, &env, &r) == -1) {
+		log_warnx("id=%s: corrupt queue file (%s); moved to corrupt/",
+		    qid, r.text);
+		snprintf(to, sizeof(to), "corrupt/%s", qid);
+		(void)renameat(rn->qfd, path, rn->qfd, to);
+		close(fd);
+		return OUT_GONE;
+	}
+	expired = now - env.arrival > cfg->queue.max_lifetime;
+	bounced = xcalloc(env.nrcpts, sizeof(*bounced));
+	for (i = 0; i < env.nrcpts; i++) {
+		struct queue_rcpt	*rc = &env.rcpts[i];
+		enum deliver_result	 dr;
+
+		if (rc->status == QRCPT_DONE || rc->status == QRCPT_BOUNCED)
+			continue;
+		if (rc->status == QRCPT_RELAY) {
+			/* remote delivery is not there yet: it waits */
+			reason_set(&rc->why, "4.4.1", "remote delivery is not "
+			    "available yet");
+			dr = DELIVER_DEFER;
+		} else
+			dr = deliver_local(cfg, fd, &env, i, &rc->why);
+		switch (dr) {
+		case DELIVER_OK:
+			log_info("id=%s: delivered to=<%s> user=%s delay=%.2fs",
+			    env.id, rc->addr, rc->user,
+			    delay_since(env.arrival));
+			break;
+		case DELIVER_BOUNCE:
+			bounced[nb++] = i;
+			break;
+		case DELIVER_LOCKED:
+			if (locked_user == NULL)
+				locked_user = rc->user;
+			/* FALLTHROUGH */
+		case DELIVER_DEFER:
+			if (dr == DELIVER_DEFER)
+				temp = true;
+			if (expired) {
+				char why[256];
+
+				snprintf(why, sizeof(why), "delivery time "
+				    "expired: %.200s", rc->why.text);
+				reason_set(&rc->why, "5.4.7", "%s", why);
+				bounced[nb++] = i;
+				break;
+			}
+			pending = true;
+			log_info("id=%s: deferred to=<%s> delay=%.2fs "
+			    "reason=\"%s %s\"", env.id, rc->addr,
+			    delay_since(env.arrival), rc->why.status,
+			    rc->why.text);
+			break;
+		}
+	}
+	for (i = 0; i < nb; i++)
+		log_info("id=%s: bounced to=<%s> delay=%.2fs reason=\"%s %s\"",
+		    env.id, env.rcpts[bounced[i]].addr,
+		    delay_since(env.arrival), env.rcpts[bounced[i]].why.status,
+		    env.rcpts[bounced[i]].why.text);
+	if (nb > 0 && bounce(rn, fd, &env, bounced, nb, bqid) == -1)
+		pending = temp = true;
+	free(bounced);
+
+	if (!pending && queue_env_done(&env)) {
+		if (unlinkat(rn->qfd, path, 0) == -1)
+			log_warn("id=%s: unlink", env.id);
+		else
+			log_info("id=%s: removed", env.id);
+		out = OUT_GONE;
+	} else {
+		(void)queue_attempts_mark(fd, &env, env.attempts + 1);
+		*due = now + ((locked_user && !temp) ?
+		    cfg->queue.locked_retry : backoff(cfg, env.attempts));
+		ts[0].tv_sec = now;
+		ts[0].tv_nsec = 0;
+		ts[1].tv_sec = *due;
+		ts[1].tv_nsec = 0;
+		(void)futimens(fd, ts);
+		if (strcmp(dir, QUEUE_DIR_ACTIVE) == 0) {
+			snprintf(to, sizeof(to), QUEUE_DIR_DEFERRED "/%s", qid);
+			if (renameat(rn->qfd, path, rn->qfd, to) == -1)
+				log_warn("id=%s: move to deferred", env.id);
+		}
+		if (locked_user != NULL && !temp)
+			*waiting = xstrdup(locked_user);
+	}
+	queue_env_free(&env);
+	close(fd);
+	/* a bounce is new mail: deliver it now */
+	if (nb > 0 && bqid[0] != '\0') {
+		time_t	bdue;
+		char	*bw;
+
+		if (process(rn, QUEUE_DIR_ACTIVE, bqid, &bdue, &bw) ==
+		    OUT_DEFERRED)
+			remember(rn, bqid, bdue, bw);
+		free(bw);
+	}
+	return out;
+}
+
+static void
+work(struct runner *rn, const char *dir, const char *qid)
+{
+	time_t	 due;
+	char	*waiting;
+
+	switch (process(rn, dir, qid, &due, &waiting)) {
+	case OUT_GONE:
+		forget(rn, qid);
+		break;
+	case OUT_DEFERRED:
+		remember(rn, qid, due, waiting);
+		break;
+	case OUT_BUSY:
+		break;
+	}
+	free(waiting);
+}
+
+/* Calls fn for every queue id in dir; returns how many. */
+static size_t
+scan(struct runner *rn, const char *dir,
+    void (*fn)(struct runner *, const char *, const char *, time_t))
+{
+	struct dirent	*e;
+	struct stat	 st;
+	DIR		*d;
+	char		 path[320];
+	char		**ids = NULL;
+	time_t		*mt = NULL;
+	size_t		 n = 0, i;
+	int		 fd;
+
+	if ((fd = openat(rn->qfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("open queue directory %s", dir);
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
+	/* collect first: processing renames files out of this directory */
+	while ((e = readdir(d)) != NULL) {
+		if (!queue_id_valid(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (fstatat(rn->qfd, path, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		ids = xreallocarray(ids, n + 1, sizeof(*ids));
+		mt = xreallocarray(mt, n + 1, sizeof(*mt));
+		ids[n] = xstrdup(e->d_name);
+		mt[n++] = st.st_mtime;
+	}
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		fn(rn, dir, ids[i], mt[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	free(mt);
+	return n;
+}
+
+static void
+scan_active(struct runner *rn, const char *dir, const char *qid, time_t mt)
+{
+	(void)mt;
+	work(rn, dir, qid);
+}
+
+/*
+ * Recovery: a message whose delivery was interrupted (a recipient still
+ * "trying") is finished before anything else is delivered, so that a
+ * torn copy at the end of a maildrop is cut off before other mail lands
+ * behind it.
+ */
+static void
+scan_recover(struct runner *rn, const char *dir, const char *qid, time_t mt)
+{
+	struct queue_env	env;
+	struct reason		r;
+	char			path[64];
+	bool			trying = false;
+	size_t			i;
+	int			fd;
+
+	(void)mt;
+	snprintf(path, sizeof(path), "%s/%s", dir, qid);
+	if ((fd = openat(rn->qfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		return;
+	if (queue_env_read(fd, &env, &r) == 0) {
+		for (i = 0; i < env.nrcpts; i++)
+			if (env.rcpts[i].status == QRCPT_TRYING)
+				trying = true;
+		queue_env_free(&env);
+	}
+	close(fd);
+	if (trying) {
+		log_info("id=%s: recovering an interrupted delivery", qid);
+		work(rn, dir, qid);
+	}
+}
+
+static void
+scan_deferred(struct runner *rn, const char *dir, const char *qid, time_t mt)
+{
+	(void)dir;
+	remember(rn, qid, mt, NULL);
+}
+
+static void
+scan_all_now(struct runner *rn, const char *dir, const char *qid, time_t mt)
+{
+	(void)mt;
+	work(rn, dir, qid);
+}
+
+static int
+runner_init(struct runner *rn, const struct config *cfg,
+    const struct aliases *al)
+{
+	memset(rn, 0, sizeof(*rn));
+	rn->cfg = cfg;
+	rn->al = al;
+	rn->qfd = open(cfg->queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rn->qfd == -1) {
+		log_warn("open queue %s", cfg->queue_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+runner_free(struct runner *rn)
+{
+	while (rn->ndef > 0)
+		forget(rn, rn->def[0].qid);
+	free(rn->def);
+	if (rn->qfd != -1)
+		close(rn->qfd);
+}
+
+static void
+on_notice(struct runner *rn, const char *buf, size_t n)
+{
+	char	arg[USER_NAME_MAX + 1];
+	size_t	i;
+
+	if (n < 3 || buf[1] != ' ' || n - 2 > USER_NAME_MAX)
+		return;
+	memcpy(arg, buf + 2, n - 2);
+	arg[n - 2] = '\0';
+	if (buf[0] == 'Q' && queue_id_valid(arg))
+		work(rn, QUEUE_DIR_ACTIVE, arg);
+	else if (buf[0] == 'U') {
+		/* that maildrop was just released: try its mail now */
+		for (i = 0; i < rn->ndef; i++)
+			if (rn->def[i].waiting_user != NULL &&
+			    strcmp(rn->def[i].waiting_user, arg) == 0)
+				rn->def[i].due = 0;
+	}
+}
+
+void
+queue_runner(const struct config *cfg, const struct aliases *al,
+    int notify_fd, int life_fd)
+{
+	struct runner		 rn;
+	struct pollfd		 pfd[2];
+	struct sigaction	 sa;
+	char			 buf[512];
+	time_t			 now, next_scan, soonest;
+	ssize_t			 n;
+	size_t			 i;
+	int			 timeout;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	if (runner_init(&rn, cfg, al) == -1)
+		return;
+	queue_clean_incoming(cfg, INCOMING_MAX_AGE);
+	scan(&rn, QUEUE_DIR_ACTIVE, scan_recover);
+	scan(&rn, QUEUE_DIR_DEFERRED, scan_recover);
+	scan(&rn, QUEUE_DIR_DEFERRED, scan_deferred);
+	scan(&rn, QUEUE_DIR_ACTIVE, scan_active);
+	next_scan = time(NULL) + RESCAN_SEC;
+
+	while (!stop) {
+		now = time(NULL);
+		/* due retries */
+		for (i = 0; i < rn.ndef && !stop;) {
+			if (rn.def[i].due <= now) {
+				char qid[QUEUE_ID_MAX + 1];
+
+				snprintf(qid, sizeof(qid), "%s", rn.def[i].qid);
+				forget(&rn, qid);
+				work(&rn, QUEUE_DIR_DEFERRED, qid);
+				i = 0;	/* the array changed */
+				continue;
+			}
+			i++;
+		}
+		if (now >= next_scan) {
+			scan(&rn, QUEUE_DIR_ACTIVE, scan_active);
+			queue_clean_incoming(cfg, INCOMING_MAX_AGE);
+			next_scan = time(NULL) + RESCAN_SEC;
+		}
+		soonest = next_scan;
+		for (i = 0; i < rn.ndef; i++)
+			if (rn.def[i].due < soonest)
+				soonest = rn.def[i].due;
+		now = time(NULL);
+		timeout = soonest > now ? (int)(soonest - now) * 1000 : 0;
+		pfd[0].fd = notify_fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = life_fd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("poll");
+			break;
+		}
+		if (pfd[1].revents != 0) {
+			log_info("master went away; queue runner exiting");
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			while ((n = recv(notify_fd, buf, sizeof(buf),
+			    MSG_DONTWAIT)) > 0 && !stop)
+				on_notice(&rn, buf, (size_t)n);
+	}
+	runner_free(&rn);
+}
+
+int
+queue_run_once(const struct config *cfg, const struct aliases *al)
+{
+	struct runner	rn;
+
+	if (runner_init(&rn, cfg, al) == -1)
+		return -1;
+	scan(&rn, QUEUE_DIR_ACTIVE, scan_recover);
+	scan(&rn, QUEUE_DIR_DEFERRED, scan_recover);
+	scan(&rn, QUEUE_DIR_ACTIVE, scan_all_now);
+	scan(&rn, QUEUE_DIR_DEFERRED, scan_all_now);
+	runner_free(&rn);
+	return 0;
+}
+
+void
+queue_deliver_id(const struct config *cfg, const struct aliases *al,
+    const char *qid)
+{
+	struct runner	rn;
+
+	if (!queue_id_valid(qid) || runner_init(&rn, cfg, al) == -1)
+		return;
+	work(&rn, QUEUE_DIR_ACTIVE, qid);
+	runner_free(&rn);
+}
+
+void
+queue_clean_incoming(const struct config *cfg, int max_age)
+{
+	struct dirent	*e;
+	struct stat	 st;
+	DIR		*d;
+	char		 path[4096];
+	time_t		 now = time(NULL);
+
+	snprintf(path, sizeof(path), "%s/" QUEUE_DIR_INCOMING,
+	    cfg->queue_dir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (!queue_id_valid(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/" QUEUE_DIR_INCOMING "/%s",
+		    cfg->queue_dir, e->d_name);
+		if (lstat(path, &st) == -1 ||
+		    (max_age > 0 && now - st.st_mtime < max_age))
+			continue;
+		/* never acknowledged to a client: safe to drop */
+		if (unlink(path) == 0)
+			log_info("id=%s: removed unfinished incoming message",
+			    e->d_name);
+	}
+	closedir(d);
+}
+
+int
+queue_list(const struct config *cfg, FILE *fp)
+{
+	static const char *dirs[] = { QUEUE_DIR_ACTIVE, QUEUE_DIR_DEFERRED };
+	struct dirent	*e;
+	struct queue_env env;
+	struct reason	 r;
+	char		 path[4096], when[32];
+	DIR		*d;
+	size_t		 i, k;
+	int		 fd, count = 0;
+
+	fprintf(fp, "%-16s %-8s %10s  %-16s %s\n", "Queue ID", "State",
+	    "Size", "Arrival", "Sender / recipients");
+	for (k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "%s/%s", cfg->queue_dir, dirs[k]);
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			if (!queue_id_valid(e->d_name))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%s",
+			    cfg->queue_dir, dirs[k], e->d_name);
+			if ((fd = open(path, O_RDONLY | O_NOFOLLOW)) == -1)
+				continue;
+			if (queue_env_read(fd, &env, &r) == 0) {
+				struct tm tm;
+
+				localtime_r(&env.arrival, &tm);
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M",
+				    &tm);
+				fprintf(fp, "%-16s %-8s %10lld  %-16s <%s>\n",
+				    env.id, dirs[k], (long long)env.body_len,
+				    when, env.sender);
+				for (i = 0; i < env.nrcpts; i++)
+					fprintf(fp, "%55s %c <%s>%s\n", "",
+					    env.rcpts[i].status,
+					    env.rcpts[i].addr,
+					    env.rcpts[i].status ==
+					    QRCPT_RELAY ? " (awaiting relay)" :
+					    "");
+				queue_env_free(&env);
+				count++;
+			}
+			close(fd);
+		}
+		closedir(d);
+	}
+	fprintf(fp, "-- %d message%s\n", count, count == 1 ? "" : "s");
+	return count;
+}

@@ -1,0 +1,231 @@
+/*
+ * Recipient resolution (see resolve.h), in root processes: the SMTP
+ * monitor and the queue runner. Local parts are folded to lower case
+ * before lookup, as most MTAs do for local delivery, so Alice@ and alice@
+ * reach the same maildrop. User names come from NSS (getpwnam), which
+ * also decides that a user exists.
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "queue_file.h"
+#include "resolve.h"
+#include "xmalloc.h"
+
+struct expand_ctx {
+	const struct config	*cfg;
+	const struct aliases	*al;		/* may be NULL */
+	struct resolve_list	*out;
+	int			 depth;
+};
+
+static void
+add(struct resolve_list *out, const char *user, const char *addr)
+{
+	size_t	i;
+
+	for (i = 0; i < out->n; i++)
+		if (strcmp(out->v[i].user, user) == 0 &&
+		    strcmp(out->v[i].addr, addr) == 0)
+			return;
+	out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+	out->v[out->n].user = xstrdup(user);
+	out->v[out->n].addr = xstrdup(addr);
+	out->n++;
+}
+
+/* A user name we are willing to use as a maildrop file name. */
+static bool
+safe_user(const char *u)
+{
+	size_t	i;
+
+	if (u[0] == '\0' || u[0] == '.' || u[0] == '-' ||
+	    strlen(u) > USER_NAME_MAX)
+		return false;
+	for (i = 0; u[i] != '\0'; i++)
+		if (!isalnum((unsigned char)u[i]) && strchr("._-", u[i]) == NULL)
+			return false;
+	return true;
+}
+
+/* 1: a local user (canonical name in out), 0: none, -1: NSS failed. */
+static int
+lookup_user(const char *name, char *out, size_t outsz)
+{
+	struct passwd	*pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL)
+		return errno != 0 && errno != ENOENT && errno != ESRCH ? -1 : 0;
+	if (!safe_user(pw->pw_name))
+		return 0;
+	snprintf(out, outsz, "%s", pw->pw_name);
+	return 1;
+}
+
+static int resolve_local(struct expand_ctx *, const char *, struct reason *);
+
+static int
+expand_cb(void *arg, enum alias_kind kind, const char *target,
+    struct reason *r)
+{
+	struct expand_ctx	*ctx = arg;
+	struct mailaddr		 a;
+	char			 user[USER_NAME_MAX + 1];
+	int			 n;
+
+	switch (kind) {
+	case ALIAS_LOCAL:
+		n = lookup_user(target, user, sizeof(user));
+		if (n == 1) {
+			add(ctx->out, user, "");
+			return 0;
+		}
+		if (n == -1)
+			reason_set(r, "4.3.0", "user database unavailable");
+		else {
+			log_warnx("alias target \"%s\" is not a local user",
+			    target);
+			reason_set(r, "5.1.1", "alias target is not a local "
+			    "user");
+		}
+		return -1;
+	case ALIAS_REMOTE:
+		if (addr_parse_mailbox(target, strlen(target), ADDR_UTF8, &a,
+		    r) == -1)
+			return -1;
+		if (config_is_local_domain(ctx->cfg, a.domain)) {
+			if (++ctx->depth > ALIAS_DEPTH_MAX) {
+				reason_set(r, "5.4.6", "alias loop");
+				return -1;
+			}
+			n = resolve_local(ctx, a.local, r);
+			ctx->depth--;
+			return n;
+		}
+		/* forwarding an admin configured: a relay, allowed */
+		add(ctx->out, QRCPT_REMOTE, target);
+		return 0;
+	default:
+		/* aliases_expand only reports these when allowed */
+		reason_set(r, "5.3.5", "file and program deliveries are not "
+		    "supported");
+		return -1;
+	}
+}
+
+static int
+resolve_local(struct expand_ctx *ctx, const char *local, struct reason *r)
+{
+	char	lower[SMTP_LOCALPART_MAX + 1], user[USER_NAME_MAX + 1];
+	size_t	i;
+	int	n = 0;
+
+	for (i = 0; local[i] != '\0' && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)tolower((unsigned char)local[i]);
+	lower[i] = '\0';
+	/* aliases first: they may redirect real users too */
+	if (ctx->al != NULL)
+		n = aliases_expand(ctx->al, lower, 0, expand_cb, ctx, r);
+	if (n == 1)
+		return 0;
+	if (n == -1)
+		return -1;
+	switch (lookup_user(lower, user, sizeof(user))) {
+	case 1:
+		add(ctx->out, user, "");
+		return 0;
+	case -1:
+		reason_set(r, "4.3.0", "user database unavailable, try again "
+		    "later");
+		return -1;
+	}
+	if (strcmp(lower, "postmaster") == 0) {
+		/* RFC 5321 4.5.1: postmaster must always work */
+		add(ctx->out, "root", "");
+		return 0;
+	}
+	reason_set(r, "5.1.1", "no such user here");
+	return -1;
+}
+
+int
+resolve_rcpt(const struct config *cfg, const struct aliases *al,
+    const struct mailaddr *rcpt, bool relay_ok, struct resolve_list *out,
+    int *code_out, struct reason *r)
+{
+	struct expand_ctx	ctx;
+	char			text[ADDR_TEXT_SIZE];
+
+	if (rcpt->domain[0] != '\0' &&
+	    !config_is_local_domain(cfg, rcpt->domain)) {
+		if (!relay_ok) {
+			*code_out = 554;
+			reason_set(r, "5.7.1", "relay access denied");
+			return -1;
+		}
+		if (addr_format(rcpt, text, sizeof(text)) == -1) {
+			*code_out = 501;
+			reason_set(r, "5.1.3", "bad recipient address");
+			return -1;
+		}
+		add(out, QRCPT_REMOTE, text);
+		return 0;
+	}
+	ctx.cfg = cfg;
+	ctx.al = al;
+	ctx.out = out;
+	ctx.depth = 0;
+	if (resolve_local(&ctx, rcpt->local, r) == -1) {
+		*code_out = r->status[0] == '4' ? 451 : 550;
+		if (strcmp(r->status, "5.4.6") == 0 ||
+		    strcmp(r->status, "5.5.3") == 0)
+			*code_out = 550;
+		return -1;
+	}
+	return 0;
+}
+
+bool
+resolve_sender_owned(const struct config *cfg, const struct aliases *al,
+    const struct mailaddr *sender, const char *user)
+{
+	struct resolve_list	list = { NULL, 0 };
+	struct reason		r;
+	bool			own = false;
+	size_t			i;
+	int			code;
+
+	if (addr_is_null(sender))
+		return true;
+	if (sender->domain[0] == '\0' ||
+	    !config_is_local_domain(cfg, sender->domain))
+		return false;
+	if (resolve_rcpt(cfg, al, sender, false, &list, &code, &r) == 0)
+		for (i = 0; i < list.n; i++)
+			if (strcmp(list.v[i].user, user) == 0)
+				own = true;
+	resolve_list_free(&list);
+	return own;
+}
+
+void
+resolve_list_free(struct resolve_list *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].user);
+		free(l->v[i].addr);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

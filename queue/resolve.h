@@ -1,0 +1,51 @@
+/*
+ * Recipient resolution: from an address to the local users (or remote
+ * addresses) that get the message. Runs on the privileged side (the
+ * SMTP monitor at RCPT time, the queue runner for bounces), since it
+ * reads the aliases and asks NSS.
+ */
+#ifndef MAILD_RESOLVE_H
+#define MAILD_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "aliases.h"
+#include "config.h"
+#include "reason.h"
+
+struct resolved {
+	char	*user;		/* a local user, or QRCPT_REMOTE ("@") */
+	char	*addr;		/* remote: the address to relay to */
+};
+
+struct resolve_list {
+	struct resolved	*v;
+	size_t		 n;
+};
+
+/*
+ * Resolves rcpt. A local domain (or <Postmaster> without one): the local
+ * part, in lower case, through the aliases (al may be NULL), then NSS;
+ * postmaster with no alias and no such user goes to root. Another
+ * domain is a remote recipient, allowed only when relay_ok (the client
+ * authenticated). Appends the targets to out (duplicates dropped).
+ * Returns 0, or -1 with *code_out (550, 554, 451, ...) and r.
+ */
+int	resolve_rcpt(const struct config *cfg, const struct aliases *al,
+	    const struct mailaddr *rcpt, bool relay_ok,
+	    struct resolve_list *out, int *code_out, struct reason *r);
+
+/*
+ * Whether an authenticated user may use sender as the envelope sender
+ * under authenticated_sender = "own": the null sender, or an address in a
+ * local domain whose local part is the user or resolves to the user.
+ */
+bool	resolve_sender_owned(const struct config *cfg,
+	    const struct aliases *al, const struct mailaddr *sender,
+	    const char *user);
+
+void	resolve_list_free(struct resolve_list *);
+
+#endif

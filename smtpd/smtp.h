@@ -1,0 +1,116 @@
+/*
+ * The SMTP session as the command handlers see it (smtpd/ only). The
+ * session is a state enum and a command table (smtp_session.c); the
+ * transaction (MAIL, RCPT, the message) is its own struct, so RSET is one
+ * free. Everything here runs in the unprivileged worker.
+ */
+#ifndef MAILD_SMTP_H
+#define MAILD_SMTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "bounds.h"
+#include "config.h"
+#include "io.h"
+#include "smtp_data.h"
+#include "smtp_parse.h"
+
+enum smtp_state {
+	SMTP_GREETED,	/* connected, no HELO/EHLO yet */
+	SMTP_READY,	/* HELO/EHLO done, no transaction */
+	SMTP_MAIL,	/* MAIL accepted */
+	SMTP_RCPT,	/* at least one RCPT accepted */
+	SMTP_NSTATES
+};
+
+#define IN(s)		(1u << (s))
+#define ANY_STATE	(IN(SMTP_GREETED) | IN(SMTP_READY) | IN(SMTP_MAIL) | \
+			 IN(SMTP_RCPT))
+
+/* Handler results. */
+#define CMD_OK		0	/* replied; go on */
+#define CMD_CLOSE	1	/* replied; end the session */
+
+struct smtp_txn {
+	struct smtp_mail_args	 mail;
+	char			 sender[ADDR_TEXT_SIZE];
+	char			 qid[QUEUE_ID_MAX + 1];
+	size_t			 nrcpts;
+	char			 first_rcpt[ADDR_TEXT_SIZE];
+	/* BDAT (RFC 3030): a message in chunks */
+	bool			 bdat;
+	bool			 bdat_failed;	/* the message was refused */
+	int			 fail_code;	/* ... with this reply */
+	struct reason		 fail_reason;
+	struct smtp_data	 reader;
+	char			*chunk;		/* data for the monitor */
+	size_t			 chunklen;
+	bool			 ipc_failed;
+};
+
+struct smtp_session {
+	const struct config	*cfg;
+	struct io		*io;
+	int			 role;		/* enum listen_role */
+	enum smtp_state		 state;
+	bool			 esmtp;		/* EHLO, not HELO */
+	char			 helo[SMTP_DOMAIN_MAX + 1];
+	char			 client[64];	/* address as text */
+	bool			 tls;
+	bool			 authed;
+	char			 user[USER_NAME_MAX + 1];
+	unsigned		 ext;		/* SMTP_EXT_* advertised */
+	int			 errors;
+	struct smtp_txn		*txn;
+	/* for the session's last log line */
+	unsigned		 nmsgs, nrcpts_total;
+};
+
+struct smtp_cmd_def {
+	const char	*verb;
+	unsigned	 states;	/* IN() mask where it is allowed */
+	unsigned	 flags;
+	int		(*handler)(struct smtp_session *, const struct smtp_cmd *);
+};
+
+/* smtp_cmd_def.flags */
+#define CMD_SECRET	0x01	/* never log the arguments */
+
+/* smtp_session.c */
+/*
+ * Sends "code status text". A 4xx/5xx reply counts as an error; past
+ * max_errors the session ends (the caller sees CMD_CLOSE).
+ */
+int	smtp_reply(struct smtp_session *, int code, const char *status,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* One line of a multi-line reply ("250-..."); last = true ends it. */
+void	smtp_reply_line(struct smtp_session *, int code, bool last,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	smtp_enter_state(struct smtp_session *, enum smtp_state);
+/* Drops the transaction (in the monitor too when tell_monitor). */
+void	smtp_txn_reset(struct smtp_session *, bool tell_monitor);
+
+/* smtp_ehlo.c */
+int	smtp_helo(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_ehlo(struct smtp_session *, const struct smtp_cmd *);
+
+/* smtp_txn.c */
+int	smtp_mail(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_rcpt(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_data(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_bdat(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_rset(struct smtp_session *, const struct smtp_cmd *);
+
+/* smtp_cmds.c */
+int	smtp_noop(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_quit(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_vrfy(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_expn(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_help(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_not_implemented(struct smtp_session *, const struct smtp_cmd *);
+int	smtp_unknown(struct smtp_session *, const struct smtp_cmd *);
+
+#endif

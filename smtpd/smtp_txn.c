@@ -1,0 +1,394 @@
+/*
+ * The mail transaction (RFC 5321 3.3): MAIL, RCPT, DATA, BDAT (RFC 3030)
+ * and RSET, in the unprivileged worker. The worker parses and checks the
+ * syntax; every decision that needs privileges (who may send, who
+ * exists, relaying) and the queue file itself belong to the monitor.
+ * The message is read by the DATA reader (smtp_data.c, which finds the
+ * one true end and refuses smuggling), passed to the monitor in chunks,
+ * and acknowledged with 250 only after the monitor has committed it to
+ * the queue.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "pool_worker.h"
+#include "priv_client.h"
+#include "priv_proto.h"
+#include "rfc5322.h"
+#include "smtp.h"
+#include "xmalloc.h"
+
+/* The reply code for a refusal the monitor gave as a reason. */
+static int
+code_for(const struct reason *r, int perm)
+{
+	if (strcmp(r->status, "5.7.0") == 0)
+		return 530;
+	if (strcmp(r->status, "5.3.4") == 0)
+		return 552;
+	if (strcmp(r->status, "4.5.3") == 0)
+		return 452;
+	if (strcmp(r->status, "5.7.1") == 0 && perm == 550)
+		return 554;	/* relaying denied */
+	if (r->status[0] == '4')
+		return 451;
+	return perm;
+}
+
+/* The monitor is gone: nothing more can be done in this session. */
+static int
+lost_monitor(struct smtp_session *s, const struct reason *r)
+{
+	smtp_reply(s, 421, "4.3.0", "%s %s", s->cfg->hostname, r->text);
+	return CMD_CLOSE;
+}
+
+int
+smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct config	*cfg = s->cfg;
+	struct smtp_mail_args	 m;
+	struct reason		 r;
+	char			 sender[ADDR_TEXT_SIZE], qid[QUEUE_ID_MAX + 1];
+	int			 code, rc;
+
+	if (smtp_parse_mail(cmd->args, cmd->argslen, s->esmtp ? s->ext : 0,
+	    &m, &code, &r) == -1)
+		return smtp_reply(s, code, r.status, "%s", r.text);
+	if ((m.params & SMTP_PARAM_SIZE) && cfg->smtp.message_size_limit > 0 &&
+	    m.size > (uint64_t)cfg->smtp.message_size_limit)
+		return smtp_reply(s, 552, "5.3.4", "message size exceeds "
+		    "fixed maximum message size");
+	if ((s->role == ROLE_SUBMISSION || s->role == ROLE_SMTPS) &&
+	    !s->authed)
+		return smtp_reply(s, 530, "5.7.0", "authentication required");
+	if (addr_format(&m.from, sender, sizeof(sender)) == -1)
+		return smtp_reply(s, 501, "5.1.7", "bad sender address");
+	rc = priv_mail(sender, s->helo, m.smtputf8 ? PRIV_MAIL_UTF8 : 0,
+	    m.size, qid, sizeof(qid), &r);
+	if (rc == -1)
+		return lost_monitor(s, &r);
+	if (rc == 1)
+		return smtp_reply(s, code_for(&r, 553), r.status, "%s",
+		    r.text);
+	s->txn = xcalloc(1, sizeof(*s->txn));
+	s->txn->mail = m;
+	snprintf(s->txn->sender, sizeof(s->txn->sender), "%s", sender);
+	snprintf(s->txn->qid, sizeof(s->txn->qid), "%s", qid);
+	smtp_enter_state(s, SMTP_MAIL);
+	log_debug("id=%s from=<%s>", qid, sender);
+	return smtp_reply(s, 250, "2.1.0", "Ok");
+}
+
+int
+smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_rcpt_args	 rc;
+	struct reason		 r;
+	char			 text[ADDR_TEXT_SIZE];
+	unsigned		 flags;
+	int			 code, n;
+
+	if (s->txn->bdat)
+		return smtp_reply(s, 503, "5.5.1", "RCPT after BDAT");
+	flags = s->esmtp ? s->ext : 0;
+	if (s->txn->mail.smtputf8)
+		flags |= SMTP_TXN_UTF8;
+	if (smtp_parse_rcpt(cmd->args, cmd->argslen, flags, &rc, &code, &r) ==
+	    -1)
+		return smtp_reply(s, code, r.status, "%s", r.text);
+	if (addr_format(&rc.to, text, sizeof(text)) == -1)
+		return smtp_reply(s, 501, "5.1.3", "bad recipient address");
+	n = priv_rcpt(text, &r);
+	if (n == -1)
+		return lost_monitor(s, &r);
+	if (n == 1) {
+		log_info("id=%s refused recipient <%s>: %s", s->txn->qid, text,
+		    r.text);
+		return smtp_reply(s, code_for(&r, 550), r.status, "<%s>: %s",
+		    text, r.text);
+	}
+	if (s->txn->nrcpts++ == 0)
+		snprintf(s->txn->first_rcpt, sizeof(s->txn->first_rcpt), "%s",
+		    text);
+	smtp_enter_state(s, SMTP_RCPT);
+	return smtp_reply(s, 250, "2.1.5", "Ok");
+}
+
+int
+smtp_rset(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	smtp_txn_reset(s, true);
+	return smtp_reply(s, 250, "2.0.0", "Ok");
+}
+
+/* --- the message --------------------------------------------------------- */
+
+static int
+flush_chunk(struct smtp_txn *t)
+{
+	if (t->chunklen == 0 || t->ipc_failed)
+		return t->ipc_failed ? -1 : 0;
+	if (priv_data_chunk(t->chunk, t->chunklen) == -1) {
+		t->ipc_failed = true;
+		return -1;
+	}
+	t->chunklen = 0;
+	return 0;
+}
+
+/* The DATA reader's sink: batches the text into monitor-sized chunks. */
+static int
+sink(void *arg, const char *buf, size_t len)
+{
+	struct smtp_txn	*t = arg;
+	size_t		 n;
+
+	while (len > 0) {
+		if (t->chunklen == PRIV_CHUNK_MAX && flush_chunk(t) == -1)
+			return -1;
+		n = PRIV_CHUNK_MAX - t->chunklen;
+		if (n > len)
+			n = len;
+		memcpy(t->chunk + t->chunklen, buf, n);
+		t->chunklen += n;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Builds the Received: header and opens the queue file in the monitor. */
+static int
+begin_message(struct smtp_session *s, struct reason *r)
+{
+	struct smtp_txn		*t = s->txn;
+	struct rfc5322_received	 rcv;
+	struct smtp_data_opts	 opts;
+	char			 trace[RFC5322_TRACE_MAX];
+
+	memset(&rcv, 0, sizeof(rcv));
+	rcv.helo = s->helo;
+	rcv.addr = s->client[0] ? s->client : "127.0.0.1";
+	rcv.by = s->cfg->hostname;
+	rcv.with = rfc5322_with_protocol(s->esmtp, s->tls, s->authed,
+	    t->mail.smtputf8);
+	rcv.id = t->qid;
+	rcv.rcpt = t->nrcpts == 1 ? t->first_rcpt : NULL;
+	rcv.date = time(NULL);
+	if (rfc5322_received(&rcv, trace, sizeof(trace)) == -1) {
+		reason_set(r, "4.3.0", "cannot build the trace header");
+		return 451;
+	}
+	switch (priv_data_begin(trace, strlen(trace), r)) {
+	case -1:
+		return 421;
+	case 1:
+		return code_for(r, 554);
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.bare_newlines = s->cfg->smtp.bare_newlines;
+	opts.max_line_length = (size_t)s->cfg->smtp.max_line_length;
+	opts.max_size = (uint64_t)s->cfg->smtp.message_size_limit;
+	t->chunk = xmalloc(PRIV_CHUNK_MAX);
+	t->chunklen = 0;
+	smtp_data_init(&t->reader, &opts, sink, t);
+	return 0;
+}
+
+/*
+ * Ends the message: the reader's verdict, then the monitor's commit.
+ * Replies and returns the handler result.
+ */
+static int
+end_message(struct smtp_session *s)
+{
+	struct smtp_txn	*t = s->txn;
+	struct reason	 r;
+	char		 qid[QUEUE_ID_MAX + 1];
+	uint64_t	 size = smtp_data_size(&t->reader);
+	int		 code, n;
+
+	if (smtp_data_result(&t->reader, &code, &r) == 0 &&
+	    flush_chunk(t) == -1) {
+		code = 451;
+		reason_set(&r, "4.3.0", "internal error, try again later");
+	} else if (smtp_data_result(&t->reader, &code, &r) == 0)
+		code = 0;
+	if (code != 0) {
+		log_info("id=%s message refused: %d %s %s", t->qid, code,
+		    r.status, r.text);
+		if (t->ipc_failed || priv_data_end(size, 0, NULL, 0, &r) == -1)
+			return lost_monitor(s, &r);
+		smtp_txn_reset(s, false);
+		return smtp_reply(s, code, r.status, "%s", r.text);
+	}
+	n = priv_data_end(size, 1, qid, sizeof(qid), &r);
+	if (n == -1)
+		return lost_monitor(s, &r);
+	smtp_txn_reset(s, false);
+	if (n == 1)
+		return smtp_reply(s, code_for(&r, 554), r.status, "%s", r.text);
+	s->nmsgs++;
+	return smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", qid);
+}
+
+int
+smtp_data(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_txn	*t = s->txn;
+	struct io_line	 line;
+	struct reason	 r;
+	int		 code, n, result = CMD_OK;
+
+	if (cmd->argslen != 0)
+		return smtp_reply(s, 501, "5.5.4", "DATA takes no arguments");
+	if (t->bdat)
+		return smtp_reply(s, 503, "5.5.1", "DATA after BDAT");
+	if ((code = begin_message(s, &r)) != 0) {
+		if (code == 421)
+			return lost_monitor(s, &r);
+		return smtp_reply(s, code, r.status, "%s", r.text);
+	}
+	s->nrcpts_total += (unsigned)t->nrcpts;
+	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	if (io_pending(s->io) == 0 && io_flush(s->io) == -1)
+		return CMD_CLOSE;
+	io_set_read_timeout(s->io, s->cfg->smtp.timeout_data * 1000);
+	for (;;) {
+		n = io_getline(s->io, smtp_data_getline_max(&t->reader),
+		    &line);
+		if (n != IO_OK) {
+			/* the message is lost: never deliver a partial one */
+			log_info("id=%s connection %s during DATA", t->qid,
+			    n == IO_TIMEOUT ? "timed out" : "lost");
+			if (!t->ipc_failed)
+				(void)priv_data_end(0, 0, NULL, 0, &r);
+			if (n == IO_TIMEOUT)
+				smtp_reply(s, 421, "4.4.2", "%s timeout "
+				    "during DATA", s->cfg->hostname);
+			result = CMD_CLOSE;
+			break;
+		}
+		if (smtp_data_feed(&t->reader, &line) == SMTP_DATA_END) {
+			result = end_message(s);
+			break;
+		}
+	}
+	io_set_read_timeout(s->io, s->cfg->smtp.timeout_command * 1000);
+	return result;
+}
+
+static int
+bdat_feed(void *arg, const char *buf, size_t n)
+{
+	struct smtp_txn	*t = arg;
+
+	if (!t->bdat_failed)
+		smtp_bdat_feed(&t->reader, buf, n);
+	return 0;
+}
+
+static int
+bdat_discard(void *arg, const char *buf, size_t n)
+{
+	(void)arg;
+	(void)buf;
+	(void)n;
+	return 0;
+}
+
+/* "BDAT size [LAST]": returns 0 with the values, or -1. */
+static int
+parse_bdat(const struct smtp_cmd *cmd, uint64_t *size, bool *last)
+{
+	const char	*p = cmd->args, *end = cmd->args + cmd->argslen;
+	uint64_t	 v = 0;
+
+	if (p == end || *p < '0' || *p > '9')
+		return -1;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*size = v;
+	*last = false;
+	if (p == end)
+		return 0;
+	if (*p++ != ' ')
+		return -1;
+	while (p < end && *p == ' ')
+		p++;
+	if (end - p == 4 && strncasecmp(p, "LAST", 4) == 0) {
+		*last = true;
+		return 0;
+	}
+	return -1;
+}
+
+int
+smtp_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_txn	*t = s->txn;
+	struct reason	 r;
+	uint64_t	 size;
+	bool		 last;
+	int		 code = 0, n;
+
+	if (!s->cfg->smtp.chunking || !s->esmtp)
+		return smtp_unknown(s, cmd);
+	if (parse_bdat(cmd, &size, &last) == -1) {
+		/* we cannot know where the chunk ends: stop here */
+		smtp_reply(s, 501, "5.5.4", "syntax: BDAT size [LAST]");
+		return CMD_CLOSE;
+	}
+	if (!t->bdat) {
+		t->bdat = true;
+		s->nrcpts_total += (unsigned)t->nrcpts;
+		if ((code = begin_message(s, &r)) != 0) {
+			if (code == 421)
+				return lost_monitor(s, &r);
+			t->bdat_failed = true;
+		}
+	}
+	io_set_read_timeout(s->io, s->cfg->smtp.timeout_data * 1000);
+	n = io_read_exact(s->io, (size_t)size,
+	    t->bdat_failed ? bdat_discard : bdat_feed, t);
+	io_set_read_timeout(s->io, s->cfg->smtp.timeout_command * 1000);
+	if (n != IO_OK) {
+		log_info("id=%s connection %s during BDAT", t->qid,
+		    n == IO_TIMEOUT ? "timed out" : "lost");
+		if (!t->bdat_failed && !t->ipc_failed)
+			(void)priv_data_end(0, 0, NULL, 0, &r);
+		return CMD_CLOSE;
+	}
+	if (t->bdat_failed) {
+		/*
+		 * The refusal stands for every chunk of the message; the
+		 * transaction stays until LAST so that each chunk's bytes
+		 * are still consumed as data, never as commands.
+		 */
+		if (code != 0) {
+			t->fail_code = code;
+			t->fail_reason = r;
+		}
+		if (last)
+			smtp_txn_reset(s, true);
+		return smtp_reply(s, t->fail_code, t->fail_reason.status, "%s",
+		    t->fail_reason.text);
+	}
+	if (!last)
+		return smtp_reply(s, 250, "2.0.0", "%llu octets received",
+		    (unsigned long long)size);
+	smtp_bdat_last(&t->reader);
+	return end_message(s);
+}

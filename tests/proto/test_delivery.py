@@ -1,0 +1,227 @@
+"""Queue and local delivery: crash safety, locked and hostile maildrops,
+bounces, and a real client (swaks)."""
+import fcntl
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from maildtest import Client, wait_for
+from test_smtp import connect, ehlo, messages, msg, send, wait_messages
+
+
+def queue_files(m, sub):
+    return sorted(os.listdir(m.sb.path("queue", sub)))
+
+
+def test_worker_killed_mid_data_leaves_nothing(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    c.smtp_reply()
+    c.cmd("RCPT TO:<alice@example.test>")
+    c.smtp_reply()
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send("Subject: doomed\r\n\r\n" + "data line\r\n" * 1000)
+    port = c.sock.getsockname()[1]
+    mm = maild.wait_log(r"smtpd\[(\d+)\]: sid=\S+ connect from 127\.0\.0\.1:%d " % port)
+    os.kill(int(mm.group(1)), signal.SIGKILL)
+    assert c.closed()
+    time.sleep(1.0)
+    assert messages(maild, "alice") == []
+    assert queue_files(maild, "incoming") == []
+    assert queue_files(maild, "active") == []
+    assert queue_files(maild, "deferred") == []
+
+
+@pytest.mark.parametrize("point", ["mbox_append.mid_write", "mbox_append.after_write",
+                                   "mbox_append.after_fsync"])
+def test_deliverer_killed_mid_append_recovers_exactly_once(make_maild, point):
+    stamp = "/tmp/maild-fault-%d-%s" % (os.getpid(), point)
+    if os.path.exists(stamp):
+        os.unlink(stamp)
+    m = make_maild(env={"MAILD_FAULT": point + ":kill", "MAILD_FAULT_ONCE": stamp})
+    try:
+        for i in range(3):
+            assert send(m, "s@example.org", ["alice@example.test"],
+                        msg("m%d" % i, "body %d\r\n" % i))[0] == 250
+        m.wait_log("fault point %s: kill" % point)
+        ms = wait_messages(m, "alice", 3, timeout=20)
+        assert sorted(x["Subject"] for x in ms) == ["m0", "m1", "m2"]
+        for x in ms:
+            n = int(x["Subject"][1])
+            assert x.get_payload() == "body %d\n" % n
+        # and it stays that way: nothing is delivered twice later
+        time.sleep(2)
+        assert len(messages(m, "alice")) == 3
+        wait_for(lambda: queue_files(m, "active") == [] and
+                 queue_files(m, "deferred") == [], what="empty queue")
+    finally:
+        if os.path.exists(stamp):
+            os.unlink(stamp)
+
+
+def test_locked_maildrop_defers_then_arrives(maild):
+    path = maild.sb.path("spool", "alice")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.geteuid() == 0:
+        os.fchown(fd, maild.sb.uids["alice"], maild.sb.mail_gid)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        assert send(maild, "s@example.org", ["alice@example.test"],
+                    msg("waited"))[0] == 250
+        maild.wait_log(r"deferred to=<alice@example\.test>.*in use")
+        time.sleep(1.5)
+        assert os.path.getsize(path) == 0
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    t0 = time.monotonic()
+    wait_messages(maild, "alice", 1, timeout=10)
+    assert time.monotonic() - t0 < 5
+
+
+def test_symlinked_maildrop_is_refused(maild, tmp_path):
+    target = tmp_path / "victim"
+    target.write_bytes(b"")
+    os.chmod(str(tmp_path), 0o755)
+    os.symlink(str(target), maild.sb.path("spool", "alice"))
+    assert send(maild, "s@example.org", ["alice@example.test"], msg("evil"))[0] == 250
+    maild.wait_log(r"deferred to=<alice@example\.test>")
+    time.sleep(0.5)
+    assert target.read_bytes() == b""
+    assert os.path.islink(maild.sb.path("spool", "alice"))
+    # the message is kept, not lost
+    assert len(queue_files(maild, "deferred")) == 1
+
+
+def test_hard_linked_maildrop_is_refused(maild, tmp_path):
+    other = maild.sb.path("spool", "decoy")
+    with open(other, "wb"):
+        pass
+    if os.geteuid() == 0:
+        os.chown(other, maild.sb.uids["alice"], maild.sb.mail_gid)
+    os.link(other, maild.sb.path("spool", "alice"))
+    assert send(maild, "s@example.org", ["alice@example.test"], msg("evil"))[0] == 250
+    maild.wait_log(r"deferred to=<alice@example\.test>")
+    assert os.path.getsize(other) == 0
+
+
+def test_new_maildrop_mode_and_owner(maild):
+    assert send(maild, "s@example.org", ["carol@example.test"], msg("hi"))[0] == 250
+    wait_messages(maild, "carol", 1)
+    st = os.stat(maild.sb.path("spool", "carol"))
+    assert st.st_mode & 0o777 == 0o600
+    if os.geteuid() == 0:
+        assert st.st_uid == maild.sb.uids["carol"]
+        assert st.st_gid == maild.sb.mail_gid
+
+
+def test_expired_message_bounces_to_sender(maild):
+    # a message that cannot be delivered for longer than queue.max_lifetime
+    # goes back to its sender as a DSN: hold carol's maildrop locked, age
+    # the queued message, then let the runner try again
+    path = maild.sb.path("spool", "carol")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.geteuid() == 0:
+        os.fchown(fd, maild.sb.uids["carol"], maild.sb.mail_gid)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        assert send(maild, "alice@example.test", ["carol@example.test"],
+                    msg("to carol"))[0] == 250
+        maild.wait_log(r"deferred to=<carol@example\.test>")
+        (qid,) = wait_for(lambda: queue_files(maild, "deferred"), what="deferred file")
+        qf = maild.sb.path("queue", "deferred", qid)
+        data = open(qf, "rb").read()
+        old = re.search(rb"\nT (\d+)\n", data).group(1)
+        aged = b"%0*d" % (len(old), int(old) - 6 * 86400)
+        with open(qf, "r+b") as f:
+            f.seek(data.index(b"\nT " + old) + 3)
+            f.write(aged)
+        maild.wait_log(r"id=%s: bounced to=<carol@example\.test>.*5\.4\.7" % qid)
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    (b,) = wait_messages(maild, "alice", 1, timeout=10)
+    assert b["From"].startswith("MAILER-DAEMON@")
+    assert b["Auto-Submitted"] == "auto-replied"
+    assert b.get_content_type() == "multipart/report"
+    assert b["Return-Path"] == "<>"
+    ds = b.get_payload()[1]
+    assert ds.get_content_type() == "message/delivery-status"
+    text = ds.as_string()
+    assert "Status: 5.4.7" in text and "carol@example.test" in text
+    # the original is returned inside the report
+    assert "Subject: to carol" in b.as_string()
+    # carol got nothing, and the queue is empty
+    time.sleep(0.5)
+    assert os.path.getsize(path) == 0
+    wait_for(lambda: queue_files(maild, "deferred") == [] and
+             queue_files(maild, "active") == [], what="empty queue")
+
+
+def test_bounce_of_a_bounce_is_dropped(maild):
+    path = maild.sb.path("spool", "carol")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.geteuid() == 0:
+        os.fchown(fd, maild.sb.uids["carol"], maild.sb.mail_gid)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        assert send(maild, "", ["carol@example.test"], msg("null sender"))[0] == 250
+        maild.wait_log(r"deferred to=<carol@example\.test>")
+        (qid,) = wait_for(lambda: queue_files(maild, "deferred"), what="deferred file")
+        qf = maild.sb.path("queue", "deferred", qid)
+        data = open(qf, "rb").read()
+        old = re.search(rb"\nT (\d+)\n", data).group(1)
+        with open(qf, "r+b") as f:
+            f.seek(data.index(b"\nT " + old) + 3)
+            f.write(b"%0*d" % (len(old), int(old) - 6 * 86400))
+        maild.wait_log(r"id=%s: not bouncing a bounce" % qid)
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    wait_for(lambda: queue_files(maild, "deferred") == [], what="empty queue")
+    time.sleep(0.5)
+    assert os.path.getsize(path) == 0
+
+
+def test_swaks_delivers(maild):
+    if shutil.which("swaks") is None:
+        pytest.skip("swaks not installed")
+    r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(maild.smtp_port),
+                        "--from", "swaks@example.org", "--to", "bob@example.test",
+                        "--helo", "swaks.example.org", "--header", "Subject: via swaks",
+                        "--body", "Sent by swaks."],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "250 2.0.0 Ok: queued as" in r.stdout
+    (m,) = wait_messages(maild, "bob", 1)
+    assert m["Subject"] == "via swaks"
+    assert "Sent by swaks." in m.get_payload()
+
+
+def test_maild_q_and_l(make_maild):
+    m = make_maild()
+    path = m.sb.path("spool", "alice")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.geteuid() == 0:
+        os.fchown(fd, m.sb.uids["alice"], m.sb.mail_gid)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        assert send(m, "s@example.org", ["alice@example.test"], msg("listed"))[0] == 250
+        m.wait_log(r"deferred to=<alice@example\.test>")
+        r = subprocess.run([os.path.join(os.environ.get("MAILD_BUILDDIR", "."), "maild"),
+                            "-l", "-c", m.conf], capture_output=True, text=True,
+                           env=m.sb.env(), timeout=10)
+        assert r.returncode == 0
+        assert "deferred" in r.stdout and "<alice@example.test>" in r.stdout
+        assert "-- 1 message" in r.stdout
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    wait_messages(m, "alice", 1)

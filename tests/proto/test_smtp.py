@@ -1,0 +1,457 @@
+"""SMTP black-box tests: every command and reply, pipelining, transactions,
+dot-stuffing, From_ quoting, big messages, smuggling, relaying, limits."""
+import mailbox
+import os
+import socket
+import time
+
+import pytest
+
+from maildtest import Client, wait_for
+
+HOST = "mx.example.test"
+
+
+def mbox_path(m, user):
+    return m.sb.path("spool", user)
+
+
+def messages(m, user):
+    p = mbox_path(m, user)
+    if not os.path.exists(p):
+        return []
+    return list(mailbox.mbox(p, create=False))
+
+
+def wait_messages(m, user, n, timeout=15):
+    return wait_for(lambda: len(messages(m, user)) == n and messages(m, user),
+                    timeout, what="%d message(s) for %s" % (n, user))
+
+
+def connect(m):
+    c = Client(m.smtp_port)
+    code, lines = c.smtp_reply()
+    assert code == 220 and lines[0].startswith(HOST + " ")
+    return c
+
+
+def ehlo(c, name="client.example.org"):
+    c.cmd("EHLO " + name)
+    code, lines = c.smtp_reply()
+    assert code == 250
+    return lines
+
+
+def send(m, sender, rcpts, body, c=None):
+    """One transaction; returns the final reply (code, text)."""
+    own = c is None
+    if own:
+        c = connect(m)
+        ehlo(c)
+    c.cmd("MAIL FROM:<%s>" % sender)
+    assert c.smtp_reply()[0] == 250
+    for r in rcpts:
+        c.cmd("RCPT TO:<%s>" % r)
+        assert c.smtp_reply()[0] == 250, r
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send(body)
+    reply = c.smtp_reply()
+    if own:
+        c.cmd("QUIT")
+        c.smtp_reply()
+        c.close()
+    return reply
+
+
+def msg(subject, body="hello\r\n", extra=""):
+    return ("From: sender@example.org\r\nTo: alice@example.test\r\n"
+            "Subject: %s\r\n%s\r\n%s.\r\n" % (subject, extra, body))
+
+
+# --- commands and replies ------------------------------------------------------
+
+def test_greeting_ehlo_and_quit(maild):
+    c = connect(maild)
+    lines = ehlo(c)
+    assert lines[0].startswith(HOST)
+    for kw in ("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8",
+               "CHUNKING", "HELP"):
+        assert kw in lines, lines
+    assert "SIZE 10485760" in lines
+    c.cmd("QUIT")
+    code, lines = c.smtp_reply()
+    assert code == 221 and lines[0].startswith("2.0.0")
+    assert c.closed()
+
+
+def test_helo_gives_plain_smtp(maild):
+    c = connect(maild)
+    c.cmd("HELO client.example.org")
+    assert c.smtp_reply() == (250, [HOST])
+    # ESMTP parameters are not allowed after HELO
+    c.cmd("MAIL FROM:<a@example.org> SIZE=100")
+    assert c.smtp_reply()[0] == 555
+
+
+@pytest.mark.parametrize("cmd,code,status", [
+    ("NOOP", 250, "2.0.0"),
+    ("RSET", 250, "2.0.0"),
+    ("VRFY alice", 252, "2.5.2"),
+    ("EXPN staff", 502, "5.5.1"),
+    ("TURN", 502, "5.5.1"),
+    ("SOML FROM:<a@b>", 502, "5.5.1"),
+    ("SAML FROM:<a@b>", 502, "5.5.1"),
+    ("SEND FROM:<a@b>", 502, "5.5.1"),
+    ("FOO bar", 500, "5.5.1"),
+    ("RCPT TO:<alice@example.test>", 503, "5.5.1"),
+    ("DATA", 503, "5.5.1"),
+    ("MAIL FROM:alice", 501, None),
+    ("MAIL TO:<a@b>", 501, None),
+    ("MAIL FROM:<a@b> FOO=1", 555, "5.5.4"),
+    ("EHLO", 501, "5.5.4"),
+    ("HELO bad name", 501, None),
+])
+def test_command_replies(maild, cmd, code, status):
+    c = connect(maild)
+    if not cmd.startswith(("EHLO", "HELO")):
+        ehlo(c)
+    c.cmd(cmd)
+    got, lines = c.smtp_reply()
+    assert got == code, (cmd, got, lines)
+    if status:
+        assert lines[-1].startswith(status + " "), lines
+
+
+def test_mail_before_helo_is_503(maild):
+    c = connect(maild)
+    c.cmd("MAIL FROM:<a@example.org>")
+    code, lines = c.smtp_reply()
+    assert code == 503 and "HELO" in lines[0]
+
+
+def test_help_is_214(maild):
+    c = connect(maild)
+    c.cmd("HELP")
+    code, lines = c.smtp_reply()
+    assert code == 214 and len(lines) >= 2
+
+
+def test_nested_mail_is_503(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<a@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("MAIL FROM:<b@example.org>")
+    assert c.smtp_reply()[0] == 503
+
+
+def test_command_line_too_long_is_500(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("NOOP " + "x" * 5000)
+    assert c.smtp_reply()[0] == 500
+    c.cmd("NOOP")
+    assert c.smtp_reply()[0] == 250
+
+
+def test_too_many_errors_closes_with_421(maild):
+    c = connect(maild)
+    for _ in range(10):
+        c.cmd("BOGUS")
+        assert c.smtp_reply()[0] == 500
+    c.cmd("BOGUS")
+    code, _ = c.smtp_reply()
+    assert code == 500
+    assert c.smtp_reply()[0] == 421
+    assert c.closed()
+
+
+# --- delivery ------------------------------------------------------------------
+
+def test_simple_delivery_with_trace_headers(maild):
+    code, lines = send(maild, "sender@example.org", ["alice@example.test"],
+                       msg("first"))
+    assert code == 250 and "queued as" in lines[0]
+    qid = lines[0].split()[-1]
+    (m,) = wait_messages(maild, "alice", 1)
+    assert m["Subject"] == "first"
+    assert m["Return-Path"] == "<sender@example.org>"
+    rcv = m["Received"]
+    assert "from client.example.org" in rcv and "[127.0.0.1]" in rcv
+    assert "by %s" % HOST in rcv and "with ESMTP" in rcv
+    assert "id %s" % qid in rcv and "for <alice@example.test>" in rcv
+    assert m.get_from().startswith("sender@example.org ")
+    assert m.get_payload() == "hello\n"
+    log = maild.log()
+    assert "queued id=%s" % qid in log
+    wait_for(lambda: "id=%s: delivered to=<alice@example.test>" % qid in maild.log(),
+             what="delivery log line")
+
+
+def test_several_recipients_and_transactions(maild):
+    c = connect(maild)
+    ehlo(c)
+    assert send(maild, "s@example.org", ["alice@example.test", "bob@example.test",
+                                         "ALICE@EXAMPLE.TEST"], msg("one"), c)[0] == 250
+    assert send(maild, "s@example.org", ["bob@example.test"], msg("two"), c)[0] == 250
+    # RSET drops a transaction in the middle
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<carol@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RSET")
+    assert c.smtp_reply()[0] == 250
+    # EHLO again resets too
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    ehlo(c)
+    c.cmd("RCPT TO:<carol@example.test>")
+    assert c.smtp_reply()[0] == 503
+    c.cmd("QUIT")
+    c.smtp_reply()
+    # alice once (case folded, deduplicated), bob twice, carol never
+    wait_messages(maild, "alice", 1)
+    subjects = [m["Subject"] for m in wait_messages(maild, "bob", 2)]
+    assert subjects == ["one", "two"]
+    time.sleep(0.5)
+    assert messages(maild, "carol") == []
+    # more than one recipient: no "for" clause in Received
+    assert " for " not in messages(maild, "bob")[0]["Received"]
+
+
+def test_postmaster_always_accepted(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<Postmaster>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<postmaster@EXAMPLE.test>")
+    assert c.smtp_reply()[0] == 250
+
+
+def test_unknown_user_is_550_511(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<nosuchuser@example.test>")
+    code, lines = c.smtp_reply()
+    assert code == 550 and lines[0].startswith("5.1.1")
+
+
+def test_relay_denied_without_auth(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<someone@elsewhere.example>")
+    code, lines = c.smtp_reply()
+    assert code == 554 and lines[0].startswith("5.7.1")
+    # with a source route pointing at us: still a foreign final domain
+    c.cmd("RCPT TO:<@example.test:someone@elsewhere.example>")
+    assert c.smtp_reply()[0] == 554
+    # a source route to a local mailbox is accepted and ignored
+    c.cmd("RCPT TO:<@relay.example.org:alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+
+
+def test_quoted_local_part_and_null_sender(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd('MAIL FROM:<"john smith"@example.org>')
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RSET")
+    c.smtp_reply()
+    code, _ = send(maild, "", ["alice@example.test"], msg("bounce-like"), c)
+    assert code == 250
+    (m,) = wait_messages(maild, "alice", 1)
+    assert m["Return-Path"] == "<>"
+    assert m.get_from().startswith("MAILER-DAEMON ")
+
+
+def test_size_limit_552(make_maild):
+    m = make_maild(config={"smtp": {"message_size_limit": 2000}})
+    c = connect(m)
+    lines = ehlo(c)
+    assert "SIZE 2000" in lines
+    c.cmd("MAIL FROM:<s@example.org> SIZE=5000")
+    code, lines = c.smtp_reply()
+    assert code == 552 and lines[0].startswith("5.3.4")
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send("Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 60 + ".\r\n")
+    code, lines = c.smtp_reply()
+    assert code == 552 and lines[0].startswith("5.3.4")
+    # the session goes on
+    c.cmd("NOOP")
+    assert c.smtp_reply()[0] == 250
+    time.sleep(0.5)
+    assert messages(m, "alice") == []
+
+
+def test_max_recipients_452(maild):
+    # max_recipients is 100, the RFC 5321 4.5.3.1.8 minimum (and default)
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    batch = "".join("RCPT TO:<alice@example.test>\r\n" for _ in range(101))
+    c.send(batch)
+    codes = [c.smtp_reply()[0] for _ in range(101)]
+    assert codes[:100] == [250] * 100
+    assert codes[100] == 452
+
+
+# --- data: stuffing, quoting, size, smuggling ----------------------------------
+
+def test_dot_stuffing_and_from_quoting(maild):
+    body = ("..leading dot\r\n"
+            "From x is quoted\r\n"
+            ">From y gets one more\r\n"
+            "...\r\n"
+            "last line\r\n")
+    assert send(maild, "s@example.org", ["alice@example.test"],
+                msg("stuffing", body))[0] == 250
+    send(maild, "s@example.org", ["alice@example.test"], msg("second"))
+    ms = wait_messages(maild, "alice", 2)
+    assert [m["Subject"] for m in ms] == ["stuffing", "second"]
+    raw = open(mbox_path(maild, "alice"), "rb").read()
+    assert b"\n>From x is quoted\n" in raw
+    assert b"\n>>From y gets one more\n" in raw
+    assert b"\n.leading dot\n" in raw and b"\n..\n" in raw
+    assert ms[0].get_payload() == (".leading dot\n>From x is quoted\n"
+                                   ">>From y gets one more\n..\nlast line\n")
+
+
+def test_five_megabyte_message_byte_exact(maild):
+    lines = []
+    for i in range(70000):
+        lines.append("line %06d %s" % (i, "abcdefghijklmnopqrstuvwxyz0123456789" * 2))
+    body = "\r\n".join(lines) + "\r\n"
+    assert len(body) > 5 * 1024 * 1024
+    code, _ = send(maild, "s@example.org", ["bob@example.test"], msg("5MB", body))
+    assert code == 250
+    (m,) = wait_messages(maild, "bob", 1, timeout=30)
+    assert m.get_payload() == body.replace("\r\n", "\n")
+
+
+def test_pipelined_batch_in_one_packet(maild):
+    c = connect(maild)
+    ehlo(c)
+    batch = ("MAIL FROM:<s@example.org>\r\n"
+             "RCPT TO:<alice@example.test>\r\n"
+             "RCPT TO:<nosuch@example.test>\r\n"
+             "RCPT TO:<bob@example.test>\r\n"
+             "DATA\r\n")
+    c.send(batch)
+    # the four replies before 354 come together, in order
+    time.sleep(0.3)
+    first = c.sock.recv(65536).decode()
+    codes = [l[:3] for l in first.split("\r\n") if l]
+    assert codes == ["250", "250", "550", "250", "354"], first
+    c.send("Subject: piped\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+    assert c.smtp_reply()[0] == 250
+    assert c.smtp_reply()[0] == 221
+    wait_messages(maild, "alice", 1)
+    wait_messages(maild, "bob", 1)
+
+
+# The 2023 "SMTP smuggling" family: bare LF or CR around the dot must never
+# end the message; whatever follows stays inside the one message.
+SMUGGLE = [
+    "\n.\n", "\n.\r\n", "\r\n.\n", "\r.\r", "\r\n.\r", "\r.\r\n", "\n.\r",
+]
+
+
+@pytest.mark.parametrize("sep", SMUGGLE)
+def test_smuggling_normalized(maild, sep):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    c.smtp_reply()
+    c.cmd("RCPT TO:<alice@example.test>")
+    c.smtp_reply()
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send("Subject: outer\r\n\r\nbefore" + sep +
+           "MAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@example.test>\r\n"
+           "DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
+    code, lines = c.smtp_reply()
+    assert code == 250
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+    (m,) = wait_messages(maild, "alice", 1)
+    assert m["Subject"] == "outer"
+    assert "MAIL FROM:<evil@example.org>" in m.get_payload()
+    time.sleep(0.5)
+    assert messages(maild, "bob") == []
+
+
+@pytest.mark.parametrize("sep", SMUGGLE[:3])
+def test_smuggling_rejected_in_reject_mode(make_maild, sep):
+    m = make_maild(config={"smtp": {"bare_newlines": "reject"}})
+    c = connect(m)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    c.smtp_reply()
+    c.cmd("RCPT TO:<alice@example.test>")
+    c.smtp_reply()
+    c.cmd("DATA")
+    c.smtp_reply()
+    c.send("Subject: outer\r\n\r\nbefore" + sep +
+           "MAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@example.test>\r\n"
+           "DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
+    code, lines = c.smtp_reply()
+    assert code == 554 and lines[0].startswith("5.6.0")
+    c.cmd("NOOP")
+    assert c.smtp_reply()[0] == 250
+    time.sleep(0.5)
+    assert messages(m, "alice") == [] and messages(m, "bob") == []
+
+
+def test_long_line_refused(maild):
+    code, lines = send(maild, "s@example.org", ["alice@example.test"],
+                       msg("long", "y" * 1200 + "\r\n"))
+    assert code == 554 and lines[0].startswith("5.6.0")
+
+
+def test_bdat_chunking(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    c.smtp_reply()
+    c.cmd("RCPT TO:<alice@example.test>")
+    c.smtp_reply()
+    part1 = b"Subject: chunked\r\n\r\nfirst line\r"
+    part2 = b"\nsecond line\r\n.not stuffed\r\n"
+    c.send(b"BDAT %d\r\n" % len(part1) + part1)
+    code, lines = c.smtp_reply()
+    assert code == 250
+    c.send(b"BDAT %d LAST\r\n" % len(part2) + part2)
+    code, lines = c.smtp_reply()
+    assert code == 250 and "queued as" in lines[0]
+    (m,) = wait_messages(maild, "alice", 1)
+    assert m.get_payload() == "first line\nsecond line\n.not stuffed\n"
+
+
+def test_client_disconnect_mid_data_delivers_nothing(maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    c.smtp_reply()
+    c.cmd("RCPT TO:<alice@example.test>")
+    c.smtp_reply()
+    c.cmd("DATA")
+    c.smtp_reply()
+    c.send("Subject: partial\r\n\r\nhalf a message\r\n")
+    c.close()
+    time.sleep(1.0)
+    assert messages(maild, "alice") == []
+    assert os.listdir(maild.sb.path("queue", "incoming")) == []
+    assert os.listdir(maild.sb.path("queue", "active")) == []

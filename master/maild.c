@@ -31,6 +31,7 @@
 #include "log.h"
 #include "master.h"
 #include "privdrop.h"
+#include "tls.h"
 #include "queue/queue_file.h"
 #include "queue/queue_run.h"
 #include "xmalloc.h"
@@ -181,6 +182,7 @@ reload(struct master *m)
 {
 	struct config		*cfg;
 	struct listen_set	*ls;
+	SSL_CTX			*tls;
 	char			 err[512];
 	uid_t			 uid;
 	gid_t			 gid;
@@ -199,10 +201,18 @@ reload(struct master *m)
 		config_free(&cfg);
 		return;
 	}
+	tls = tls_server_ctx_new(cfg, err, sizeof(err));
+	if (tls == NULL && err[0] != '\0') {
+		log_warnx("%s: %s; still running the previous configuration",
+		    cfg->path, err);
+		config_free(&cfg);
+		return;
+	}
 	ls = xcalloc(1, sizeof(*ls));
 	if (listen_set_bind(cfg, m->listeners, ls, err, sizeof(err)) == -1) {
 		log_warnx("%s; still running the previous configuration", err);
 		free(ls);
+		SSL_CTX_free(tls);
 		config_free(&cfg);
 		return;
 	}
@@ -211,6 +221,10 @@ reload(struct master *m)
 	m->listeners = ls;
 	config_free(&m->cfg);
 	m->cfg = cfg;
+	/* sessions in old workers keep the old context: they have a copy */
+	SSL_CTX_free(m->env.tls_ctx);
+	m->env.cfg = cfg;
+	m->env.tls_ctx = tls;
 	aliases_free(&m->aliases);
 	(void)master_load_aliases(cfg, &m->aliases, NULL);
 	m->uid = uid;
@@ -486,6 +500,12 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s: configuration has errors\n", path);
 			return 1;
 		}
+		if ((m.env.tls_ctx = tls_server_ctx_new(m.cfg, err,
+		    sizeof(err))) == NULL && err[0] != '\0') {
+			fprintf(stderr, "%s: %s\n%s: configuration has errors\n",
+			    path, err, path);
+			return 1;
+		}
 		fprintf(stderr, "%s: configuration OK\n", path);
 		return 0;
 	}
@@ -504,6 +524,10 @@ main(int argc, char *argv[])
 	    sizeof(err)) == -1)
 		fatalx("%s: %s", path, err);
 
+	m.env.cfg = m.cfg;
+	if ((m.env.tls_ctx = tls_server_ctx_new(m.cfg, err, sizeof(err))) ==
+	    NULL && err[0] != '\0')
+		fatalx("%s: %s", path, err);
 	m.pidfile_fd = pidfile_lock(m.cfg->pid_file);
 	if (queue_dirs_init(m.cfg->queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);

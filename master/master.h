@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "pool_worker.h"
+#include "worker_env.h"
 
 struct listen_set;
 
@@ -61,6 +62,7 @@ struct aliases;
 
 struct master {
 	struct config		*cfg;
+	struct worker_env	 env;		/* what workers get: cfg, TLS */
 	struct aliases		*aliases;	/* NULL: none configured */
 	const char		*config_path;
 	unsigned		 generation;

@@ -27,6 +27,7 @@
 #include "priv.h"
 #include "priv_client.h"
 #include "privdrop.h"
+#include "tls.h"
 #include "queue/queue_run.h"
 #include "xmalloc.h"
 #include "aliases.h"
@@ -47,11 +48,12 @@ tell_client(enum priv_proto proto, const char *text)
 
 int
 inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
-    int verbose, void (*session)(const struct config *, int, int))
+    int verbose, void (*session)(const struct worker_env *, int, int))
 {
 	struct config_errors	 errs = { NULL, 0 };
 	struct config		*cfg;
 	struct priv		 p;
+	struct worker_env	 env;
 	struct aliases		*al = NULL;
 	char			 err[512];
 	uid_t			 uid;
@@ -91,6 +93,14 @@ inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
 		tell_client(proto, "configuration error, try again later");
 		return 1;
 	}
+	/* the key is read now, as root; the worker only inherits the context */
+	env.cfg = cfg;
+	env.tls_ctx = tls_server_ctx_new(cfg, err, sizeof(err));
+	if (env.tls_ctx == NULL && err[0] != '\0') {
+		log_warnx("%s: %s", config_path, err);
+		tell_client(proto, "configuration error, try again later");
+		return 1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		tell_client(proto, "internal error, try again later");
@@ -108,7 +118,7 @@ inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 			fatal("prctl pdeathsig");
 		priv_client_init(sv[1]);
-		session(cfg, 0, 1);
+		session(&env, 0, 1);
 		_exit(0);
 	}
 	close(sv[1]);

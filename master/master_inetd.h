@@ -7,13 +7,14 @@
 
 #include "config.h"
 #include "priv.h"
+#include "worker_env.h"
 
 /*
- * Forks: the child drops privileges and runs session(cfg, 0, 1); the
+ * Forks: the child drops privileges and runs session(env, 0, 1); the
  * parent is its monitor. Returns the exit status for main().
  */
 int	inetd_main(enum priv_proto proto, const char *ident,
 	    const char *config_path, int verbose,
-	    void (*session)(const struct config *, int, int));
+	    void (*session)(const struct worker_env *, int, int));
 
 #endif

@@ -17,9 +17,10 @@
 #include "session_id.h"
 
 static void
-serve(const struct config *cfg, struct io *io, int client_fd, int role,
+serve(const struct worker_env *env, struct io *io, int client_fd, int role,
     const struct sockaddr *peer)
 {
+	const struct config	*cfg = env->cfg;
 	struct reason	r;
 	struct io_line	line;
 	char		sid[SESSION_ID_MAX + 1];
@@ -52,19 +53,19 @@ serve(const struct config *cfg, struct io *io, int client_fd, int role,
 void
 pop3_session_main(void *arg, struct session_start *s)
 {
-	const struct config	*cfg = arg;
+	const struct worker_env	*env = arg;
 	struct io		*io = io_new(s->fd, s->fd);
 
-	serve(cfg, io, s->fd, (int)s->listener->role,
+	serve(env, io, s->fd, (int)s->listener->role,
 	    (struct sockaddr *)&s->peer);
 	io_free(&io);
 }
 
 void
-pop3_session_inetd(const struct config *cfg, int rfd, int wfd)
+pop3_session_inetd(const struct worker_env *env, int rfd, int wfd)
 {
 	struct io	*io = io_new(rfd, wfd);
 
-	serve(cfg, io, rfd, ROLE_POP3, NULL);
+	serve(env, io, rfd, ROLE_POP3, NULL);
 	io_free(&io);
 }

@@ -15,6 +15,7 @@
 #include "bounds.h"
 #include "config.h"
 #include "io.h"
+#include "io_tls.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
 
@@ -53,6 +54,7 @@ struct smtp_txn {
 
 struct smtp_session {
 	const struct config	*cfg;
+	SSL_CTX			*tls_ctx;	/* NULL: no TLS configured */
 	struct io		*io;
 	int			 role;		/* enum listen_role */
 	enum smtp_state		 state;

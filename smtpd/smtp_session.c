@@ -152,9 +152,10 @@ skip_line(struct smtp_session *s)
 }
 
 static void
-serve(const struct config *cfg, struct io *io, int client_fd, int role,
+serve(const struct worker_env *env, struct io *io, int client_fd, int role,
     const struct sockaddr *peer)
 {
+	const struct config		*cfg = env->cfg;
 	struct smtp_session		 s;
 	const struct smtp_cmd_def	*def;
 	struct smtp_cmd			 cmd;
@@ -165,6 +166,7 @@ serve(const struct config *cfg, struct io *io, int client_fd, int role,
 
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
+	s.tls_ctx = env->tls_ctx;
 	s.io = io;
 	s.role = role;
 	session_id_new(sid);
@@ -263,16 +265,16 @@ serve(const struct config *cfg, struct io *io, int client_fd, int role,
 void
 smtp_session_main(void *arg, struct session_start *st)
 {
-	const struct config	*cfg = arg;
+	const struct worker_env	*env = arg;
 	struct io		*io = io_new(st->fd, st->fd);
 
-	serve(cfg, io, st->fd, (int)st->listener->role,
+	serve(env, io, st->fd, (int)st->listener->role,
 	    (struct sockaddr *)&st->peer);
 	io_free(&io);
 }
 
 void
-smtp_session_inetd(const struct config *cfg, int rfd, int wfd)
+smtp_session_inetd(const struct worker_env *env, int rfd, int wfd)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
@@ -282,6 +284,6 @@ smtp_session_inetd(const struct config *cfg, int rfd, int wfd)
 	if (getpeername(rfd, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
 		peer = (struct sockaddr *)&ss;
-	serve(cfg, io, rfd, ROLE_SMTP, peer);
+	serve(env, io, rfd, ROLE_SMTP, peer);
 	io_free(&io);
 }

@@ -7,10 +7,11 @@
 
 #include "config.h"
 #include "pool_worker.h"
+#include "worker_env.h"
 
-/* Pool worker: serves the connection in s; arg is the struct config. */
+/* Pool worker: serves the connection in s; arg is a struct worker_env. */
 void	smtp_session_main(void *arg, struct session_start *s);
 /* inetd: serves the connection on rfd/wfd (0 and 1). */
-void	smtp_session_inetd(const struct config *cfg, int rfd, int wfd);
+void	smtp_session_inetd(const struct worker_env *env, int rfd, int wfd);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 #include "tls.h"
@@ -85,8 +86,16 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errsz)
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls.key, SSL_FILETYPE_PEM) !=
 	    1) {
-		snprintf(err, errsz, "tls.key %s: cannot load the private key "
-		    "(%s)", cfg->tls.key, tls_error_text());
+		/* OpenSSL checks the key against the certificate as it loads */
+		if (ERR_GET_REASON(ERR_peek_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			snprintf(err, errsz, "tls.key %s does not match "
+			    "tls.certificate %s", cfg->tls.key,
+			    cfg->tls.certificate);
+		} else
+			snprintf(err, errsz, "tls.key %s: cannot load the "
+			    "private key (%s)", cfg->tls.key, tls_error_text());
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {

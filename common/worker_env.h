@@ -13,6 +13,8 @@
 struct worker_env {
 	const struct config	*cfg;
 	SSL_CTX			*tls_ctx;
+	/* inetd mode: what the connection is for (enum listen_role) */
+	int			 inetd_role;
 };
 
 #endif

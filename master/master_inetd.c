@@ -47,7 +47,8 @@ tell_client(enum priv_proto proto, const char *text)
 }
 
 int
-inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
+inetd_main(enum priv_proto proto, int role, const char *ident,
+    const char *config_path,
     int verbose, void (*session)(const struct worker_env *, int, int))
 {
 	struct config_errors	 errs = { NULL, 0 };
@@ -95,6 +96,7 @@ inetd_main(enum priv_proto proto, const char *ident, const char *config_path,
 	}
 	/* the key is read now, as root; the worker only inherits the context */
 	env.cfg = cfg;
+	env.inetd_role = role;
 	env.tls_ctx = tls_server_ctx_new(cfg, err, sizeof(err));
 	if (env.tls_ctx == NULL && err[0] != '\0') {
 		log_warnx("%s: %s", config_path, err);

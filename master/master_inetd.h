@@ -13,7 +13,7 @@
  * Forks: the child drops privileges and runs session(env, 0, 1); the
  * parent is its monitor. Returns the exit status for main().
  */
-int	inetd_main(enum priv_proto proto, const char *ident,
+int	inetd_main(enum priv_proto proto, int role, const char *ident,
 	    const char *config_path, int verbose,
 	    void (*session)(const struct worker_env *, int, int));
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "master/master_inetd.h"
+#include "pool_worker.h"
 #include "pop3_session.h"
 
 int
@@ -35,7 +36,7 @@ main(int argc, char *argv[])
 	}
 	if (!inetd || optind != argc)
 		goto usage;
-	return inetd_main(PRIV_PROTO_POP3, "pop3d", path, verbose,
+	return inetd_main(PRIV_PROTO_POP3, ROLE_POP3, "pop3d", path, verbose,
 	    pop3_session_inetd);
 usage:
 	fprintf(stderr, "usage: pop3d -i [-d] [-c file]\n"

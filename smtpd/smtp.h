@@ -106,6 +106,16 @@ int	smtp_data(struct smtp_session *, const struct smtp_cmd *);
 int	smtp_bdat(struct smtp_session *, const struct smtp_cmd *);
 int	smtp_rset(struct smtp_session *, const struct smtp_cmd *);
 
+/* smtp_tls.c */
+bool	smtp_tls_offered(const struct smtp_session *);
+/* The handshake (STARTTLS or implicit TLS); -1 ends the session. */
+int	smtp_tls_handshake(struct smtp_session *);
+int	smtp_starttls(struct smtp_session *, const struct smtp_cmd *);
+
+/* smtp_auth.c */
+bool	smtp_auth_offered(const struct smtp_session *);
+int	smtp_auth(struct smtp_session *, const struct smtp_cmd *);
+
 /* smtp_cmds.c */
 int	smtp_noop(struct smtp_session *, const struct smtp_cmd *);
 int	smtp_quit(struct smtp_session *, const struct smtp_cmd *);

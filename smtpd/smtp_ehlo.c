@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pool_worker.h"
 #include "smtp.h"
 
 /*
@@ -75,6 +76,12 @@ smtp_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	if (cfg->smtp.chunking)
 		smtp_reply_line(s, 250, false, "CHUNKING");
+	if (smtp_tls_offered(s) && s->role != ROLE_SMTPS)
+		smtp_reply_line(s, 250, false, "STARTTLS");
+	if (smtp_auth_offered(s)) {
+		s->ext |= SMTP_EXT_AUTH;
+		smtp_reply_line(s, 250, false, "AUTH PLAIN LOGIN");
+	}
 	smtp_reply_line(s, 250, true, "HELP");
 	return CMD_OK;
 }

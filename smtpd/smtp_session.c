@@ -34,6 +34,8 @@ static const struct smtp_cmd_def smtp_cmds[] = {
 	{ "RCPT",	IN(SMTP_MAIL) | IN(SMTP_RCPT),	0,	smtp_rcpt },
 	{ "DATA",	IN(SMTP_RCPT),			0,	smtp_data },
 	{ "BDAT",	IN(SMTP_RCPT),			0,	smtp_bdat },
+	{ "STARTTLS",	IN(SMTP_GREETED) | IN(SMTP_READY), 0,	smtp_starttls },
+	{ "AUTH",	IN(SMTP_READY),			CMD_SECRET, smtp_auth },
 	{ "RSET",	ANY_STATE,			0,	smtp_rset },
 	{ "NOOP",	ANY_STATE,			0,	smtp_noop },
 	{ "QUIT",	ANY_STATE,			0,	smtp_quit },
@@ -182,6 +184,15 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 		sockaddr_ntop(peer, s.client, sizeof(s.client));
 	io_set_timeouts(io, cfg->smtp.timeout_command * 1000,
 	    cfg->smtp.timeout_command * 1000);
+	if (role == ROLE_SMTPS) {
+		/* RFC 8314: TLS from the first byte */
+		if (s.tls_ctx == NULL) {
+			log_warnx("smtps connection but TLS is not configured");
+			goto end;
+		}
+		if (smtp_tls_handshake(&s) == -1)
+			goto end;
+	}
 	s.state = SMTP_GREETED;
 	if (!cfg->smtp.helo_required) {
 		snprintf(s.helo, sizeof(s.helo), "unknown");
@@ -254,11 +265,13 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 			break;
 	}
 	(void)io_flush(io);
+end:
 	smtp_txn_reset(&s, false);
-	log_info("disconnect client=%s helo=%s messages=%u recipients=%u "
-	    "errors=%d in=%llu out=%llu", s.client[0] ? s.client : "local",
-	    s.helo[0] ? s.helo : "-", s.nmsgs, s.nrcpts_total, s.errors,
-	    io_bytes_in(io), io_bytes_out(io));
+	log_info("disconnect client=%s helo=%s tls=%s user=%s messages=%u "
+	    "recipients=%u errors=%d in=%llu out=%llu",
+	    s.client[0] ? s.client : "local", s.helo[0] ? s.helo : "-",
+	    s.tls ? "yes" : "no", s.authed ? s.user : "-", s.nmsgs,
+	    s.nrcpts_total, s.errors, io_bytes_in(io), io_bytes_out(io));
 	(void)priv_session_end(&r);
 }
 
@@ -284,6 +297,6 @@ smtp_session_inetd(const struct worker_env *env, int rfd, int wfd)
 	if (getpeername(rfd, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
 		peer = (struct sockaddr *)&ss;
-	serve(env, io, rfd, ROLE_SMTP, peer);
+	serve(env, io, rfd, env->inetd_role, peer);
 	io_free(&io);
 }

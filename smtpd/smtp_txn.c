@@ -173,7 +173,7 @@ begin_message(struct smtp_session *s, struct reason *r)
 	struct smtp_txn		*t = s->txn;
 	struct rfc5322_received	 rcv;
 	struct smtp_data_opts	 opts;
-	char			 trace[RFC5322_TRACE_MAX];
+	char			 trace[RFC5322_TRACE_MAX], tls[128];
 
 	memset(&rcv, 0, sizeof(rcv));
 	rcv.helo = s->helo;
@@ -181,6 +181,12 @@ begin_message(struct smtp_session *s, struct reason *r)
 	rcv.by = s->cfg->hostname;
 	rcv.with = rfc5322_with_protocol(s->esmtp, s->tls, s->authed,
 	    t->mail.smtputf8);
+	if (s->tls) {
+		snprintf(tls, sizeof(tls), "version=%s cipher=%s bits=%d",
+		    io_tls_version(s->io), io_tls_cipher(s->io),
+		    io_tls_bits(s->io));
+		rcv.tls = tls;
+	}
 	rcv.id = t->qid;
 	rcv.rcpt = t->nrcpts == 1 ? t->first_rcpt : NULL;
 	rcv.date = time(NULL);

@@ -31,7 +31,8 @@ def make_maild(sandbox):
         finally:
             m.kill_all()
             # shown by pytest only when the test failed
-            print("---- maild log (tail) ----\n" + m.log()[-8000:])
+            if os.path.exists(m.log_path):
+                print("---- maild log (tail) ----\n" + m.log()[-8000:])
 
 
 @pytest.fixture

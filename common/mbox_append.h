@@ -35,6 +35,7 @@
 
 #include <sys/types.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -84,6 +85,28 @@ struct mbox_append_result {
  */
 int	mbox_append(int fd, const struct mbox_append_msg *m,
 	    struct mbox_append_result *res_out, struct reason *r);
+
+/* mbox_append_flags() flags */
+#define MBOX_APPEND_NOSYNC	0x01	/* the caller fsyncs (a batch) */
+
+/*
+ * mbox_append() with flags. With MBOX_APPEND_NOSYNC nothing is fsync'ed:
+ * the caller appends several messages and fsyncs once (on an error the
+ * failed message is still cut back and that cut fsync'ed).
+ */
+int	mbox_append_flags(int fd, const struct mbox_append_msg *m, int flags,
+	    struct mbox_append_result *res_out, struct reason *r);
+
+/*
+ * The exact number of bytes mbox_append() writes for m, where repair
+ * says whether it will start with the LF that ends a foreign last line
+ * (mbox_append_repair_needed() tells, for a given end of file). Reads
+ * the message; writes nothing. Returns 0, or -1 with r and errno.
+ */
+int	mbox_append_size(const struct mbox_append_msg *m, bool repair,
+	    off_t *len_out, struct reason *r);
+/* Whether an append at offset (the end of fd's file) starts with a LF. */
+int	mbox_append_repair_needed(int fd, off_t offset, bool *repair_out);
 
 /* mbox_append_check() results. */
 #define MBOX_APPEND_ABSENT	0	/* nothing of this message at offset */

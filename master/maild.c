@@ -546,8 +546,15 @@ main(int argc, char *argv[])
 		fatal("pipe");
 	m.life_r = lp[0];
 	m.life_w = lp[1];
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, np) == -1)
-		fatal("socketpair");
+	/*
+	 * Monitors -> runner: a pipe of "Q id" / "U user" lines. Writes
+	 * below PIPE_BUF are atomic; writers never block (a full pipe only
+	 * delays the news: the runner also rescans when it goes idle).
+	 */
+	if (pipe2(np, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if (fcntl(np[1], F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
 	m.notify_r = np[0];
 	m.notify_w = np[1];
 	client_table_init();

@@ -274,8 +274,10 @@ priv_notify(struct priv *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (n <= 0 || (size_t)n >= sizeof(buf))
+	if (n <= 0 || (size_t)n >= sizeof(buf) - 1)
 		return;
-	/* a datagram; if the runner is slow it will find the file anyway */
-	(void)send(p->notify_fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	buf[n++] = '\n';
+	/* one atomic line; if the runner is far behind, its rescan finds it */
+	if (write(p->notify_fd, buf, (size_t)n) != n)
+		log_debug("runner notification not sent: %s", strerror(errno));
 }

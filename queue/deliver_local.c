@@ -1,37 +1,50 @@
 /*
- * Local delivery: one queued message into one user's mbox maildrop. Runs
- * in the queue runner (root), never in a network-facing process. The
- * maildrop is opened safely (mbox_open: no symlinks, hard links or
- * foreign owners), locked (dotlock when configured, then fcntl) without
- * waiting: a busy maildrop -- a POP3 session is open -- defers the
- * delivery instead. After the locks, the path is checked to still name
- * the file we hold, since a POP3 update may have replaced it.
+ * Local delivery into mbox maildrops (see deliver_local.h), in the root
+ * deliverers; never in a network-facing process. A maildrop is opened
+ * safely (mbox_open: no symlinks, hard links or foreign owners) and
+ * locked (dotlock when configured, then fcntl) without waiting: a busy
+ * maildrop -- a POP3 session is open -- defers the delivery instead.
+ * After the locks the path is checked again, since a POP3 update may
+ * have replaced the file.
  *
- * Exactly once: before appending, the recipient's queue line records
- * "trying at offset N" (the maildrop's size) and is fsync'ed; after the
- * append it says "delivered". A later attempt that finds "trying" asks
- * mbox_append_check what is at N: a whole copy (done), a torn one (cut
- * it off, deliver again), or nothing.
+ * Group commit: all the messages waiting for one maildrop are appended
+ * under one lock and fsync'ed once. Exactly once: before the maildrop is
+ * touched, the journal records each message's offset and exact length
+ * (journal.c); after a crash, deliver_local_recover() compares the bytes
+ * there with what the message would have written.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "deliver_local.h"
+#include "fault.h"
 #include "log.h"
 #include "mbox_append.h"
 #include "mbox_lock.h"
 #include "mbox_open.h"
 #include "rfc5322.h"
+#include "xmalloc.h"
 
 /* Reopens after the maildrop was replaced under us, at most this often. */
 #define REOPEN_TRIES	3
+/* Recovery may wait this long for a maildrop a POP3 session holds. */
+#define RECOVER_LOCK_MS	5000
+#define PREFIX_MAX	(SMTP_PATH_MAX * 4 + 64)
+
+struct maildrop {
+	char	path[4096];
+	int	fd;
+	bool	dotlocked;
+};
 
 static gid_t
 mail_gid(const struct config *cfg, const struct passwd *pw)
@@ -43,146 +56,350 @@ mail_gid(const struct config *cfg, const struct passwd *pw)
 	return pw->pw_gid;
 }
 
-enum deliver_result
-deliver_local(const struct config *cfg, int qfd, struct queue_env *env,
-    size_t i, struct reason *r)
+static void
+maildrop_close(struct maildrop *md)
 {
-	struct queue_rcpt	*rc = &env->rcpts[i];
-	struct mbox_append_msg	 msg;
-	struct passwd		*pw;
-	struct stat		 st;
-	char			 path[4096], prefix[SMTP_PATH_MAX * 4 + 64];
-	uid_t			 uid;
-	gid_t			 gid;
-	int			 fd = -1, tries, n;
-	bool			 dotlocked = false;
-	enum deliver_result	 res = DELIVER_DEFER;
+	if (md->fd != -1) {
+		(void)mbox_unlock_fcntl(md->fd);
+		close(md->fd);
+		md->fd = -1;
+	}
+	if (md->dotlocked)
+		(void)mbox_dotlock_release(md->path);
+	md->dotlocked = false;
+}
 
+/*
+ * Opens (creating when asked) and locks user's maildrop. Returns
+ * DELIVER_OK with md open and locked, or another result with r.
+ */
+static enum deliver_result
+maildrop_open(const struct config *cfg, const char *user, bool create,
+    int wait_ms, struct maildrop *md, struct reason *r)
+{
+	struct passwd	*pw;
+	int		 tries, n;
+
+	md->fd = -1;
+	md->dotlocked = false;
 	errno = 0;
-	if ((pw = getpwnam(rc->user)) == NULL) {
+	if ((pw = getpwnam(user)) == NULL) {
 		if (errno != 0 && errno != ENOENT && errno != ESRCH) {
 			reason_set(r, "4.3.0", "user database unavailable");
 			return DELIVER_DEFER;
 		}
-		reason_set(r, "5.1.1", "no such user: %s", rc->user);
+		reason_set(r, "5.1.1", "no such user: %s", user);
 		return DELIVER_BOUNCE;
 	}
-	uid = pw->pw_uid;
-	gid = mail_gid(cfg, pw);
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->spool_dir,
-	    rc->user) >= sizeof(path)) {
+	if ((size_t)snprintf(md->path, sizeof(md->path), "%s/%s",
+	    cfg->spool_dir, user) >= sizeof(md->path)) {
 		reason_set(r, "5.3.5", "maildrop path too long");
 		return DELIVER_BOUNCE;
 	}
-	if (rfc5322_return_path(env->sender, prefix, sizeof(prefix)) == -1) {
-		reason_set(r, "5.1.7", "sender too long");
-		return DELIVER_BOUNCE;
-	}
-	memset(&msg, 0, sizeof(msg));
-	msg.sender = env->sender;
-	msg.arrival = env->arrival;
-	msg.prefix = prefix;
-	msg.prefix_len = strlen(prefix);
-	msg.body_fd = qfd;
-	msg.body_off = env->body_off;
-	msg.body_len = env->body_len;
-
 	for (tries = 0; tries < REOPEN_TRIES; tries++) {
-		if ((fd = mbox_open(path, uid, gid, MBOX_OPEN_CREATE, r)) ==
-		    -1)
+		md->fd = mbox_open(md->path, pw->pw_uid, mail_gid(cfg, pw),
+		    create ? MBOX_OPEN_CREATE : 0, r);
+		if (md->fd == -1)
 			return DELIVER_DEFER;	/* logged; an admin looks */
 		if (cfg->dotlock) {
-			if (mbox_dotlock_acquire(path, 0, r) == -1) {
-				res = errno == EAGAIN ? DELIVER_LOCKED :
+			if (mbox_dotlock_acquire(md->path, wait_ms, r) == -1) {
+				n = errno;
+				maildrop_close(md);
+				return n == EAGAIN ? DELIVER_LOCKED :
 				    DELIVER_DEFER;
-				goto out;
 			}
-			dotlocked = true;
+			md->dotlocked = true;
 		}
-		if (mbox_lock_fcntl(fd, 0) == -1) {
-			if (errno == EAGAIN) {
+		if (mbox_lock_fcntl(md->fd, wait_ms) == -1) {
+			n = errno;
+			maildrop_close(md);
+			if (n == EAGAIN) {
 				reason_set(r, "4.2.0", "maildrop is in use");
-				res = DELIVER_LOCKED;
-			} else
-				reason_set(r, "4.2.0", "cannot lock the "
-				    "maildrop: %s", strerror(errno));
-			goto out;
+				return DELIVER_LOCKED;
+			}
+			reason_set(r, "4.2.0", "cannot lock the maildrop: %s",
+			    strerror(n));
+			return DELIVER_DEFER;
 		}
-		if ((n = mbox_same_file(fd, path)) == 1)
-			break;
+		if ((n = mbox_same_file(md->fd, md->path)) == 1)
+			return DELIVER_OK;
 		/* replaced while we waited: the lock protects nothing */
-		(void)mbox_unlock_fcntl(fd);
-		if (dotlocked)
-			(void)mbox_dotlock_release(path);
-		dotlocked = false;
-		close(fd);
-		fd = -1;
+		maildrop_close(md);
 		if (n == -1) {
 			reason_set(r, "4.2.0", "maildrop vanished");
 			return DELIVER_DEFER;
 		}
 	}
-	if (fd == -1) {
-		reason_set(r, "4.2.0", "maildrop keeps changing");
-		return DELIVER_DEFER;
-	}
+	reason_set(r, "4.2.0", "maildrop keeps changing");
+	return DELIVER_DEFER;
+}
 
-	if (rc->status == QRCPT_TRYING) {
-		/* an attempt was interrupted: what did it leave? */
-		switch (mbox_append_check(fd, rc->mbox_off, &msg, r)) {
-		case MBOX_APPEND_COMPLETE:
-			log_info("id=%s to=<%s>: found delivered by an "
-			    "interrupted attempt", env->id, rc->addr);
-			(void)queue_rcpt_mark(qfd, env, i, QRCPT_DONE,
-			    rc->mbox_off, false);
-			res = DELIVER_OK;
-			goto out;
-		case MBOX_APPEND_TORN:
-			log_info("id=%s to=<%s>: removing a torn copy at "
-			    "offset %lld", env->id, rc->addr,
-			    (long long)rc->mbox_off);
-			if (ftruncate(fd, rc->mbox_off) == -1 ||
-			    fsync(fd) == -1) {
-				reason_set(r, "4.2.0", "cannot repair the "
-				    "maildrop: %s", strerror(errno));
-				goto out;
+/* Describes the message as mbox_append() wants it; prefix is caller's. */
+static void
+describe(const struct queue_env *env, int qfd, char *prefix,
+    struct mbox_append_msg *m)
+{
+	if (rfc5322_return_path(env->sender, prefix, PREFIX_MAX) == -1)
+		prefix[0] = '\0';
+	memset(m, 0, sizeof(*m));
+	m->sender = env->sender;
+	m->arrival = env->arrival;
+	m->prefix = prefix;
+	m->prefix_len = strlen(prefix);
+	m->body_fd = qfd;
+	m->body_off = env->body_off;
+	m->body_len = env->body_len;
+}
+
+static void
+set_all(struct deliver_item *items, size_t n, enum deliver_result res,
+    const struct reason *r)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		items[i].result = res;
+		items[i].why = *r;
+	}
+}
+
+void
+deliver_local_batch(const struct config *cfg, struct journal *j,
+    const char *user, struct deliver_item *items, size_t n)
+{
+	struct maildrop		 md;
+	struct journal_batch	 jb;
+	struct mbox_append_msg	*msgs;
+	struct mbox_append_result res;
+	struct reason		 r;
+	struct stat		 st;
+	enum deliver_result	 dr;
+	char			(*prefix)[PREFIX_MAX];
+	size_t			*idx, k = 0, i;
+	off_t			 off, start;
+	bool			 repair;
+
+	dr = maildrop_open(cfg, user, true, 0, &md, &r);
+	if (dr != DELIVER_OK) {
+		set_all(items, n, dr, &r);
+		return;
+	}
+	msgs = xcalloc(n, sizeof(*msgs));
+	prefix = xcalloc(n, sizeof(*prefix));
+	idx = xcalloc(n, sizeof(*idx));
+	memset(&jb, 0, sizeof(jb));
+	jb.msgs = xcalloc(n, sizeof(*jb.msgs));
+	if (fstat(md.fd, &st) == -1 ||
+	    mbox_append_repair_needed(md.fd, st.st_size, &repair) == -1) {
+		reason_set(&r, "4.2.0", "cannot examine the maildrop: %s",
+		    strerror(errno));
+		set_all(items, n, DELIVER_DEFER, &r);
+		goto out;
+	}
+	/* the exact place of every message, before any byte is written */
+	start = off = st.st_size;
+	for (i = 0; i < n; i++) {
+		struct deliver_item *it = &items[i];
+		off_t len;
+
+		describe(it->env, it->qfd, prefix[i], &msgs[i]);
+		if (mbox_append_size(&msgs[i], k == 0 && repair, &len,
+		    &it->why) == -1) {
+			it->result = DELIVER_DEFER;
+			continue;
+		}
+		idx[k] = i;
+		snprintf(jb.msgs[k].qid, sizeof(jb.msgs[k].qid), "%s",
+		    it->env->id);
+		jb.msgs[k].rcpt = (uint32_t)it->rcpt;
+		jb.msgs[k].off = off;
+		jb.msgs[k].len = len;
+		off += len;
+		k++;
+	}
+	if (k == 0)
+		goto out;
+	jb.dev = st.st_dev;
+	jb.ino = st.st_ino;
+	jb.n = k;
+	snprintf(jb.user, sizeof(jb.user), "%s", user);
+	if (journal_record(j, &jb) == -1) {
+		log_warn("recording a delivery in the journal");
+		reason_set(&r, "4.3.0", "cannot write the delivery journal");
+		for (i = 0; i < k; i++) {
+			items[idx[i]].result = DELIVER_DEFER;
+			items[idx[i]].why = r;
+		}
+		goto out;
+	}
+	for (i = 0; i < k; i++) {
+		struct deliver_item *it = &items[idx[i]];
+
+		if (mbox_append_flags(md.fd, &msgs[idx[i]], MBOX_APPEND_NOSYNC,
+		    &res, &it->why) == -1 || res.offset != jb.msgs[i].off ||
+		    res.length != jb.msgs[i].len) {
+			if (it->why.status[0] == '\0')
+				reason_set(&it->why, "4.3.0", "maildrop "
+				    "changed during delivery");
+			/* this one was cut back; none after it is written */
+			for (; i < k; i++) {
+				if (items[idx[i]].why.status[0] == '\0')
+					items[idx[i]].why = it->why;
+				items[idx[i]].result = DELIVER_DEFER;
 			}
+			k = 0;
+			break;
+		}
+		it->result = DELIVER_OK;
+	}
+	if (fault_point("deliver.before_fsync") == -1 || fsync(md.fd) == -1) {
+		log_warn("fsync maildrop %s; cutting it back", md.path);
+		if (ftruncate(md.fd, start) == -1 || fsync(md.fd) == -1)
+			log_warn("cannot cut %s back to %lld bytes", md.path,
+			    (long long)start);
+		reason_set(&r, "4.2.0", "cannot write the maildrop");
+		for (i = 0; i < n; i++)
+			if (items[i].result == DELIVER_OK) {
+				items[i].result = DELIVER_DEFER;
+				items[i].why = r;
+			}
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct deliver_item *it = &items[i];
+
+		if (it->result == DELIVER_OK && queue_rcpt_mark(it->qfd,
+		    it->env, it->rcpt, QRCPT_DONE, 0, false) == -1)
+			log_warn("id=%s: marking delivered (the journal has "
+			    "it)", it->env->id);
+	}
+out:
+	maildrop_close(&md);
+	free(jb.msgs);
+	free(idx);
+	free(prefix);
+	free(msgs);
+}
+
+/* --- recovery ------------------------------------------------------------ */
+
+struct recover_ctx {
+	const struct config	*cfg;
+	struct journal		*j;
+	int			 qdirfd;
+};
+
+/* Opens the queue file of qid wherever it is now; -1 if it is gone. */
+static int
+open_queue_file(int qdirfd, const char *qid)
+{
+	const char	*dirs[] = { QUEUE_DIR_ACTIVE, QUEUE_DIR_DEFERRED };
+	char		 path[64];
+	size_t		 i;
+	int		 fd;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], qid);
+		if ((fd = openat(qdirfd, path, O_RDWR | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1)
+			return fd;
+	}
+	return -1;
+}
+
+static void
+recover_batch(void *arg, const struct journal_batch *b)
+{
+	struct recover_ctx	*ctx = arg;
+	struct maildrop		 md;
+	struct mbox_append_msg	 m;
+	struct queue_env	 env;
+	struct reason		 r;
+	struct stat		 st;
+	char			 prefix[PREFIX_MAX];
+	bool			 opened = false, cut = false;
+	size_t			 i;
+	int			 qfd, rc;
+
+	md.fd = -1;
+	md.dotlocked = false;
+	for (i = 0; i < b->n && !cut; i++) {
+		const struct journal_msg *jm = &b->msgs[i];
+
+		if ((qfd = open_queue_file(ctx->qdirfd, jm->qid)) == -1)
+			continue;	/* finished and removed */
+		if (queue_env_read(qfd, &env, &r) == -1 ||
+		    jm->rcpt >= env.nrcpts ||
+		    strcmp(env.rcpts[jm->rcpt].user, b->user) != 0 ||
+		    env.rcpts[jm->rcpt].status == QRCPT_DONE ||
+		    env.rcpts[jm->rcpt].status == QRCPT_BOUNCED) {
+			if (env.nrcpts > 0)
+				queue_env_free(&env);
+			close(qfd);
+			continue;
+		}
+		if (!opened) {
+			opened = true;
+			if (maildrop_open(ctx->cfg, b->user, false,
+			    RECOVER_LOCK_MS, &md, &r) != DELIVER_OK ||
+			    fstat(md.fd, &st) == -1 || st.st_dev != b->dev ||
+			    st.st_ino != b->ino) {
+				log_warnx("id=%s: cannot tell whether an "
+				    "interrupted delivery to %s completed "
+				    "(maildrop replaced or unavailable); it "
+				    "will be delivered again", jm->qid,
+				    b->user);
+				maildrop_close(&md);
+			}
+		}
+		if (md.fd == -1) {
+			queue_env_free(&env);
+			close(qfd);
+			continue;
+		}
+		describe(&env, qfd, prefix, &m);
+		rc = mbox_append_check(md.fd, jm->off, &m, &r);
+		switch (rc) {
+		case MBOX_APPEND_COMPLETE:
+			log_info("id=%s: delivery to %s found complete after "
+			    "a crash", jm->qid, b->user);
+			if (queue_rcpt_mark(qfd, &env, jm->rcpt, QRCPT_DONE, 0,
+			    true) == -1)
+				log_warn("id=%s: marking delivered", jm->qid);
+			break;
+		case MBOX_APPEND_TORN:
+			log_info("id=%s: cutting a torn copy off %s at offset "
+			    "%lld", jm->qid, b->user, (long long)jm->off);
+			if (ftruncate(md.fd, jm->off) == -1 ||
+			    fsync(md.fd) == -1)
+				log_warn("cutting %s back", md.path);
+			cut = true;	/* nothing after it was written */
 			break;
 		case MBOX_APPEND_DAMAGED:
-			log_warnx("id=%s to=<%s>: a torn copy at offset %lld "
-			    "is followed by other mail; delivering again",
-			    env->id, rc->addr, (long long)rc->mbox_off);
-			break;
-		case MBOX_APPEND_ABSENT:
+			log_warnx("id=%s: a torn copy at offset %lld in %s is "
+			    "followed by other mail; delivering again",
+			    jm->qid, (long long)jm->off, b->user);
 			break;
 		default:
-			goto out;
+			break;		/* absent: it will be delivered */
 		}
+		queue_env_free(&env);
+		close(qfd);
 	}
-	if (fstat(fd, &st) == -1) {
-		reason_set(r, "4.2.0", "fstat: %s", strerror(errno));
-		goto out;
-	}
-	if (queue_rcpt_mark(qfd, env, i, QRCPT_TRYING, st.st_size, true) ==
-	    -1) {
-		reason_set(r, "4.3.0", "cannot update the queue file: %s",
-		    strerror(errno));
-		goto out;
-	}
-	if (mbox_append(fd, &msg, NULL, r) == -1) {
-		/* cut back to the old size: nothing landed */
-		(void)queue_rcpt_mark(qfd, env, i, QRCPT_PENDING, 0, false);
-		goto out;
-	}
-	if (queue_rcpt_mark(qfd, env, i, QRCPT_DONE, st.st_size, false) == -1)
-		log_warn("id=%s: marking delivered (recovery will)", env->id);
-	res = DELIVER_OK;
-out:
-	if (fd != -1) {
-		(void)mbox_unlock_fcntl(fd);
-		close(fd);
-	}
-	if (dotlocked)
-		(void)mbox_dotlock_release(path);
-	return res;
+	maildrop_close(&md);
+}
+
+void
+deliver_local_recover(const struct config *cfg, struct journal *j)
+{
+	struct recover_ctx	ctx;
+	int			n;
+
+	ctx.cfg = cfg;
+	ctx.j = j;
+	ctx.qdirfd = j->qdirfd;
+	if ((n = journal_replay(j, recover_batch, &ctx)) > 0)
+		log_info("checked %d recorded delivery batch(es)", n);
+	if (n != 0 && journal_compact(j) == -1)
+		log_warn("compacting the delivery journal");
 }

@@ -30,6 +30,7 @@
 #include "addr.h"
 #include "bounce.h"
 #include "deliver_local.h"
+#include "journal.h"
 #include "log.h"
 #include "queue_file.h"
 #include "queue_run.h"
@@ -38,6 +39,7 @@
 
 #define RESCAN_SEC	10	/* look for messages nobody told us about */
 #define INCOMING_MAX_AGE (24 * 3600)
+#define BATCH_FILES	64	/* queue files worked on together */
 
 struct deferred {
 	char	 qid[QUEUE_ID_MAX + 1];
@@ -45,15 +47,31 @@ struct deferred {
 	char	*waiting_user;	/* busy maildrop: retry when released */
 };
 
+struct todo {
+	const char	*dir;		/* QUEUE_DIR_ACTIVE or _DEFERRED */
+	char		 qid[QUEUE_ID_MAX + 1];
+};
+
 struct runner {
 	const struct config	*cfg;
 	const struct aliases	*al;
 	int			 qfd;		/* queue_dir */
+	struct journal		 j;
 	struct deferred		*def;
 	size_t			 ndef;
+	struct todo		*todo;		/* to work on now */
+	size_t			 ntodo;
 };
 
-enum outcome { OUT_GONE, OUT_DEFERRED, OUT_BUSY };
+/* One queue file being worked on. */
+struct qitem {
+	const char		*dir;
+	char			 qid[QUEUE_ID_MAX + 1];
+	int			 fd;
+	bool			 open;
+	bool			 expired;
+	struct queue_env	 env;
+};
 
 static volatile sig_atomic_t	stop;
 
@@ -211,7 +229,7 @@ mark:
 	return 0;
 }
 
-/* --- one message ------------------------------------------------------------ */
+/* --- working on queue files ---------------------------------------------- */
 
 static time_t
 backoff(const struct config *cfg, unsigned attempts)
@@ -226,168 +244,274 @@ backoff(const struct config *cfg, unsigned attempts)
 	return (time_t)d;
 }
 
-/*
- * Works on dir/qid once. Returns OUT_GONE (finished and removed, or not
- * there), OUT_DEFERRED (*due and *waiting set), or OUT_BUSY (someone
- * else holds it).
- */
-static enum outcome
-process(struct runner *rn, const char *dir, const char *qid, time_t *due,
-    char **waiting)
+/* Puts dir/qid on the to-do list (once). */
+static void
+want(struct runner *rn, const char *dir, const char *qid)
 {
-	const struct config	*cfg = rn->cfg;
-	struct queue_env	 env;
-	struct reason		 r;
-	struct stat		 st1, st2;
-	struct flock		 fl;
-	struct timespec		 ts[2];
-	char			 path[64], to[64], bqid[QUEUE_ID_MAX + 1];
-	char			*locked_user = NULL;
-	size_t			*bounced, nb = 0, i;
-	time_t			 now = time(NULL);
-	bool			 pending = false, temp = false, expired;
-	int			 fd;
-	enum outcome		 out = OUT_DEFERRED;
+	size_t	i;
 
-	*waiting = NULL;
-	snprintf(path, sizeof(path), "%s/%s", dir, qid);
-	fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return OUT_GONE;
+	for (i = 0; i < rn->ntodo; i++)
+		if (strcmp(rn->todo[i].qid, qid) == 0)
+			return;
+	rn->todo = xreallocarray(rn->todo, rn->ntodo + 1, sizeof(*rn->todo));
+	rn->todo[rn->ntodo].dir = dir;
+	snprintf(rn->todo[rn->ntodo].qid, sizeof(rn->todo[0].qid), "%s", qid);
+	rn->ntodo++;
+}
+
+/*
+ * Opens, locks and reads dir/qid. Returns false (nothing to do: gone,
+ * busy with another deliverer, or corrupt and moved aside).
+ */
+static bool
+qitem_open(struct runner *rn, struct qitem *q)
+{
+	struct reason	r;
+	struct stat	st1, st2;
+	struct flock	fl;
+	char		path[64], to[64];
+
+	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
+	q->fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (q->fd == -1)
+		return false;
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_SETLK, &fl) == -1) {
-		close(fd);
-		return OUT_BUSY;
-	}
+	if (fcntl(q->fd, F_SETLK, &fl) == -1)
+		goto skip;
 	/* it may have been finished and removed, or moved, meanwhile */
-	if (fstat(fd, &st1) == -1 || fstatat(rn->qfd, path, &st2,
+	if (fstat(q->fd, &st1) == -1 || fstatat(rn->qfd, path, &st2,
 	    AT_SYMLINK_NOFOLLOW) == -1 || st1.st_ino != st2.st_ino ||
-	    st1.st_nlink == 0) {
-		close(fd);
-		return OUT_GONE;
-	}
-	if (queue_env_read(fd, &env, &r) == -1) {
+	    st1.st_nlink == 0)
+		goto skip;
+	if (queue_env_read(q->fd, &q->env, &r) == -1) {
 		log_warnx("id=%s: corrupt queue file (%s); moved to corrupt/",
-		    qid, r.text);
-		snprintf(to, sizeof(to), "corrupt/%s", qid);
+		    q->qid, r.text);
+		snprintf(to, sizeof(to), "corrupt/%s", q->qid);
 		(void)renameat(rn->qfd, path, rn->qfd, to);
-		close(fd);
-		return OUT_GONE;
+		goto skip;
 	}
-	expired = now - env.arrival > cfg->queue.max_lifetime;
-	bounced = xcalloc(env.nrcpts, sizeof(*bounced));
-	for (i = 0; i < env.nrcpts; i++) {
-		struct queue_rcpt	*rc = &env.rcpts[i];
-		enum deliver_result	 dr;
+	q->expired = time(NULL) - q->env.arrival > rn->cfg->queue.max_lifetime;
+	q->open = true;
+	return true;
+skip:
+	close(q->fd);
+	q->fd = -1;
+	return false;
+}
 
-		if (rc->status == QRCPT_DONE || rc->status == QRCPT_BOUNCED)
+static bool
+rcpt_pending(char status)
+{
+	return status == QRCPT_PENDING || status == QRCPT_TRYING;
+}
+
+static int
+item_by_user(const void *a, const void *b)
+{
+	const struct deliver_item *x = a, *y = b;
+
+	return strcmp(x->env->rcpts[x->rcpt].user, y->env->rcpts[y->rcpt].user);
+}
+
+/*
+ * Logs the outcome of q's recipients, bounces what failed for good,
+ * and removes the file or schedules its next attempt. items: this
+ * round's local deliveries (of all files).
+ */
+static void
+qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
+    size_t nitems, char *bqid_out)
+{
+	const struct config	*cfg = rn->cfg;
+	struct queue_env	*env = &q->env;
+	struct timespec		 ts[2];
+	char			 path[64], to[64];
+	const char		*locked_user = NULL;
+	size_t			*bounced, nb = 0, i, k;
+	time_t			 now = time(NULL), due;
+	bool			 pending = false, temp = false, marked = false;
+
+	bqid_out[0] = '\0';
+	bounced = xcalloc(env->nrcpts, sizeof(*bounced));
+	for (i = 0; i < env->nrcpts; i++) {
+		struct queue_rcpt	*rc = &env->rcpts[i];
+		enum deliver_result	 dr = DELIVER_DEFER;
+
+		if (rc->status == QRCPT_DONE || rc->status == QRCPT_BOUNCED) {
+			for (k = 0; k < nitems; k++)
+				if (items[k].env == env && items[k].rcpt == i &&
+				    items[k].result == DELIVER_OK) {
+					marked = true;
+					log_info("id=%s: delivered to=<%s> "
+					    "user=%s delay=%.2fs", env->id,
+					    rc->addr, rc->user,
+					    delay_since(env->arrival));
+				}
 			continue;
-		if (rc->status == QRCPT_RELAY) {
-			/* remote delivery is not there yet: it waits */
+		}
+		if (rc->status == QRCPT_RELAY)
 			reason_set(&rc->why, "4.4.1", "remote delivery is not "
 			    "available yet");
-			dr = DELIVER_DEFER;
-		} else
-			dr = deliver_local(cfg, fd, &env, i, &rc->why);
-		switch (dr) {
-		case DELIVER_OK:
-			log_info("id=%s: delivered to=<%s> user=%s delay=%.2fs",
-			    env.id, rc->addr, rc->user,
-			    delay_since(env.arrival));
-			break;
-		case DELIVER_BOUNCE:
+		else
+			for (k = 0; k < nitems; k++)
+				if (items[k].env == env && items[k].rcpt == i) {
+					dr = items[k].result;
+					rc->why = items[k].why;
+				}
+		if (dr == DELIVER_BOUNCE) {
 			bounced[nb++] = i;
-			break;
-		case DELIVER_LOCKED:
-			if (locked_user == NULL)
-				locked_user = rc->user;
-			/* FALLTHROUGH */
-		case DELIVER_DEFER:
-			if (dr == DELIVER_DEFER)
-				temp = true;
-			if (expired) {
-				char why[256];
-
-				snprintf(why, sizeof(why), "delivery time "
-				    "expired: %.200s", rc->why.text);
-				reason_set(&rc->why, "5.4.7", "%s", why);
-				bounced[nb++] = i;
-				break;
-			}
-			pending = true;
-			log_info("id=%s: deferred to=<%s> delay=%.2fs "
-			    "reason=\"%s %s\"", env.id, rc->addr,
-			    delay_since(env.arrival), rc->why.status,
-			    rc->why.text);
-			break;
+			continue;
 		}
+		if (dr == DELIVER_LOCKED && locked_user == NULL)
+			locked_user = rc->user;
+		if (dr != DELIVER_LOCKED)
+			temp = true;
+		if (q->expired) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "delivery time expired: "
+			    "%.200s", rc->why.text);
+			reason_set(&rc->why, "5.4.7", "%s", why);
+			bounced[nb++] = i;
+			continue;
+		}
+		pending = true;
+		log_info("id=%s: deferred to=<%s> delay=%.2fs reason=\"%s %s\"",
+		    env->id, rc->addr, delay_since(env->arrival),
+		    rc->why.status, rc->why.text);
 	}
 	for (i = 0; i < nb; i++)
 		log_info("id=%s: bounced to=<%s> delay=%.2fs reason=\"%s %s\"",
-		    env.id, env.rcpts[bounced[i]].addr,
-		    delay_since(env.arrival), env.rcpts[bounced[i]].why.status,
-		    env.rcpts[bounced[i]].why.text);
-	if (nb > 0 && bounce(rn, fd, &env, bounced, nb, bqid) == -1)
+		    env->id, env->rcpts[bounced[i]].addr,
+		    delay_since(env->arrival), env->rcpts[bounced[i]].why.status,
+		    env->rcpts[bounced[i]].why.text);
+	if (nb > 0 && bounce(rn, q->fd, env, bounced, nb, bqid_out) == -1)
 		pending = temp = true;
 	free(bounced);
 
-	if (!pending && queue_env_done(&env)) {
+	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
+	if (!pending && queue_env_done(env)) {
 		if (unlinkat(rn->qfd, path, 0) == -1)
-			log_warn("id=%s: unlink", env.id);
+			log_warn("id=%s: unlink", env->id);
 		else
-			log_info("id=%s: removed", env.id);
-		out = OUT_GONE;
-	} else {
-		(void)queue_attempts_mark(fd, &env, env.attempts + 1);
-		*due = now + ((locked_user && !temp) ?
-		    cfg->queue.locked_retry : backoff(cfg, env.attempts));
-		ts[0].tv_sec = now;
-		ts[0].tv_nsec = 0;
-		ts[1].tv_sec = *due;
-		ts[1].tv_nsec = 0;
-		(void)futimens(fd, ts);
-		if (strcmp(dir, QUEUE_DIR_ACTIVE) == 0) {
-			snprintf(to, sizeof(to), QUEUE_DIR_DEFERRED "/%s", qid);
-			if (renameat(rn->qfd, path, rn->qfd, to) == -1)
-				log_warn("id=%s: move to deferred", env.id);
-		}
-		if (locked_user != NULL && !temp)
-			*waiting = xstrdup(locked_user);
+			log_info("id=%s: removed", env->id);
+		forget(rn, q->qid);
+		return;
 	}
-	queue_env_free(&env);
-	close(fd);
-	/* a bounce is new mail: deliver it now */
-	if (nb > 0 && bqid[0] != '\0') {
-		time_t	bdue;
-		char	*bw;
+	/* the file stays: its delivered marks must outlive the journal */
+	if (marked && fdatasync(q->fd) == -1)
+		log_warn("id=%s: fdatasync", env->id);
+	(void)queue_attempts_mark(q->fd, env, env->attempts + 1);
+	due = now + ((locked_user && !temp) ? cfg->queue.locked_retry :
+	    backoff(cfg, env->attempts));
+	ts[0].tv_sec = now;
+	ts[0].tv_nsec = 0;
+	ts[1].tv_sec = due;
+	ts[1].tv_nsec = 0;
+	(void)futimens(q->fd, ts);
+	if (strcmp(q->dir, QUEUE_DIR_ACTIVE) == 0) {
+		snprintf(to, sizeof(to), QUEUE_DIR_DEFERRED "/%s", q->qid);
+		if (renameat(rn->qfd, path, rn->qfd, to) == -1)
+			log_warn("id=%s: move to deferred", env->id);
+	}
+	remember(rn, q->qid, due, locked_user && !temp ? locked_user : NULL);
+}
 
-		if (process(rn, QUEUE_DIR_ACTIVE, bqid, &bdue, &bw) ==
-		    OUT_DEFERRED)
-			remember(rn, bqid, bdue, bw);
-		free(bw);
+/*
+ * Works on up to BATCH_FILES queue files from the to-do list: their
+ * local recipients are grouped by maildrop and each group delivered
+ * with one lock and one fsync, under the journal lock.
+ */
+static void
+work_batch(struct runner *rn)
+{
+	struct qitem		*q;
+	struct deliver_item	*items = NULL;
+	char			 bqid[QUEUE_ID_MAX + 1];
+	size_t			 n, i, k, nitems = 0, g;
+	char			**bounces = NULL;
+	size_t			 nbounces = 0;
+
+	n = rn->ntodo < BATCH_FILES ? rn->ntodo : BATCH_FILES;
+	q = xcalloc(n, sizeof(*q));
+	for (i = 0; i < n; i++) {
+		q[i].dir = rn->todo[i].dir;
+		memcpy(q[i].qid, rn->todo[i].qid, sizeof(q[i].qid));
+		q[i].fd = -1;
 	}
-	return out;
+	memmove(rn->todo, rn->todo + n, (rn->ntodo - n) * sizeof(*rn->todo));
+	rn->ntodo -= n;
+
+	if (journal_lock(&rn->j) == -1) {
+		free(q);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!qitem_open(rn, &q[i]))
+			continue;
+		for (k = 0; k < q[i].env.nrcpts; k++) {
+			struct queue_rcpt *rc = &q[i].env.rcpts[k];
+
+			if (!rcpt_pending(rc->status) ||
+			    strcmp(rc->user, QRCPT_REMOTE) == 0)
+				continue;
+			items = xreallocarray(items, nitems + 1,
+			    sizeof(*items));
+			memset(&items[nitems], 0, sizeof(*items));
+			items[nitems].qfd = q[i].fd;
+			items[nitems].env = &q[i].env;
+			items[nitems].rcpt = k;
+			nitems++;
+		}
+	}
+	if (nitems > 0)
+		qsort(items, nitems, sizeof(*items), item_by_user);
+	for (i = 0; i < nitems; i = g) {
+		const char *user = items[i].env->rcpts[items[i].rcpt].user;
+
+		for (g = i + 1; g < nitems && strcmp(user,
+		    items[g].env->rcpts[items[g].rcpt].user) == 0; g++)
+			;
+		deliver_local_batch(rn->cfg, &rn->j, user, items + i, g - i);
+	}
+	for (i = 0; i < n; i++) {
+		if (!q[i].open)
+			continue;
+		qitem_finish(rn, &q[i], items, nitems, bqid);
+		if (bqid[0] != '\0') {
+			bounces = xreallocarray(bounces, nbounces + 1,
+			    sizeof(*bounces));
+			bounces[nbounces++] = xstrdup(bqid);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (q[i].open) {
+			queue_env_free(&q[i].env);
+			close(q[i].fd);
+		}
+	/* compact when large, or when there is nothing left to do */
+	if ((rn->ntodo == 0 && nbounces == 0) ||
+	    journal_wants_compaction(&rn->j))
+		if (journal_compact(&rn->j) == -1)
+			log_warn("compacting the delivery journal");
+	journal_unlock(&rn->j);
+	/* a bounce is new mail: deliver it in the next round */
+	for (i = 0; i < nbounces; i++) {
+		want(rn, QUEUE_DIR_ACTIVE, bounces[i]);
+		free(bounces[i]);
+	}
+	free(bounces);
+	free(items);
+	free(q);
 }
 
 static void
-work(struct runner *rn, const char *dir, const char *qid)
+run_todo(struct runner *rn)
 {
-	time_t	 due;
-	char	*waiting;
-
-	switch (process(rn, dir, qid, &due, &waiting)) {
-	case OUT_GONE:
-		forget(rn, qid);
-		break;
-	case OUT_DEFERRED:
-		remember(rn, qid, due, waiting);
-		break;
-	case OUT_BUSY:
-		break;
-	}
-	free(waiting);
+	while (rn->ntodo > 0 && !stop)
+		work_batch(rn);
 }
 
 /* Calls fn for every queue id in dir; returns how many. */
@@ -434,44 +558,11 @@ scan(struct runner *rn, const char *dir,
 }
 
 static void
-scan_active(struct runner *rn, const char *dir, const char *qid, time_t mt)
+scan_want(struct runner *rn, const char *dir, const char *qid, time_t mt)
 {
 	(void)mt;
-	work(rn, dir, qid);
-}
-
-/*
- * Recovery: a message whose delivery was interrupted (a recipient still
- * "trying") is finished before anything else is delivered, so that a
- * torn copy at the end of a maildrop is cut off before other mail lands
- * behind it.
- */
-static void
-scan_recover(struct runner *rn, const char *dir, const char *qid, time_t mt)
-{
-	struct queue_env	env;
-	struct reason		r;
-	char			path[64];
-	bool			trying = false;
-	size_t			i;
-	int			fd;
-
-	(void)mt;
-	snprintf(path, sizeof(path), "%s/%s", dir, qid);
-	if ((fd = openat(rn->qfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1)
-		return;
-	if (queue_env_read(fd, &env, &r) == 0) {
-		for (i = 0; i < env.nrcpts; i++)
-			if (env.rcpts[i].status == QRCPT_TRYING)
-				trying = true;
-		queue_env_free(&env);
-	}
-	close(fd);
-	if (trying) {
-		log_info("id=%s: recovering an interrupted delivery", qid);
-		work(rn, dir, qid);
-	}
+	want(rn, strcmp(dir, QUEUE_DIR_ACTIVE) == 0 ? QUEUE_DIR_ACTIVE :
+	    QUEUE_DIR_DEFERRED, qid);
 }
 
 static void
@@ -481,13 +572,6 @@ scan_deferred(struct runner *rn, const char *dir, const char *qid, time_t mt)
 	remember(rn, qid, mt, NULL);
 }
 
-static void
-scan_all_now(struct runner *rn, const char *dir, const char *qid, time_t mt)
-{
-	(void)mt;
-	work(rn, dir, qid);
-}
-
 static int
 runner_init(struct runner *rn, const struct config *cfg,
     const struct aliases *al)
@@ -495,11 +579,25 @@ runner_init(struct runner *rn, const struct config *cfg,
 	memset(rn, 0, sizeof(*rn));
 	rn->cfg = cfg;
 	rn->al = al;
+	rn->j.fd = rn->j.qdirfd = -1;
 	rn->qfd = open(cfg->queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rn->qfd == -1) {
 		log_warn("open queue %s", cfg->queue_dir);
 		return -1;
 	}
+	if (journal_open(&rn->j, cfg->queue_dir) == -1) {
+		close(rn->qfd);
+		return -1;
+	}
+	/* a deliverer that died left its batch unresolved: settle it first */
+	if (journal_lock(&rn->j) == -1) {
+		journal_close(&rn->j);
+		close(rn->qfd);
+		return -1;
+	}
+	if (rn->j.size > 0)
+		deliver_local_recover(cfg, &rn->j);
+	journal_unlock(&rn->j);
 	return 0;
 }
 
@@ -509,6 +607,8 @@ runner_free(struct runner *rn)
 	while (rn->ndef > 0)
 		forget(rn, rn->def[0].qid);
 	free(rn->def);
+	free(rn->todo);
+	journal_close(&rn->j);
 	if (rn->qfd != -1)
 		close(rn->qfd);
 }
@@ -524,13 +624,48 @@ on_notice(struct runner *rn, const char *buf, size_t n)
 	memcpy(arg, buf + 2, n - 2);
 	arg[n - 2] = '\0';
 	if (buf[0] == 'Q' && queue_id_valid(arg))
-		work(rn, QUEUE_DIR_ACTIVE, arg);
+		want(rn, QUEUE_DIR_ACTIVE, arg);
 	else if (buf[0] == 'U') {
 		/* that maildrop was just released: try its mail now */
 		for (i = 0; i < rn->ndef; i++)
 			if (rn->def[i].waiting_user != NULL &&
 			    strcmp(rn->def[i].waiting_user, arg) == 0)
 				rn->def[i].due = 0;
+	}
+}
+
+/*
+ * Reads what the monitors wrote into the notification pipe and acts on
+ * each complete line. Returns the number of lines, or -1 at EOF.
+ */
+static int
+read_notices(struct runner *rn, int fd, char *buf, size_t bufsz,
+    size_t *have)
+{
+	char	*p, *nl;
+	ssize_t	 n;
+	int	 lines = 0;
+
+	for (;;) {
+		n = read(fd, buf + *have, bufsz - *have);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return lines;	/* EAGAIN: drained */
+		*have += (size_t)n;
+		p = buf;
+		while ((nl = memchr(p, '\n', *have - (size_t)(p - buf))) !=
+		    NULL) {
+			on_notice(rn, p, (size_t)(nl - p));
+			lines++;
+			p = nl + 1;
+		}
+		*have -= (size_t)(p - buf);
+		memmove(buf, p, *have);
+		if (*have == bufsz)
+			*have = 0;	/* a line this long is not ours */
 	}
 }
 
@@ -541,11 +676,11 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	struct runner		 rn;
 	struct pollfd		 pfd[2];
 	struct sigaction	 sa;
-	char			 buf[512];
-	time_t			 now, next_scan, soonest;
-	ssize_t			 n;
-	size_t			 i;
+	char			 buf[4096];
+	time_t			 now, next_scan, soonest, last_busy_scan = 0;
+	size_t			 i, have = 0;
 	int			 timeout;
+	bool			 busy = false;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -555,32 +690,28 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	signal(SIGHUP, SIG_IGN);
 	if (runner_init(&rn, cfg, al) == -1)
 		return;
+	(void)fcntl(notify_fd, F_SETFL, O_NONBLOCK);
 	queue_clean_incoming(cfg, INCOMING_MAX_AGE);
-	scan(&rn, QUEUE_DIR_ACTIVE, scan_recover);
-	scan(&rn, QUEUE_DIR_DEFERRED, scan_recover);
 	scan(&rn, QUEUE_DIR_DEFERRED, scan_deferred);
-	scan(&rn, QUEUE_DIR_ACTIVE, scan_active);
+	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 	next_scan = time(NULL) + RESCAN_SEC;
 
 	while (!stop) {
+		/* news first, so that one batch takes in everything waiting */
+		if (read_notices(&rn, notify_fd, buf, sizeof(buf), &have) > 0)
+			busy = true;
 		now = time(NULL);
-		/* due retries */
-		for (i = 0; i < rn.ndef && !stop;) {
-			if (rn.def[i].due <= now) {
-				char qid[QUEUE_ID_MAX + 1];
-
-				snprintf(qid, sizeof(qid), "%s", rn.def[i].qid);
-				forget(&rn, qid);
-				work(&rn, QUEUE_DIR_DEFERRED, qid);
-				i = 0;	/* the array changed */
-				continue;
-			}
-			i++;
-		}
+		for (i = 0; i < rn.ndef; i++)
+			if (rn.def[i].due <= now)
+				want(&rn, QUEUE_DIR_DEFERRED, rn.def[i].qid);
 		if (now >= next_scan) {
-			scan(&rn, QUEUE_DIR_ACTIVE, scan_active);
+			scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 			queue_clean_incoming(cfg, INCOMING_MAX_AGE);
 			next_scan = time(NULL) + RESCAN_SEC;
+		}
+		if (rn.ntodo > 0) {
+			run_todo(&rn);
+			continue;
 		}
 		soonest = next_scan;
 		for (i = 0; i < rn.ndef; i++)
@@ -588,6 +719,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 				soonest = rn.def[i].due;
 		now = time(NULL);
 		timeout = soonest > now ? (int)(soonest - now) * 1000 : 0;
+		if (busy && timeout > 1000)
+			timeout = 1000;
 		pfd[0].fd = notify_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = life_fd;
@@ -602,10 +735,16 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			log_info("master went away; queue runner exiting");
 			break;
 		}
-		if (pfd[0].revents & POLLIN)
-			while ((n = recv(notify_fd, buf, sizeof(buf),
-			    MSG_DONTWAIT)) > 0 && !stop)
-				on_notice(&rn, buf, (size_t)n);
+		if (!(pfd[0].revents & (POLLIN | POLLHUP)) && busy &&
+		    time(NULL) > last_busy_scan) {
+			/*
+			 * Gone idle after a burst: the pipe may have been
+			 * full, so look for messages nobody told us about.
+			 */
+			busy = false;
+			last_busy_scan = time(NULL);
+			scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
+		}
 	}
 	runner_free(&rn);
 }
@@ -617,10 +756,9 @@ queue_run_once(const struct config *cfg, const struct aliases *al)
 
 	if (runner_init(&rn, cfg, al) == -1)
 		return -1;
-	scan(&rn, QUEUE_DIR_ACTIVE, scan_recover);
-	scan(&rn, QUEUE_DIR_DEFERRED, scan_recover);
-	scan(&rn, QUEUE_DIR_ACTIVE, scan_all_now);
-	scan(&rn, QUEUE_DIR_DEFERRED, scan_all_now);
+	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
+	scan(&rn, QUEUE_DIR_DEFERRED, scan_want);
+	run_todo(&rn);
 	runner_free(&rn);
 	return 0;
 }
@@ -633,7 +771,8 @@ queue_deliver_id(const struct config *cfg, const struct aliases *al,
 
 	if (!queue_id_valid(qid) || runner_init(&rn, cfg, al) == -1)
 		return;
-	work(&rn, QUEUE_DIR_ACTIVE, qid);
+	want(&rn, QUEUE_DIR_ACTIVE, qid);
+	run_todo(&rn);
 	runner_free(&rn);
 }
 

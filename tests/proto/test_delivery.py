@@ -225,3 +225,43 @@ def test_maild_q_and_l(make_maild):
         fcntl.lockf(fd, fcntl.LOCK_UN)
         os.close(fd)
     wait_messages(m, "alice", 1)
+
+
+@pytest.mark.parametrize("fault", ["mbox_append.mid_write:kill:2",
+                                   "mbox_append.after_write:kill:3",
+                                   "deliver.before_fsync:kill"])
+def test_batch_killed_midway_recovers_exactly_once(make_maild, fault):
+    # five messages wait behind a locked maildrop, then go in one batch;
+    # the runner dies inside it and the next one must settle the batch
+    stamp = "/tmp/maild-fault-%d-batch" % os.getpid()
+    if os.path.exists(stamp):
+        os.unlink(stamp)
+    m = make_maild(env={"MAILD_FAULT": fault, "MAILD_FAULT_ONCE": stamp})
+    path = m.sb.path("spool", "alice")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.geteuid() == 0:
+        os.fchown(fd, m.sb.uids["alice"], m.sb.mail_gid)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        c = connect(m)
+        ehlo(c)
+        for i in range(5):
+            assert send(m, "s@example.org", ["alice@example.test"],
+                        msg("b%d" % i, "batch body %d\r\n" % i), c)[0] == 250
+        c.cmd("QUIT")
+        c.smtp_reply()
+        wait_for(lambda: len(queue_files(m, "deferred")) == 5, what="5 deferred")
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    m.wait_log("fault point %s: kill" % fault.split(":")[0])
+    ms = wait_messages(m, "alice", 5, timeout=20)
+    assert sorted(x["Subject"] for x in ms) == ["b%d" % i for i in range(5)]
+    for x in ms:
+        assert x.get_payload() == "batch body %s\n" % x["Subject"][1]
+    time.sleep(2)
+    assert len(messages(m, "alice")) == 5
+    wait_for(lambda: queue_files(m, "active") == [] and
+             queue_files(m, "deferred") == [], what="empty queue")
+    if os.path.exists(stamp):
+        os.unlink(stamp)

@@ -105,7 +105,8 @@ smtp_data_feed(struct smtp_data *d, const struct io_line *line)
 		d->ended = true;
 		return SMTP_DATA_END;
 	}
-	count_line(d, n);
+	/* RFC 5321 4.5.3.1.6: the dot added for transparency is not counted */
+	count_line(d, !d->midline && n > 0 && p[0] == '.' ? n - 1 : n);
 	if (n > 0 && memchr(p, '\0', n) != NULL)
 		refuse(d, 554, "5.6.0", "message contains NUL octets");
 	if (d->opts.bare_newlines == BARE_NEWLINE_REJECT) {

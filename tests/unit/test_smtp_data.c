@@ -166,8 +166,13 @@ static const struct data_case data_cases[] = {
 	    "5.6.0", NULL, "QUIT|" },
 	{ "bare lf line at limit", "12345678\n.\r\n.\r\n", 0, N, 10, 0, 0,
 	    NULL, "12345678\n.\n", "" },
-	{ "stuffed line counts its dot", ".2345678\r\n..2345678\r\n.\r\n",
-	    0, N, 10, 0, 554, "5.6.0", NULL, "" },
+	/* RFC 5321 4.5.3.1.6: the transparency dot does not count */
+	{ "stuffed line at limit", "..2345678\r\n.2345678\r\n.\r\n", 0, N,
+	    10, 0, 0, NULL, ".2345678\n2345678\n", "" },
+	{ "stuffed line over limit", "..23456789\r\n.\r\n", 0, N, 10, 0,
+	    554, "5.6.0", NULL, "" },
+	{ "only the first dot is free", "...2345678\r\n.\r\n", 0, N, 10, 0,
+	    554, "5.6.0", NULL, "" },
 	{ "long line then dot piece", "12345678.\r\n.\r\nQUIT\r\n", 0, N,
 	    10, 0, 554, "5.6.0", NULL, "QUIT|" },
 	/* the "." after a long line's first piece is not an end */
@@ -387,6 +392,13 @@ START_TEST(test_data_default_line_limit)
 	strcpy(want + 998, "\n");
 	c.name = "998";
 	c.want_out = want;
+	run_data_case(&c, false);
+
+	/* 999 with the transparency dot: still fine */
+	in[0] = '.';
+	memset(in + 1, 'x', 998);
+	strcpy(in + 999, "\r\n.\r\n");
+	c.name = "998 and a dot";
 	run_data_case(&c, false);
 
 	memset(in, 'x', 999);

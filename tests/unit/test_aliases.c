@@ -395,7 +395,7 @@ START_TEST(test_include)
 	struct aliases		*al;
 	struct got		 g;
 	struct reason		 r;
-	char			 text[1024], staff[256], loop[256], bad[256];
+	char			 text[4096], staff[256], loop[256], bad[256];
 
 	snprintf(staff, sizeof(staff), "%s",
 	    write_file("staff", "# the staff list\n"
@@ -417,8 +417,11 @@ START_TEST(test_include)
 	    "bad: :include:%s\n"
 	    "missing: :include:%s/nonexistent\n"
 	    "dir: :include:%s\n"
-	    "empty: :include:%s\n", staff, loop, bad, tmpdir, tmpdir,
+	    "fifo: :include:%s/fifo\n"
+	    "empty: :include:%s\n", staff, loop, bad, tmpdir, tmpdir, tmpdir,
 	    write_file("empty", "# nobody\n"));
+	snprintf(bad, sizeof(bad), "%s/fifo", tmpdir);
+	ck_assert_int_eq(mkfifo(bad, 0600), 0);
 	al = aliases_parse(text, strlen(text), "f", &errs);
 	ck_assert_uint_eq(errs.n, 0);
 
@@ -451,6 +454,10 @@ START_TEST(test_include)
 	ck_assert_str_eq(r.status, "4.3.0");
 	ck_assert_int_eq(aliases_expand(al, "dir", ALL, collect, &g, &r), -1);
 	ck_assert_str_eq(r.status, "4.3.0");
+	/* a FIFO is refused, without waiting for a writer */
+	ck_assert_int_eq(aliases_expand(al, "fifo", ALL, collect, &g, &r), -1);
+	ck_assert_str_eq(r.status, "4.3.0");
+	ck_assert_ptr_nonnull(strstr(r.text, "regular file"));
 	/* an alias that ends up with nobody is an error */
 	ck_assert_int_eq(aliases_expand(al, "empty", ALL, collect, &g, &r),
 	    -1);

@@ -122,11 +122,22 @@ smtp_data_feed(struct smtp_data *d, const struct io_line *line)
 	 * line ends) loses a leading stuffed dot, except a lone "." that
 	 * is not a proper end: that one stays in the body as ".".
 	 */
+	if (d->dot_pending && (n > 0 || ends)) {
+		/* the last piece ended in a line's first "."; was it alone? */
+		d->dot_pending = false;
+		if (n == 0 || p[0] == '\r')
+			emit(d, ".", 1);
+	}
 	while (d->code == 0 && n > 0) {
 		cr = memchr(p, '\r', n);
 		seg = cr != NULL ? (size_t)(cr - p) : n;
-		if (d->bol && seg > 0 && p[0] == '.' &&
-		    !(seg == 1 && (cr != NULL || ends))) {
+		if (d->bol && seg == 1 && p[0] == '.' && cr == NULL && !ends) {
+			/* "." at a piece's end: the next piece decides */
+			d->dot_pending = true;
+			d->bol = false;
+			break;
+		}
+		if (d->bol && seg > 1 && p[0] == '.') {
 			p++;
 			n--;
 			seg--;

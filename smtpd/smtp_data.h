@@ -79,6 +79,7 @@ struct smtp_data {
 	bool			 prev_crlf;	/* last line ended in CRLF */
 	bool			 midline;	/* last piece was PARTIAL */
 	bool			 bol;		/* output is at a line start */
+	bool			 dot_pending;	/* a piece ended in a line's "." */
 	bool			 cr_pending;	/* BDAT: chunk ended in CR */
 	bool			 ended;
 	int			 code;		/* 0, or the refusal's reply */

@@ -181,6 +181,15 @@ static const struct data_case data_cases[] = {
 	{ "very long line", "1234567890123456789012345678901234567890\r\n"
 	    ".\r\nQUIT\r\n", 0, N, 10, 0, 554, "5.6.0", NULL, "QUIT|" },
 
+	/*
+	 * Found by fuzz_smtp_data: with 1 octet a piece, ".\r" comes as
+	 * "." then "\r": a lone dot, kept, not a stuffed one.
+	 */
+	{ "dot piece then bare cr", "\r\n.\r\r\n.\r\n", 0, N, 3, 0, 0, NULL,
+	    "\n.\n\n", "" },
+	{ "dot piece then text", "a\r\n.x\r\n..\r\n.\r\n", 0, N, 3, 0, 0,
+	    NULL, "a\nx\n.\n", "" },
+
 	/* size: octets stored, LF line ends */
 	{ "size at limit", "12345\r\n123\r\n.\r\n", 0, N, 0, 10, 0, NULL,
 	    "12345\n123\n", "" },

@@ -52,20 +52,6 @@ write_file(const char *name, const char *text)
 	return path;
 }
 
-static void
-errs_free(struct config_errors *e)
-{
-	size_t	i;
-
-	for (i = 0; i < e->n; i++) {
-		free(e->v[i].file);
-		free(e->v[i].reason);
-	}
-	free(e->v);
-	e->v = NULL;
-	e->n = 0;
-}
-
 /* The targets an expansion reported, as "KIND:target|...". */
 struct got {
 	char	text[8192];
@@ -249,7 +235,7 @@ START_TEST(test_errors)
 	    "%s: got %zu entries, want %zu", c->name, aliases_count(al),
 	    c->want_count);
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 }
 END_TEST
 
@@ -268,7 +254,7 @@ START_TEST(test_duplicate_first_wins)
 	ck_assert_int_eq(aliases_expand(al, "a", 0, collect, &g, &r), 1);
 	ck_assert_str_eq(g.text, "L:first|");
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 }
 END_TEST
 
@@ -291,7 +277,7 @@ START_TEST(test_entry_too_long)
 	ck_assert_ptr_nonnull(strstr(errs.v[0].reason, "too long"));
 	ck_assert_uint_eq(aliases_count(al), 1);
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 	free(text);
 }
 END_TEST
@@ -485,19 +471,19 @@ START_TEST(test_load)
 	ck_assert_int_eq(aliases_expand(al, "root", 0, collect, &g, &r), 1);
 	ck_assert_str_eq(g.text, "L:alice|");
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 
 	snprintf(missing, sizeof(missing), "%s/none", tmpdir);
 	ck_assert_ptr_null(aliases_load(missing, &errs));
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_int_eq(errs.v[0].line, 0);
 	ck_assert_ptr_nonnull(strstr(errs.v[0].reason, "cannot open"));
-	errs_free(&errs);
+	config_errors_free(&errs);
 
 	ck_assert_ptr_null(aliases_load(tmpdir, &errs));
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_nonnull(strstr(errs.v[0].reason, "regular file"));
-	errs_free(&errs);
+	config_errors_free(&errs);
 
 	/* errs may be NULL */
 	path = write_file("aliases2", "x\n");

@@ -545,6 +545,48 @@ START_TEST(test_bdat)
 }
 END_TEST
 
+/* io_read_exact()'s callback for BDAT: how the session feeds a chunk. */
+static int
+bdat_fn(void *arg, const char *buf, size_t len)
+{
+	return smtp_bdat_feed(arg, buf, len);
+}
+
+/* Two BDAT chunks read with io_read_exact(), the CRLF split between. */
+START_TEST(test_bdat_over_io)
+{
+	static const char	in[] = "BDAT 7\r\nline 1\rBDAT 7 LAST\r\n"
+	    "\nline 2QUIT\r\n";
+	struct smtp_data	d;
+	struct out		o = { NULL, 0, 0, 0 };
+	struct io		*io;
+	struct io_line		line;
+	int			sv[2], status, code;
+	pid_t			pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = feeder(sv[1], in, sizeof(in) - 1, true);
+	close(sv[1]);
+	io = io_new(sv[0], sv[0]);
+	io_set_timeouts(io, 5000, 5000);
+	smtp_data_init(&d, NULL, sink, &o);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "BDAT 7");
+	ck_assert_int_eq(io_read_exact(io, 7, bdat_fn, &d), IO_OK);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "BDAT 7 LAST");
+	ck_assert_int_eq(io_read_exact(io, 7, bdat_fn, &d), IO_OK);
+	smtp_bdat_last(&d);
+	ck_assert_int_eq(smtp_data_result(&d, &code, NULL), 0);
+	ck_assert_str_eq(o.buf, "line 1\nline 2\n");
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "QUIT");
+	io_free(&io);
+	free(o.buf);
+	waitpid(pid, &status, 0);
+}
+END_TEST
+
 static Suite *
 smtp_data_suite(void)
 {
@@ -561,6 +603,7 @@ smtp_data_suite(void)
 	tcase_add_test(tc, test_data_default_line_limit);
 	tcase_add_test(tc, test_data_first_reason_wins);
 	tcase_add_loop_test(tc, test_bdat, 0, nitems(bdat_cases));
+	tcase_add_test(tc, test_bdat_over_io);
 	suite_add_tcase(s, tc);
 	return s;
 }

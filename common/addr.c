@@ -87,7 +87,7 @@ addr_utf8_seqlen(const char *str, size_t n)
 	size_t			 need, i;
 
 	if (n == 0 || s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;	/* ASCII, continuation, overlong lead, > U+10FFFF */
+		return 0;	/* ASCII, continuation, overlong, > U+10FFFF */
 	if (s[0] < 0xe0)
 		need = 2;
 	else if (s[0] < 0xf0) {

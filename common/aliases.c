@@ -296,7 +296,8 @@ parse_targets(const char *s, size_t len, struct targets *ts, char *why,
 	struct target	t;
 
 	while (i < len) {
-		for (inq = false, start = i; i < len && (inq || s[i] != ','); i++) {
+		for (inq = false, start = i; i < len &&
+		    (inq || s[i] != ','); i++) {
 			if (s[i] == '"')
 				inq = !inq;
 			else if (inq && s[i] == '\\' && i + 1 < len)

@@ -24,7 +24,7 @@
  */
 struct bounce_rcpt {
 	const char	*addr;		/* final recipient, "local@domain" */
-	const char	*orcpt;		/* original recipient (ORCPT), or NULL */
+	const char	*orcpt;		/* original recipient (ORCPT); NULL */
 	const char	*orcpt_type;	/* its addr-type; NULL means "rfc822" */
 	const char	*status;	/* RFC 3463 code: "5.1.1" */
 	/*

@@ -181,7 +181,8 @@ bdat_bare_cr(struct smtp_data *d)
 	/* counted in the line like in DATA, where it is part of the line */
 	count_line(d, 1);
 	if (d->opts.bare_newlines == BARE_NEWLINE_REJECT)
-		refuse(d, 554, "5.6.0", "message contains a bare CR (not CRLF)");
+		refuse(d, 554, "5.6.0",
+		    "message contains a bare CR (not CRLF)");
 	bdat_eol(d, false);
 }
 

@@ -59,7 +59,7 @@ struct smtp_data_opts {
 	/* Octets per line including CRLF; 0 = SMTP_TEXT_LINE_MAX. Values
 	 * below 3 or above SMTP_TEXT_LINE_CEILING are clamped. */
 	size_t			 max_line_length;
-	uint64_t		 max_size;	/* octets stored; 0 = no limit */
+	uint64_t		 max_size;	/* stored octets; 0: no limit */
 };
 
 /*
@@ -79,7 +79,7 @@ struct smtp_data {
 	bool			 prev_crlf;	/* last line ended in CRLF */
 	bool			 midline;	/* last piece was PARTIAL */
 	bool			 bol;		/* output is at a line start */
-	bool			 dot_pending;	/* a piece ended in a line's "." */
+	bool			 dot_pending;	/* piece ended in a first "." */
 	bool			 cr_pending;	/* BDAT: chunk ended in CR */
 	bool			 ended;
 	int			 code;		/* 0, or the refusal's reply */

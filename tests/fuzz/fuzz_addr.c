@@ -73,7 +73,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(s[0] == '<' && s[used - 1] == '>');
 		CHECK(!addr_is_null(&a) || (flags & ADDR_ALLOW_NULL));
 		CHECK(a.domain[0] != '\0' || addr_is_null(&a) ||
-		    ((flags & ADDR_ALLOW_POSTMASTER) && addr_is_postmaster(&a)));
+		    ((flags & ADDR_ALLOW_POSTMASTER) &&
+		    addr_is_postmaster(&a)));
 		roundtrip(&a, flags);
 	} else {
 		CHECK(r.status[0] == '5' && r.text[0] != '\0');

@@ -87,7 +87,7 @@ addr_utf8_seqlen(const char *str, size_t n)
 	size_t			 need, i;
 
 	if (n == 0 || s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;	/* ASCII, continuation, overlong lead, > U+10FFFF */
+		return 0;	/* ASCII, continuation, overlong, > U+10FFFF */
 	if (s[0] < 0xe0)
 		need = 2;
 	else if (s[0] < 0xf0) {
@@ -138,25 +138,33 @@ utf8_at(struct cur *c)
  * Local-part = Dot-string / Quoted-string. Stores the canonical form
  * and whether it was quoted. The 64-octet limit (RFC 5321 4.5.3.1.1)
  * counts the octets as sent, quotes included; the canonical form is
- * never longer, so it always fits.
+ * never longer, so checking the one keeps the other in its buffer.
  */
 static int
 parse_local(struct cur *c, struct mailaddr *out, bool *quoted_out)
 {
-	size_t		start = c->pos, o = 0, n;
+	size_t		start = c->pos, o = 0, n, skip;
 	unsigned char	ch;
+	bool		quoted, dot = true;	/* an atom must start here */
 
-	*quoted_out = false;
-	if (c->pos < c->len && c->s[c->pos] == '"') {
-		*quoted_out = true;
+	quoted = c->pos < c->len && c->s[c->pos] == '"';
+	*quoted_out = quoted;
+	if (quoted)
 		c->pos++;
-		for (;;) {
-			if (c->pos - start > SMTP_LOCALPART_MAX)
-				return fail(c,
-				    "local part longer than 64 octets");
-			if (c->pos >= c->len)
+	for (;;) {
+		if (c->pos >= c->len) {
+			if (quoted)
 				return fail(c, "unterminated quoted string");
-			ch = (unsigned char)c->s[c->pos];
+			break;
+		}
+		ch = (unsigned char)c->s[c->pos];
+		skip = 0;	/* the backslash of a quoted pair */
+		n = 1;
+		if (ch >= 0x80) {
+			if ((n = utf8_at(c)) == 0)
+				return -1;
+			dot = false;
+		} else if (quoted) {
 			if (ch == '"') {
 				c->pos++;
 				break;
@@ -167,59 +175,27 @@ parse_local(struct cur *c, struct mailaddr *out, bool *quoted_out)
 				    (unsigned char)c->s[c->pos + 1] < 32 ||
 				    (unsigned char)c->s[c->pos + 1] > 126)
 					return fail(c, "bad quoted pair");
-				out->local[o++] = c->s[c->pos + 1];
-				c->pos += 2;
-			} else if (ch >= 32 && ch <= 126) {
-				out->local[o++] = (char)ch;
-				c->pos++;
-			} else if (ch >= 0x80) {
-				if ((n = utf8_at(c)) == 0)
-					return -1;
-				if (o + n > SMTP_LOCALPART_MAX)
-					return fail(c,
-					    "local part longer than 64 octets");
-				memcpy(out->local + o, c->s + c->pos, n);
-				o += n;
-				c->pos += n;
-			} else
+				skip = 1;
+			} else if (ch < 32 || ch > 126)
 				return fail(c, "control character in address");
-		}
-	} else {
-		for (;;) {
-			/* Atom = 1*atext, then "." Atom */
-			size_t	atom = c->pos;
-
-			while (c->pos < c->len) {
-				ch = (unsigned char)c->s[c->pos];
-				if (is_atext(ch))
-					n = 1;
-				else if (ch >= 0x80) {
-					if ((n = utf8_at(c)) == 0)
-						return -1;
-				} else
-					break;
-				if (o + n > SMTP_LOCALPART_MAX)
-					return fail(c,
-					    "local part longer than 64 octets");
-				memcpy(out->local + o, c->s + c->pos, n);
-				o += n;
-				c->pos += n;
-			}
-			if (c->pos == atom)
-				return fail(c, c->pos == start ?
-				    "empty local part" :
-				    "misplaced dot in local part");
-			if (c->pos < c->len && c->s[c->pos] == '.') {
-				if (o + 1 > SMTP_LOCALPART_MAX)
-					return fail(c,
-					    "local part longer than 64 octets");
-				out->local[o++] = '.';
-				c->pos++;
-				continue;
-			}
+		} else if (ch == '.') {
+			/* Dot-string = Atom *("." Atom) */
+			if (dot)
+				return fail(c, "misplaced dot in local part");
+			dot = true;
+		} else if (is_atext(ch))
+			dot = false;
+		else
 			break;
-		}
+		if (c->pos + skip + n - start > SMTP_LOCALPART_MAX)
+			return fail(c, "local part longer than 64 octets");
+		memcpy(out->local + o, c->s + c->pos + skip, n);
+		o += n;
+		c->pos += skip + n;
 	}
+	if (!quoted && dot)
+		return fail(c, o == 0 ? "empty local part" :
+		    "misplaced dot in local part");
 	if (c->pos - start > SMTP_LOCALPART_MAX)
 		return fail(c, "local part longer than 64 octets");
 	out->local[o] = '\0';

@@ -29,8 +29,8 @@ struct mailaddr {
 /* addr_parse_* flags. */
 #define ADDR_ALLOW_NULL		0x01	/* "<>" is accepted (reverse-path) */
 #define ADDR_ALLOW_POSTMASTER	0x02	/* "<Postmaster>" without a domain */
-#define ADDR_UTF8		0x04	/* RFC 6531: UTF-8 in local part, domain */
-#define ADDR_SENDER		0x08	/* errors say 5.1.7 (sender), not 5.1.3 */
+#define ADDR_UTF8		0x04	/* RFC 6531: UTF-8 allowed */
+#define ADDR_SENDER		0x08	/* errors say 5.1.7, not 5.1.3 */
 
 /* Enough for addr_format() of any address parse_path accepts, with NUL. */
 #define ADDR_TEXT_SIZE		(ADDR_TEXT_MAX + 1)

@@ -124,7 +124,9 @@ read_file(const char *path, char **buf_out, size_t *len_out, char *why,
 	ssize_t		 n;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: opening a FIFO must not hang the privileged side */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		snprintf(why, whysize, "cannot open: %s", strerror(errno));
 		return -1;
 	}
@@ -294,7 +296,8 @@ parse_targets(const char *s, size_t len, struct targets *ts, char *why,
 	struct target	t;
 
 	while (i < len) {
-		for (inq = false, start = i; i < len && (inq || s[i] != ','); i++) {
+		for (inq = false, start = i; i < len &&
+		    (inq || s[i] != ','); i++) {
 			if (s[i] == '"')
 				inq = !inq;
 			else if (inq && s[i] == '\\' && i + 1 < len)

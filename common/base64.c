@@ -89,7 +89,8 @@ base64_decode(const char *in, size_t inlen, void *out, size_t outsize,
 		}
 		n = i + 4 == inlen ? 3 - pad : 3;
 		/* padding must leave zero bits behind (RFC 4648 3.5) */
-		if ((n == 1 && (v & 0xffff) != 0) || (n == 2 && (v & 0xff) != 0))
+		if ((n == 1 && (v & 0xffff) != 0) ||
+		    (n == 2 && (v & 0xff) != 0))
 			return -1;
 		if (out != NULL) {
 			if (outsize - o < n)

@@ -332,7 +332,8 @@ name_eq(const char *a, size_t alen, const char *b)
 	if (strlen(b) != alen)
 		return false;
 	for (i = 0; i < alen; i++) {
-		unsigned char	x = (unsigned char)a[i], y = (unsigned char)b[i];
+		unsigned char	x = (unsigned char)a[i];
+		unsigned char	y = (unsigned char)b[i];
 
 		if (x >= 'A' && x <= 'Z')
 			x = (unsigned char)(x - 'A' + 'a');

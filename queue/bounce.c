@@ -82,6 +82,15 @@ clean(char *dst, size_t size, const char *s)
 	return dst;
 }
 
+static bool
+is_ascii(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
 /* "Name: value", folded at its spaces to 78 characters where possible. */
 static void
 put_field(struct out *o, const char *name, const char *value)
@@ -242,11 +251,14 @@ bounce_write(const struct bounce_info *b, bounce_sink_fn *sink, void *arg,
 	for (i = 0; i < b->nrcpts; i++) {
 		const struct bounce_rcpt	*rc = &b->rcpts[i];
 
-		printf_(&o, "\nFinal-Recipient: rfc822; %s\n",
+		printf_(&o, "\nFinal-Recipient: %s; %s\n",
+		    is_ascii(rc->addr) ? "rfc822" : "utf-8",
 		    clean(t1, sizeof(t1), rc->addr));
 		if (rc->orcpt != NULL && rc->orcpt[0] != '\0')
-			printf_(&o, "Original-Recipient: rfc822; %s\n",
-			    clean(t1, sizeof(t1), rc->orcpt));
+			printf_(&o, "Original-Recipient: %s; %s\n",
+			    clean(t2, SMTP_ADDRTYPE_MAX + 1,
+			    rc->orcpt_type != NULL ? rc->orcpt_type :
+			    "rfc822"), clean(t1, sizeof(t1), rc->orcpt));
 		puts_(&o, "Action: failed\n");
 		printf_(&o, "Status: %s\n", clean(t1, 8, rc->status));
 		if (rc->remote_mta != NULL && rc->remote_mta[0] != '\0')

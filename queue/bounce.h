@@ -16,11 +16,16 @@
 
 #include "reason.h"
 
-/* One recipient that failed. Strings may come from afar: they are
- * written with control characters replaced and long lines folded. */
+/*
+ * One recipient that failed. Strings may come from afar: they are
+ * written with control characters replaced and long lines folded. A
+ * Final-Recipient with non-ASCII octets gets the "utf-8" address type
+ * (RFC 6533 3).
+ */
 struct bounce_rcpt {
 	const char	*addr;		/* final recipient, "local@domain" */
-	const char	*orcpt;		/* original recipient (ORCPT), or NULL */
+	const char	*orcpt;		/* original recipient (ORCPT); NULL */
+	const char	*orcpt_type;	/* its addr-type; NULL means "rfc822" */
 	const char	*status;	/* RFC 3463 code: "5.1.1" */
 	/*
 	 * RFC 3464 2.3.6 Diagnostic-Code, type and text: "smtp; 550 5.1.1

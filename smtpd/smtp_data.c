@@ -105,7 +105,8 @@ smtp_data_feed(struct smtp_data *d, const struct io_line *line)
 		d->ended = true;
 		return SMTP_DATA_END;
 	}
-	count_line(d, n);
+	/* RFC 5321 4.5.3.1.6: the dot added for transparency is not counted */
+	count_line(d, !d->midline && n > 0 && p[0] == '.' ? n - 1 : n);
 	if (n > 0 && memchr(p, '\0', n) != NULL)
 		refuse(d, 554, "5.6.0", "message contains NUL octets");
 	if (d->opts.bare_newlines == BARE_NEWLINE_REJECT) {
@@ -121,11 +122,22 @@ smtp_data_feed(struct smtp_data *d, const struct io_line *line)
 	 * line ends) loses a leading stuffed dot, except a lone "." that
 	 * is not a proper end: that one stays in the body as ".".
 	 */
+	if (d->dot_pending && (n > 0 || ends)) {
+		/* the last piece ended in a line's first "."; was it alone? */
+		d->dot_pending = false;
+		if (n == 0 || p[0] == '\r')
+			emit(d, ".", 1);
+	}
 	while (d->code == 0 && n > 0) {
 		cr = memchr(p, '\r', n);
 		seg = cr != NULL ? (size_t)(cr - p) : n;
-		if (d->bol && seg > 0 && p[0] == '.' &&
-		    !(seg == 1 && (cr != NULL || ends))) {
+		if (d->bol && seg == 1 && p[0] == '.' && cr == NULL && !ends) {
+			/* "." at a piece's end: the next piece decides */
+			d->dot_pending = true;
+			d->bol = false;
+			break;
+		}
+		if (d->bol && seg > 1 && p[0] == '.') {
 			p++;
 			n--;
 			seg--;
@@ -169,7 +181,8 @@ bdat_bare_cr(struct smtp_data *d)
 	/* counted in the line like in DATA, where it is part of the line */
 	count_line(d, 1);
 	if (d->opts.bare_newlines == BARE_NEWLINE_REJECT)
-		refuse(d, 554, "5.6.0", "message contains a bare CR (not CRLF)");
+		refuse(d, 554, "5.6.0",
+		    "message contains a bare CR (not CRLF)");
 	bdat_eol(d, false);
 }
 

@@ -21,10 +21,11 @@
  *     text. BARE_NEWLINE_REJECT: the message is refused, 554 5.6.0.
  *   - Dot-unstuffing (DATA only, RFC 5321 4.5.2): a line starting with
  *     "." loses that dot.
- *   - Long lines: a line (the bytes between two LFs as received) longer
- *     than opts.max_line_length - 2 octets (max_line_length counts the
- *     CRLF, RFC 5321 4.5.3.1.6) refuses the message: 554 5.6.0. The
- *     message is never split or cut to make it fit.
+ *   - Long lines: a line (the bytes between two LFs as received, less
+ *     a leading dot in DATA) longer than opts.max_line_length - 2 octets
+ *     (max_line_length counts the CRLF but not the transparency dot,
+ *     RFC 5321 4.5.3.1.6) refuses the message: 554 5.6.0. The message
+ *     is never split or cut to make it fit.
  *   - NUL octets refuse the message, 554 5.6.0 (RFC 5322 3.5 and RFC
  *     6152 2 exclude NUL from text; MUAs and mbox readers choke on it).
  *   - Size: the octets handed to the sink; more than opts.max_size
@@ -58,7 +59,7 @@ struct smtp_data_opts {
 	/* Octets per line including CRLF; 0 = SMTP_TEXT_LINE_MAX. Values
 	 * below 3 or above SMTP_TEXT_LINE_CEILING are clamped. */
 	size_t			 max_line_length;
-	uint64_t		 max_size;	/* octets stored; 0 = no limit */
+	uint64_t		 max_size;	/* stored octets; 0: no limit */
 };
 
 /*
@@ -78,6 +79,7 @@ struct smtp_data {
 	bool			 prev_crlf;	/* last line ended in CRLF */
 	bool			 midline;	/* last piece was PARTIAL */
 	bool			 bol;		/* output is at a line start */
+	bool			 dot_pending;	/* piece ended in a first "." */
 	bool			 cr_pending;	/* BDAT: chunk ended in CR */
 	bool			 ended;
 	int			 code;		/* 0, or the refusal's reply */

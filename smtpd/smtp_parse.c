@@ -128,7 +128,8 @@ smtp_parse_cmd(const char *line, size_t len, struct smtp_cmd *out,
 	if (v == 0 || (v < len && line[v] != ' '))
 		return fail(code_out, 500, r, "5.5.2", "syntax error");
 	if (v > SMTP_VERB_MAX)
-		return fail(code_out, 500, r, "5.5.1", "command not recognized");
+		return fail(code_out, 500, r, "5.5.1",
+		    "command not recognized");
 	for (i = 0; i < v; i++)
 		out->verb[i] = (char)ascii_upper((unsigned char)line[i]);
 	out->verb[v] = '\0';
@@ -152,7 +153,8 @@ esmtp_value_ok(const char *s, size_t len, bool utf8)
 		ch = (unsigned char)s[i];
 		n = 1;
 		if (ch >= 0x80) {
-			if (!utf8 || (n = addr_utf8_seqlen(s + i, len - i)) == 0)
+			if (!utf8 ||
+			    (n = addr_utf8_seqlen(s + i, len - i)) == 0)
 				return false;
 		} else if (ch < 33 || ch == '=' || ch > 126)
 			return false;

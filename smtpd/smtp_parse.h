@@ -157,7 +157,8 @@ int	smtp_parse_auth(const char *args, size_t len,
  * *code_out (501) and r.
  */
 int	smtp_parse_auth_response(const char *line, size_t len, void *out,
-	    size_t outsize, size_t *outlen_out, int *code_out, struct reason *r);
+	    size_t outsize, size_t *outlen_out, int *code_out,
+	    struct reason *r);
 
 /*
  * xtext (RFC 3461 4): "+" and two upper-case hex digits for an octet,

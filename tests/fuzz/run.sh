@@ -4,10 +4,10 @@
 #
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET: mbox. BUILDDIR: where configure ran (autoconf.h), default the
-# source tree. CC: a clang with libFuzzer (default clang). The binary is
-# BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
-# BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
+# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data. BUILDDIR: where
+# configure ran (autoconf.h), default the source tree. CC: a clang with
+# libFuzzer (default clang). The binary is BUILDDIR/tests/fuzz/fuzz_TARGET,
+# the growing corpus BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
 # tests/fuzz/corpus/TARGET), crashes BUILDDIR/tests/fuzz/corpus-run/crash-*.
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 TARGET SECONDS [libFuzzer options]" >&2; exit 2; }
@@ -20,7 +20,23 @@ if [ ! -f "$builddir/autoconf.h" ]; then
 	echo "$0: no autoconf.h in $builddir: run configure first" >&2
 	exit 2
 fi
+defs=
 case $target in
+addr)
+	srcs="tests/fuzz/fuzz_addr.c common/addr.c"
+	;;
+aliases)
+	srcs="tests/fuzz/fuzz_aliases.c common/aliases.c common/addr.c
+	    common/log.c common/xmalloc.c"
+	;;
+smtp_cmd)
+	srcs="tests/fuzz/fuzz_smtp_cmd.c smtpd/smtp_parse.c common/addr.c
+	    common/base64.c"
+	;;
+smtp_data)
+	srcs="tests/fuzz/fuzz_smtp_data.c smtpd/smtp_data.c common/io.c
+	    common/log.c common/xmalloc.c"
+	;;
 mbox)
 	srcs="tests/fuzz/fuzz_mbox.c tests/unit/mbox_ref.c
 	    common/mbox_append.c common/mbox_index.c common/mbox_reader.c

@@ -52,20 +52,6 @@ write_file(const char *name, const char *text)
 	return path;
 }
 
-static void
-errs_free(struct config_errors *e)
-{
-	size_t	i;
-
-	for (i = 0; i < e->n; i++) {
-		free(e->v[i].file);
-		free(e->v[i].reason);
-	}
-	free(e->v);
-	e->v = NULL;
-	e->n = 0;
-}
-
 /* The targets an expansion reported, as "KIND:target|...". */
 struct got {
 	char	text[8192];
@@ -249,7 +235,7 @@ START_TEST(test_errors)
 	    "%s: got %zu entries, want %zu", c->name, aliases_count(al),
 	    c->want_count);
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 }
 END_TEST
 
@@ -268,7 +254,7 @@ START_TEST(test_duplicate_first_wins)
 	ck_assert_int_eq(aliases_expand(al, "a", 0, collect, &g, &r), 1);
 	ck_assert_str_eq(g.text, "L:first|");
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 }
 END_TEST
 
@@ -291,7 +277,7 @@ START_TEST(test_entry_too_long)
 	ck_assert_ptr_nonnull(strstr(errs.v[0].reason, "too long"));
 	ck_assert_uint_eq(aliases_count(al), 1);
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 	free(text);
 }
 END_TEST
@@ -395,7 +381,7 @@ START_TEST(test_include)
 	struct aliases		*al;
 	struct got		 g;
 	struct reason		 r;
-	char			 text[1024], staff[256], loop[256], bad[256];
+	char			 text[4096], staff[256], loop[256], bad[256];
 
 	snprintf(staff, sizeof(staff), "%s",
 	    write_file("staff", "# the staff list\n"
@@ -417,8 +403,11 @@ START_TEST(test_include)
 	    "bad: :include:%s\n"
 	    "missing: :include:%s/nonexistent\n"
 	    "dir: :include:%s\n"
-	    "empty: :include:%s\n", staff, loop, bad, tmpdir, tmpdir,
+	    "fifo: :include:%s/fifo\n"
+	    "empty: :include:%s\n", staff, loop, bad, tmpdir, tmpdir, tmpdir,
 	    write_file("empty", "# nobody\n"));
+	snprintf(bad, sizeof(bad), "%s/fifo", tmpdir);
+	ck_assert_int_eq(mkfifo(bad, 0600), 0);
 	al = aliases_parse(text, strlen(text), "f", &errs);
 	ck_assert_uint_eq(errs.n, 0);
 
@@ -451,6 +440,10 @@ START_TEST(test_include)
 	ck_assert_str_eq(r.status, "4.3.0");
 	ck_assert_int_eq(aliases_expand(al, "dir", ALL, collect, &g, &r), -1);
 	ck_assert_str_eq(r.status, "4.3.0");
+	/* a FIFO is refused, without waiting for a writer */
+	ck_assert_int_eq(aliases_expand(al, "fifo", ALL, collect, &g, &r), -1);
+	ck_assert_str_eq(r.status, "4.3.0");
+	ck_assert_ptr_nonnull(strstr(r.text, "regular file"));
 	/* an alias that ends up with nobody is an error */
 	ck_assert_int_eq(aliases_expand(al, "empty", ALL, collect, &g, &r),
 	    -1);
@@ -478,19 +471,19 @@ START_TEST(test_load)
 	ck_assert_int_eq(aliases_expand(al, "root", 0, collect, &g, &r), 1);
 	ck_assert_str_eq(g.text, "L:alice|");
 	aliases_free(&al);
-	errs_free(&errs);
+	config_errors_free(&errs);
 
 	snprintf(missing, sizeof(missing), "%s/none", tmpdir);
 	ck_assert_ptr_null(aliases_load(missing, &errs));
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_int_eq(errs.v[0].line, 0);
 	ck_assert_ptr_nonnull(strstr(errs.v[0].reason, "cannot open"));
-	errs_free(&errs);
+	config_errors_free(&errs);
 
 	ck_assert_ptr_null(aliases_load(tmpdir, &errs));
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_nonnull(strstr(errs.v[0].reason, "regular file"));
-	errs_free(&errs);
+	config_errors_free(&errs);
 
 	/* errs may be NULL */
 	path = write_file("aliases2", "x\n");

@@ -95,11 +95,13 @@ static const char original[] =
     "Alice\n";
 
 static const struct bounce_rcpt rcpts[] = {
-	{ "bob@example.net", "bob@example.net", "5.1.1",
+	{ "bob@example.net", "bob@example.net", NULL, "5.1.1",
 	    "smtp; 550 5.1.1 <bob@example.net>: Recipient address rejected: "
 	    "User unknown in virtual mailbox table", "mx.example.net" },
-	{ "carol@example.net", NULL, "4.4.7",
+	{ "carol@example.net", NULL, NULL, "4.4.7",
 	    "x-local; delivery time expired after 5 days", NULL },
+	{ "j\xc3\xb6rg@example.net", "j\\x{F6}rg@example.net", "utf-8",
+	    "5.1.1", NULL, NULL },
 };
 
 static void
@@ -144,16 +146,20 @@ static const char checker[] =
 "for p in parts:\n"
 "    if p.defects: fail('part defects: %r' % p.defects)\n"
 "blocks = parts[1].get_payload()\n"
-"if len(blocks) != 3: fail('%d status blocks' % len(blocks))\n"
+"if len(blocks) != 4: fail('%d status blocks' % len(blocks))\n"
 "if blocks[0]['Reporting-MTA'] != 'dns; mx.example.org': fail('Reporting-MTA')\n"
 "if blocks[0]['Original-Envelope-Id'] != 'QQ314159': fail('ENVID')\n"
 "if not blocks[0]['Arrival-Date'].startswith('Fri, 20 Nov 2026'): fail('Arrival-Date')\n"
-"want = [('bob@example.net', '5.1.1'), ('carol@example.net', '4.4.7')]\n"
+"want = [('rfc822; bob@example.net', '5.1.1'),\n"
+"    ('rfc822; carol@example.net', '4.4.7'),\n"
+"    ('utf-8; j\u00f6rg@example.net', '5.1.1')]\n"
 "for b, (addr, st) in zip(blocks[1:], want):\n"
-"    if b['Final-Recipient'] != 'rfc822; ' + addr: fail(b['Final-Recipient'])\n"
+"    if b['Final-Recipient'] != addr: fail(b['Final-Recipient'])\n"
 "    if b['Action'] != 'failed': fail('Action')\n"
 "    if b['Status'] != st: fail('Status ' + str(b['Status']))\n"
-"    if not b['Diagnostic-Code']: fail('Diagnostic-Code')\n"
+"if not blocks[1]['Diagnostic-Code']: fail('Diagnostic-Code')\n"
+"if blocks[3]['Diagnostic-Code'] is not None: fail('no diagnostic given')\n"
+"if blocks[3]['Original-Recipient'] != 'utf-8; j\\\\x{F6}rg@example.net': fail('ORCPT 3 %r' % blocks[3]['Original-Recipient'])\n"
 "if blocks[1]['Original-Recipient'] != 'rfc822; bob@example.net': fail('ORCPT')\n"
 "if blocks[1]['Remote-MTA'] != 'dns; mx.example.net': fail('Remote-MTA')\n"
 "if 'User unknown in virtual mailbox table' not in str(blocks[1]['Diagnostic-Code']): fail('diag')\n"
@@ -364,7 +370,7 @@ END_TEST
 START_TEST(test_hostile_fields)
 {
 	static const struct bounce_rcpt evil[] = {
-		{ "bob@example.net\nX-Evil: 1", NULL, "5.1.1\nX",
+		{ "bob@example.net\nX-Evil: 1", NULL, "x\ny", "5.1.1\nX",
 		    "smtp; 550 no\r\nX-Injected: yes\r\n\r\n--fake--",
 		    "mx\n.example" },
 	};

@@ -166,8 +166,13 @@ static const struct data_case data_cases[] = {
 	    "5.6.0", NULL, "QUIT|" },
 	{ "bare lf line at limit", "12345678\n.\r\n.\r\n", 0, N, 10, 0, 0,
 	    NULL, "12345678\n.\n", "" },
-	{ "stuffed line counts its dot", ".2345678\r\n..2345678\r\n.\r\n",
-	    0, N, 10, 0, 554, "5.6.0", NULL, "" },
+	/* RFC 5321 4.5.3.1.6: the transparency dot does not count */
+	{ "stuffed line at limit", "..2345678\r\n.2345678\r\n.\r\n", 0, N,
+	    10, 0, 0, NULL, ".2345678\n2345678\n", "" },
+	{ "stuffed line over limit", "..23456789\r\n.\r\n", 0, N, 10, 0,
+	    554, "5.6.0", NULL, "" },
+	{ "only the first dot is free", "...2345678\r\n.\r\n", 0, N, 10, 0,
+	    554, "5.6.0", NULL, "" },
 	{ "long line then dot piece", "12345678.\r\n.\r\nQUIT\r\n", 0, N,
 	    10, 0, 554, "5.6.0", NULL, "QUIT|" },
 	/* the "." after a long line's first piece is not an end */
@@ -175,6 +180,15 @@ static const struct data_case data_cases[] = {
 	    10, 0, 554, "5.6.0", NULL, "" },
 	{ "very long line", "1234567890123456789012345678901234567890\r\n"
 	    ".\r\nQUIT\r\n", 0, N, 10, 0, 554, "5.6.0", NULL, "QUIT|" },
+
+	/*
+	 * Found by fuzz_smtp_data: with 1 octet a piece, ".\r" comes as
+	 * "." then "\r": a lone dot, kept, not a stuffed one.
+	 */
+	{ "dot piece then bare cr", "\r\n.\r\r\n.\r\n", 0, N, 3, 0, 0, NULL,
+	    "\n.\n\n", "" },
+	{ "dot piece then text", "a\r\n.x\r\n..\r\n.\r\n", 0, N, 3, 0, 0,
+	    NULL, "a\nx\n.\n", "" },
 
 	/* size: octets stored, LF line ends */
 	{ "size at limit", "12345\r\n123\r\n.\r\n", 0, N, 0, 10, 0, NULL,
@@ -389,6 +403,13 @@ START_TEST(test_data_default_line_limit)
 	c.want_out = want;
 	run_data_case(&c, false);
 
+	/* 999 with the transparency dot: still fine */
+	in[0] = '.';
+	memset(in + 1, 'x', 998);
+	strcpy(in + 999, "\r\n.\r\n");
+	c.name = "998 and a dot";
+	run_data_case(&c, false);
+
 	memset(in, 'x', 999);
 	strcpy(in + 999, "\r\n.\r\n");
 	c.name = "999";
@@ -524,6 +545,48 @@ START_TEST(test_bdat)
 }
 END_TEST
 
+/* io_read_exact()'s callback for BDAT: how the session feeds a chunk. */
+static int
+bdat_fn(void *arg, const char *buf, size_t len)
+{
+	return smtp_bdat_feed(arg, buf, len);
+}
+
+/* Two BDAT chunks read with io_read_exact(), the CRLF split between. */
+START_TEST(test_bdat_over_io)
+{
+	static const char	in[] = "BDAT 7\r\nline 1\rBDAT 7 LAST\r\n"
+	    "\nline 2QUIT\r\n";
+	struct smtp_data	d;
+	struct out		o = { NULL, 0, 0, 0 };
+	struct io		*io;
+	struct io_line		line;
+	int			sv[2], status, code;
+	pid_t			pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = feeder(sv[1], in, sizeof(in) - 1, true);
+	close(sv[1]);
+	io = io_new(sv[0], sv[0]);
+	io_set_timeouts(io, 5000, 5000);
+	smtp_data_init(&d, NULL, sink, &o);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "BDAT 7");
+	ck_assert_int_eq(io_read_exact(io, 7, bdat_fn, &d), IO_OK);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "BDAT 7 LAST");
+	ck_assert_int_eq(io_read_exact(io, 7, bdat_fn, &d), IO_OK);
+	smtp_bdat_last(&d);
+	ck_assert_int_eq(smtp_data_result(&d, &code, NULL), 0);
+	ck_assert_str_eq(o.buf, "line 1\nline 2\n");
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "QUIT");
+	io_free(&io);
+	free(o.buf);
+	waitpid(pid, &status, 0);
+}
+END_TEST
+
 static Suite *
 smtp_data_suite(void)
 {
@@ -540,6 +603,7 @@ smtp_data_suite(void)
 	tcase_add_test(tc, test_data_default_line_limit);
 	tcase_add_test(tc, test_data_first_reason_wins);
 	tcase_add_loop_test(tc, test_bdat, 0, nitems(bdat_cases));
+	tcase_add_test(tc, test_bdat_over_io);
 	suite_add_tcase(s, tc);
 	return s;
 }

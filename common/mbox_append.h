@@ -64,7 +64,7 @@ struct mbox_append_msg {
 
 struct mbox_append_result {
 	off_t	offset;		/* the old size: where our bytes start */
-	off_t	from_off;	/* our From_ line (offset + 1 after a repair LF) */
+	off_t	from_off;	/* our From_ line (after a repair LF) */
 	off_t	length;		/* all bytes written, from offset */
 };
 

@@ -58,8 +58,8 @@ struct scan {
 	enum scan_part		 part;
 	struct mbox_msg		 cur;
 	off_t			 hash_pos;	/* hashed up to here */
-	bool			 pending_blank;	/* header-ending "\n", unhashed */
-	off_t			 blank_off;	/* last line was "\n" here, or -1 */
+	bool			 pending_blank;	/* ending "\n" not hashed */
+	off_t			 blank_off;	/* last line "\n" here; -1 */
 	unsigned char		 prev;		/* last byte consumed */
 };
 
@@ -271,7 +271,7 @@ scan_chunk(struct scan *s, const char *buf, off_t base, size_t len, bool eof)
 					break;
 				}
 				cr = nl > p ? nl[-1] == '\r' : s->prev == '\r';
-				/* the line, its LF, and a CR before it if none */
+				/* the line, its LF, a CR before it if none */
 				s->cur.octets += (nl - p) + 2 - cr;
 				p = nl + 1;
 				s->prev = '\n';

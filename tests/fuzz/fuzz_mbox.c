@@ -293,10 +293,10 @@ out:
 static void
 fuzz_append(const char *body, size_t len, bool foreign_tail)
 {
-	static const char	 old_eol[] = "From x Mon Jan  1 00:00:00 2024\n"
-				    "\nold\n\n";
-	static const char	 old_noeol[] = "From x Mon Jan  1 00:00:00 2024\n"
-				    "\nold";
+	static const char	 old_eol[] =
+	    "From x Mon Jan  1 00:00:00 2024\n\nold\n\n";
+	static const char	 old_noeol[] =
+	    "From x Mon Jan  1 00:00:00 2024\n\nold";
 	struct mbox_append_msg	 m;
 	struct mbox_append_result res;
 	struct mbox_table	 t;

@@ -105,7 +105,7 @@ main(int argc, char **argv)
 	const char		*dir = argc > 1 ? argv[1] : "/tmp";
 	long			 count = argc > 2 ? atol(argv[2]) : 100000;
 	long			 size = argc > 3 ? atol(argv[3]) : 10240;
-	char			 path[4096], ipath[4096], npath[4096];
+	char			 path[1100], ipath[1200], npath[1200];
 	char			 body[4096];
 	struct mbox_table	 t, newt;
 	struct mbox_append_msg	 m;
@@ -119,7 +119,8 @@ main(int argc, char **argv)
 	int			 fd, idx, dst, bfd, k;
 
 	log_init("mbox_bench", LOG_USER, true);
-	snprintf(path, sizeof(path), "%s/mbox_bench.%ld", dir, (long)getpid());
+	snprintf(path, sizeof(path), "%.1024s/mbox_bench.%ld", dir,
+	    (long)getpid());
 	snprintf(ipath, sizeof(ipath), "%s.index", path);
 	snprintf(npath, sizeof(npath), "%s.new", path);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1)

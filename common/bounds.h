@@ -85,6 +85,15 @@
 #define MBOX_COPY_CHUNK		(1024 * 1024)
 #endif
 /*
+ * The most messages one scan lists (about 90 bytes of table each, so
+ * some 90 MB). What lies after them is treated like mail that arrived
+ * after the scan: a rewrite keeps it, a later session lists it. Guards
+ * the worker's memory against a maildrop of millions of tiny messages.
+ */
+#ifndef MBOX_SCAN_MESSAGES_MAX
+#define MBOX_SCAN_MESSAGES_MAX	1000000
+#endif
+/*
  * A dotlock older than this is stale even when its pid looks alive (the
  * pid may have been reused, or belong to another host over NFS). Ten
  * minutes, as long as the RFC 1939 3 minimum POP3 autologout timer; a

@@ -54,7 +54,8 @@ struct gen {
 	bool		 eof;		/* the file ended */
 };
 
-static int	append_from_line(char *, size_t, const struct mbox_append_msg *);
+static int	append_from_line(char *, size_t,
+		    const struct mbox_append_msg *);
 static bool	append_prefix_ok(const struct mbox_append_msg *);
 static int	gen_put(struct gen *, const char *, size_t);
 static int	gen_flush(struct gen *);
@@ -202,8 +203,8 @@ gen_body(struct gen *g, const struct mbox_append_msg *m)
 	in = xmalloc(cap + APPEND_LOOKAHEAD);
 	while (left > 0 || carry > 0) {
 		want = left < (off_t)cap ? (size_t)left : cap;
-		if ((n = append_pread(m->body_fd, in + carry, want, pos)) == -1 ||
-		    (size_t)n < want) {
+		n = append_pread(m->body_fd, in + carry, want, pos);
+		if (n == -1 || (size_t)n < want) {
 			if (n != -1)
 				errno = EIO;	/* the queue file is short */
 			g->read_error = true;

@@ -29,6 +29,17 @@
  * happened. The bytes written depend only on the message description,
  * so the PREFIX must be built from the queue file alone (no delivery
  * time in it) for the check to recognise a complete copy.
+ *
+ * A delivery, in outline:
+ *
+ *	fd = mbox_open(path, uid, gid, MBOX_OPEN_CREATE, r);
+ *	mbox_lock_fcntl(fd, 0)	busy: defer ("4.2.0 maildrop is locked")
+ *	mbox_dotlock_acquire(path, 0, r)	when configured
+ *	mbox_same_file(fd, path) != 1: the POP3 update replaced the file:
+ *		unlock, close, start again
+ *	fstat(fd): record "T" and st_size in the queue file, fsync it
+ *	mbox_append(fd, &m, &res, r)	then record "D"
+ *	unlock (dotlock release, close)
  */
 #ifndef MAILD_MBOX_APPEND_H
 #define MAILD_MBOX_APPEND_H
@@ -65,7 +76,7 @@ struct mbox_append_msg {
 
 struct mbox_append_result {
 	off_t	offset;		/* the old size: where our bytes start */
-	off_t	from_off;	/* our From_ line (offset + 1 after a repair LF) */
+	off_t	from_off;	/* our From_ line (after a repair LF) */
 	off_t	length;		/* all bytes written, from offset */
 };
 

@@ -8,8 +8,8 @@
  * MUA, a restore from backup), not at a forger.
  *
  * The expensive check is that each recorded message start still holds
- * "From " after a LF: one small pread() per message, which for 100,000
- * messages is a fraction of the time a scan takes.
+ * "From " after a LF (mbox_table_check_starts(): through a mapping, as
+ * 100,000 small pread()s would cost more than everything else here).
  */
 #include "autoconf.h"
 
@@ -71,7 +71,6 @@ static int	idx_pwrite(int, const void *, size_t, off_t);
 static bool	idx_record_ok(const struct idx_record *, size_t, off_t, off_t);
 static void	idx_to_record(const struct mbox_msg *, struct idx_record *);
 static bool	idx_from_record(const struct idx_record *, struct mbox_msg *);
-static int	idx_check_starts(int, const struct mbox_table *);
 
 static ssize_t
 idx_pread(int fd, void *buf, size_t len, off_t off)
@@ -178,33 +177,6 @@ idx_record_ok(const struct idx_record *rec, size_t i, off_t prev_end,
 	return rec->octets <= 2 * (rec->end - rec->hdr_off) + 2;
 }
 
-/*
- * Checks that every message of t starts with "From " at the start of the
- * file or after a LF. Returns 1 yes, 0 no, -1 on a read error.
- */
-static int
-idx_check_starts(int fd, const struct mbox_table *t)
-{
-	char	b[6];
-	size_t	i;
-	ssize_t	n;
-	off_t	off;
-
-	for (i = 0; i < t->n; i++) {
-		off = t->v[i].from_off;
-		b[0] = '\n';	/* the start of the file counts as after a LF */
-		if (off == 0)
-			n = idx_pread(fd, b + 1, 5, 0);
-		else
-			n = idx_pread(fd, b, 6, off - 1);
-		if (n == -1)
-			return -1;
-		if (n != (off == 0 ? 5 : 6) || memcmp(b, "\nFrom ", 6) != 0)
-			return 0;
-	}
-	return 1;
-}
-
 int
 mbox_index_load(int idx_fd, int mbox_fd, struct mbox_table *t)
 {
@@ -275,7 +247,8 @@ mbox_index_load(int idx_fd, int mbox_fd, struct mbox_table *t)
 		if (EVP_DigestUpdate(ctx, recs, (size_t)n) != 1)
 			fatalx("OpenSSL: SHA-256 failed");
 		for (k = 0; k < batch; k++) {
-			if (!idx_record_ok(&recs[k], i + k, prev_end, scanned) ||
+			if (!idx_record_ok(&recs[k], i + k, prev_end,
+			    scanned) ||
 			    !idx_from_record(&recs[k], &t->v[i + k]))
 				goto stale;
 			prev_end = (off_t)recs[k].end;
@@ -294,7 +267,7 @@ mbox_index_load(int idx_fd, int mbox_fd, struct mbox_table *t)
 	t->ino = mst.st_ino;
 	t->mtime.tv_sec = (time_t)h.mtime_sec;
 	t->mtime.tv_nsec = (long)h.mtime_nsec;
-	if ((ok = idx_check_starts(mbox_fd, t)) != 1) {
+	if ((ok = mbox_table_check_starts(mbox_fd, t, NULL)) != 1) {
 		if (ok == -1) {
 			rc = -1;
 			goto out;

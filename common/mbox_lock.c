@@ -183,7 +183,7 @@ mbox_dotlock_break_stale(const char *lockpath)
 	if (again.st_dev != st.st_dev || again.st_ino != st.st_ino ||
 	    again.st_mtim.tv_sec != st.st_mtim.tv_sec ||
 	    again.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
-		return 1;	/* someone else broke it and took it: look again */
+		return 1;	/* broken and taken meanwhile: look again */
 	if (unlink(lockpath) == -1)
 		return errno == ENOENT ? 1 : -1;
 	if (dead)

@@ -38,8 +38,6 @@ struct copier {
 };
 
 static int	rewrite_copy_range(struct copier *, off_t, off_t);
-static int	rewrite_check_starts(int, const struct mbox_table *,
-		    const bool *);
 static void	rewrite_reason(struct reason *, int);
 
 enum mbox_rewrite_action
@@ -171,36 +169,6 @@ rewrite_copy_range(struct copier *c, off_t off, off_t len)
 	return 0;
 }
 
-/*
- * Whether every kept message still starts with a From_ line where t says:
- * a last guard against copying a maildrop that changed under the table.
- * Returns 1, 0, or -1 on a read error.
- */
-static int
-rewrite_check_starts(int fd, const struct mbox_table *t, const bool *deleted)
-{
-	char	b[6];
-	size_t	i;
-	ssize_t	n;
-	off_t	off;
-
-	for (i = 0; i < t->n; i++) {
-		if (deleted[i])
-			continue;
-		off = t->v[i].from_off;
-		b[0] = '\n';
-		if (off == 0)
-			n = pread(fd, b + 1, 5, 0);
-		else
-			n = pread(fd, b, 6, off - 1);
-		if (n == -1)
-			return -1;
-		if (n != (off == 0 ? 5 : 6) || memcmp(b, "\nFrom ", 6) != 0)
-			return 0;
-	}
-	return 1;
-}
-
 int
 mbox_rewrite_copy(int src_fd, const struct mbox_table *t, const bool *deleted,
     int dst_fd, struct mbox_table *new_out, struct reason *r)
@@ -232,7 +200,8 @@ mbox_rewrite_copy(int src_fd, const struct mbox_table *t, const bool *deleted,
 		errno = EINVAL;
 		goto fail;
 	}
-	if ((ok = rewrite_check_starts(src_fd, t, deleted)) != 1) {
+	/* a last guard against copying a maildrop that changed under t */
+	if ((ok = mbox_table_check_starts(src_fd, t, deleted)) != 1) {
 		if (ok == 0)
 			errno = ESTALE;
 		goto fail;

@@ -55,11 +55,12 @@ struct scan {
 	enum scan_state		 st;
 	bool			 leading;	/* before the first From_ */
 	bool			 in_msg;	/* cur is a message */
+	off_t			 full_at;	/* table full: stopped here */
 	enum scan_part		 part;
 	struct mbox_msg		 cur;
 	off_t			 hash_pos;	/* hashed up to here */
-	bool			 pending_blank;	/* header-ending "\n", unhashed */
-	off_t			 blank_off;	/* last line was "\n" here, or -1 */
+	bool			 pending_blank;	/* ending "\n" not hashed */
+	off_t			 blank_off;	/* last line "\n" here; -1 */
 	unsigned char		 prev;		/* last byte consumed */
 };
 
@@ -183,6 +184,12 @@ scan_chunk(struct scan *s, const char *buf, off_t base, size_t len, bool eof)
 			lo = base + (p - buf);
 			if (avail >= SCAN_LOOKAHEAD &&
 			    memcmp(p, "From ", 5) == 0) {
+				if (s->in_msg && s->t->n + 1 >=
+				    MBOX_SCAN_MESSAGES_MAX) {
+					scan_close(s, lo, buf, base);
+					s->full_at = lo;
+					goto out;
+				}
 				scan_begin(s, lo, buf, base);
 				s->st = SCAN_LINE;
 				break;
@@ -271,7 +278,7 @@ scan_chunk(struct scan *s, const char *buf, off_t base, size_t len, bool eof)
 					break;
 				}
 				cr = nl > p ? nl[-1] == '\r' : s->prev == '\r';
-				/* the line, its LF, and a CR before it if none */
+				/* the line, its LF, a CR before it if none */
 				s->cur.octets += (nl - p) + 2 - cr;
 				p = nl + 1;
 				s->prev = '\n';
@@ -320,6 +327,7 @@ mbox_scan(int fd, off_t start, struct mbox_table *t, struct reason *r)
 	memset(&s, 0, sizeof(s));
 	s.t = t;
 	s.blank_off = -1;
+	s.full_at = -1;
 	s.prev = '\n';
 	s.st = SCAN_BOL;
 	if (fstat(fd, &st) == -1) {
@@ -389,6 +397,12 @@ mbox_scan(int fd, off_t start, struct mbox_table *t, struct reason *r)
 			goto fail;
 		}
 		scan_feed(&s, buf, base, base + used);
+		if (s.full_at != -1) {
+			log_warnx("mbox_scan: more than %d messages: the rest "
+			    "is left for later sessions", MBOX_SCAN_MESSAGES_MAX);
+			size = s.full_at;
+			break;
+		}
 		carry = carry + (size_t)n - (size_t)used;
 		memmove(buf, buf + used, carry);
 	}

@@ -36,7 +36,9 @@
  * The scan stops at the size the file had when the scan began: what
  * another process appends meanwhile is left for the next scan (and a
  * rewrite keeps it: mbox_rewrite.h). A file that shrinks under the scan
- * fails with ESTALE.
+ * fails with ESTALE. It also stops (logged) before message number
+ * MBOX_SCAN_MESSAGES_MAX + 1: t->scanned is then that message's start,
+ * and the rest is handled like mail appended after the scan.
  *
  * Returns 0, or -1 with errno set and r filled (4.2.0 for I/O errors and
  * ESTALE). After a failure t holds no useful messages: deinit it or

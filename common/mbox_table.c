@@ -5,15 +5,27 @@
  */
 #include "autoconf.h"
 
+#include <sys/mman.h>
+
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mbox_index.h"
 #include "mbox_scan.h"
 #include "mbox_table.h"
 #include "xmalloc.h"
+
+static sigjmp_buf		table_sigbus_jmp;
+static volatile sig_atomic_t	table_sigbus_armed;
+
+static int	table_check_pread(int, const struct mbox_table *,
+		    const bool *);
+static void	table_sigbus(int);
 
 void
 mbox_table_init(struct mbox_table *t)
@@ -46,6 +58,91 @@ off_t
 mbox_table_span_end(const struct mbox_table *t, size_t i)
 {
 	return i + 1 < t->n ? t->v[i + 1].from_off : t->scanned;
+}
+
+/* The check one pread() per message: when the file cannot be mapped. */
+static int
+table_check_pread(int fd, const struct mbox_table *t, const bool *skip)
+{
+	char	b[6];
+	size_t	i;
+	ssize_t	n;
+	off_t	off;
+
+	for (i = 0; i < t->n; i++) {
+		if (skip != NULL && skip[i])
+			continue;
+		off = t->v[i].from_off;
+		b[0] = '\n';	/* the start of the file counts as after a LF */
+		do
+			n = off == 0 ? pread(fd, b + 1, 5, 0) :
+			    pread(fd, b, 6, off - 1);
+		while (n == -1 && errno == EINTR);
+		if (n == -1)
+			return -1;
+		if (n != (off == 0 ? 5 : 6) || memcmp(b, "\nFrom ", 6) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+table_sigbus(int sig)
+{
+	if (table_sigbus_armed)
+		siglongjmp(table_sigbus_jmp, 1);
+	/* not ours: die of it as if we had not been here */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int
+mbox_table_check_starts(int fd, const struct mbox_table *t, const bool *skip)
+{
+	struct sigaction	 sa, old;
+	const char		*map;
+	volatile int		 ok = 1;
+	size_t			 i, len;
+	off_t			 off;
+
+	if (t->n == 0)
+		return 1;
+	/* every start is below the last one */
+	len = (size_t)t->v[t->n - 1].from_off + 5;
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return table_check_pread(fd, t, skip);
+
+	/*
+	 * Reading a page past the end of the file raises SIGBUS: a file
+	 * shorter than the table (truncated, maybe while we read) fails the
+	 * check instead of killing the process.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = table_sigbus;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old) == -1) {
+		munmap((void *)map, len);
+		return table_check_pread(fd, t, skip);
+	}
+	if (sigsetjmp(table_sigbus_jmp, 1) == 0) {
+		table_sigbus_armed = 1;
+		for (i = 0; i < t->n; i++) {
+			if (skip != NULL && skip[i])
+				continue;
+			off = t->v[i].from_off;
+			if ((off > 0 && map[off - 1] != '\n') ||
+			    memcmp(map + off, "From ", 5) != 0) {
+				ok = 0;
+				break;
+			}
+		}
+	} else
+		ok = 0;
+	table_sigbus_armed = 0;
+	(void)sigaction(SIGBUS, &old, NULL);	/* it was set a moment ago */
+	munmap((void *)map, len);
+	return ok;
 }
 
 int

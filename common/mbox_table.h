@@ -29,6 +29,7 @@
 
 #include <sys/types.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -81,6 +82,18 @@ struct mbox_msg	*mbox_table_add(struct mbox_table *);
  * rewrite copies: the message with its separator.
  */
 off_t		 mbox_table_span_end(const struct mbox_table *, size_t i);
+
+/*
+ * Whether every message i of t (but those with skip[i]; skip may be
+ * NULL) still starts with "From " at the start of fd's file or after a
+ * LF, where t says. Returns 1 yes, 0 no (also when the file is shorter),
+ * -1 on a read error (errno). For 100,000 messages it maps the file
+ * rather than making 100,000 system calls; while it reads the mapping it
+ * catches SIGBUS (a file truncated under it), restoring the previous
+ * handler after: so it must not run in a multi-threaded process.
+ */
+int		 mbox_table_check_starts(int fd, const struct mbox_table *t,
+		    const bool *skip);
 
 /*
  * Loads the table from the index idx_fd (-1: no index) if it is still

@@ -210,11 +210,20 @@ uidl_set_add(struct uidl_set *s, const char *hex)
 void
 uidl_format(char out[MBOX_UIDL_SIZE], const char *hex, uint32_t dup)
 {
-	if (dup == 0)
-		snprintf(out, MBOX_UIDL_SIZE, "%.*s", UIDL_HEX_LEN, hex);
-	else
-		snprintf(out, MBOX_UIDL_SIZE, "%.*s-%lu", UIDL_HEX_LEN, hex,
-		    (unsigned long)dup);
+	char	digits[10];
+	int	n = 0;
+
+	/* by hand: this runs once per message on every open */
+	memcpy(out, hex, UIDL_HEX_LEN);
+	out += UIDL_HEX_LEN;
+	if (dup > 0) {
+		*out++ = '-';
+		for (; dup > 0; dup /= 10)
+			digits[n++] = (char)('0' + dup % 10);
+		while (n > 0)
+			*out++ = digits[--n];
+	}
+	*out = '\0';
 }
 
 bool

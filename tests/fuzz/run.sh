@@ -42,9 +42,9 @@ mbox)
 	    common/mbox_append.c common/mbox_index.c common/mbox_reader.c
 	    common/mbox_rewrite.c common/mbox_scan.c common/mbox_table.c
 	    common/uidl.c common/fault.c common/log.c common/xmalloc.c"
-	# tiny buffers: short inputs reach every buffer boundary
+	# tiny buffers and table: short inputs reach every boundary
 	defs="-DMBOX_SCAN_CHUNK=64 -DMBOX_READ_CHUNK=32 -DMBOX_APPEND_BUF=16
-	    -DMBOX_COPY_CHUNK=8"
+	    -DMBOX_COPY_CHUNK=8 -DMBOX_SCAN_MESSAGES_MAX=8"
 	;;
 *)
 	echo "$0: unknown target $target" >&2

@@ -80,8 +80,8 @@ mbox_ref_parse(const char *buf, size_t len, struct mbox_ref *out)
 		for (off = m->hdr_off; off < e; off = le) {
 			le = line_end(buf, e, off);
 			l = le - off;
-			if ((l == 1 && buf[off] == '\n') ||
-			    (l == 2 && buf[off] == '\r' && buf[off + 1] == '\n')) {
+			if ((l == 1 && buf[off] == '\n') || (l == 2 &&
+			    buf[off] == '\r' && buf[off + 1] == '\n')) {
 				m->body_off = le;
 				break;
 			}

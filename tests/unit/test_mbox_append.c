@@ -330,7 +330,8 @@ START_TEST(test_python_reads_it)
 			strcat(exp, "\n");
 		want = malloc(2 * strlen(exp) + 1);
 		for (k = 0; exp[k] != '\0'; k++)
-			snprintf(want + 2 * k, 3, "%02x", (unsigned char)exp[k]);
+			snprintf(want + 2 * k, 3, "%02x",
+			    (unsigned char)exp[k]);
 		want[2 * k] = '\0';
 		ck_assert_msg(strcmp(hex, want) == 0,
 		    "%s: python read %s, want %s", cases[i].name, hex, want);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,7 +296,7 @@ reseal(int idx)
 struct forge_case {
 	const char	*name;
 	int		 record;
-	int		 field;		/* 0 from, 1 hdr, 2 body, 3 end, 4 octets */
+	int		 field;		/* from hdr body end octets, 7: dup */
 	int64_t		 delta;
 };
 
@@ -384,6 +385,61 @@ START_TEST(test_table_open)
 }
 END_TEST
 
+static void
+ignore_sigbus(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * The From_ start check: through the mapping, with a file truncated
+ * under the table (SIGBUS caught, the caller's handler put back), with
+ * messages skipped, and without a mapping (pread).
+ */
+START_TEST(test_check_starts)
+{
+	struct mbox_table	 t;
+	struct sigaction	 sa, now;
+	char			 msg[8192];
+	bool			 skip[8] = { false };
+	int			 fd, wfd, i;
+
+	memset(msg, 'x', sizeof(msg));
+	memcpy(msg, "From a\n\n", 9);
+	msg[sizeof(msg) - 2] = msg[sizeof(msg) - 1] = '\n';
+	fd = mt_file("mbox", "", 0);
+	for (i = 0; i < 8; i++)
+		mt_append_raw(fd, msg, sizeof(msg));
+	scan(fd, &t);
+	ck_assert_uint_eq(t.n, 8);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ignore_sigbus;
+	ck_assert_int_eq(sigaction(SIGBUS, &sa, NULL), 0);
+	ck_assert_int_eq(mbox_table_check_starts(fd, &t, NULL), 1);
+	/* a start moved */
+	ck_assert_int_eq(pwrite(fd, "f", 1, t.v[5].from_off), 1);
+	ck_assert_int_eq(mbox_table_check_starts(fd, &t, NULL), 0);
+	skip[5] = true;
+	ck_assert_int_eq(mbox_table_check_starts(fd, &t, skip), 1);
+	ck_assert_int_eq(pwrite(fd, "X", 1, t.v[3].from_off - 1), 1);
+	ck_assert_int_eq(mbox_table_check_starts(fd, &t, skip), 0);
+	ck_assert_int_eq(pwrite(fd, "\n", 1, t.v[3].from_off - 1), 1);
+	/* the file ends pages before the table: the mapping faults */
+	ck_assert_int_eq(ftruncate(fd, 5000), 0);
+	ck_assert_int_eq(mbox_table_check_starts(fd, &t, skip), 0);
+	ck_assert_int_eq(sigaction(SIGBUS, NULL, &now), 0);
+	ck_assert_ptr_eq((void *)now.sa_handler, (void *)ignore_sigbus);
+	/* no mapping on a write-only descriptor: pread, which fails too */
+	wfd = open(mt_path("mbox"), O_WRONLY);
+	ck_assert_int_eq(mbox_table_check_starts(wfd, &t, NULL), -1);
+	close(wfd);
+	mbox_table_deinit(&t);
+	ck_assert_int_eq(mbox_table_check_starts(fd, &t, NULL), 1);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 mbox_index_suite(void)
 {
@@ -398,6 +454,7 @@ mbox_index_suite(void)
 	tcase_add_test(tc, test_corrupt_bytes);
 	tcase_add_loop_test(tc, test_forged_records, 0, nitems(forge_cases));
 	tcase_add_test(tc, test_table_open);
+	tcase_add_test(tc, test_check_starts);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -26,6 +26,7 @@
 #include "bounds.h"
 #include "mbox_reader.h"
 #include "mbox_ref.h"
+#include "mbox_rewrite.h"
 #include "mbox_scan.h"
 #include "mbox_test.h"
 #include "uidl.h"
@@ -367,8 +368,9 @@ START_TEST(test_random_boundaries)
 			while (pad > 0) {
 				size_t n = pad > 61 ? 61 : pad;
 
-				buf_add(&b, "...................................."
-				    "..........................", n - 1);
+				buf_add(&b, "......................."
+				    "......................................."
+				    "..", n - 1);
 				buf_add(&b, "\n", 1);
 				pad -= n;
 			}
@@ -682,6 +684,52 @@ START_TEST(test_changes_during_scan)
 }
 END_TEST
 
+/*
+ * More messages than a table holds: the scan lists the first ones and
+ * leaves the rest as if it had arrived later; a rewrite keeps it.
+ */
+START_TEST(test_message_cap)
+{
+	struct mbox_table	 t, newt;
+	struct reason		 r;
+	char			*buf, *copy;
+	bool			*deleted;
+	size_t			 i, len, n = MBOX_SCAN_MESSAGES_MAX + 3, clen;
+	int			 fd, dst;
+
+	/* "From N\n" messages, each distinct */
+	buf = malloc(n * 16);
+	for (i = 0, len = 0; i < n; i++)
+		len += (size_t)sprintf(buf + len, "From %zu\n", i);
+	fd = mt_memfd(buf, len);
+	mbox_table_init(&t);
+	ck_assert_int_eq(mbox_scan(fd, 0, &t, &r), 0);
+	ck_assert_uint_eq(t.n, MBOX_SCAN_MESSAGES_MAX);
+	ck_assert_int_eq(memcmp(buf + t.scanned, "From ", 5), 0);
+	ck_assert_int_eq(t.v[t.n - 1].end, t.scanned);
+	/* continuing stays put */
+	ck_assert_int_eq(mbox_scan(fd, t.scanned, &t, &r), 0);
+	ck_assert_uint_eq(t.n, MBOX_SCAN_MESSAGES_MAX);
+	/* deleting the first keeps all the others, listed or not */
+	deleted = calloc(t.n, sizeof(*deleted));
+	deleted[0] = true;
+	dst = mt_memfd("", 0);
+	mbox_table_init(&newt);
+	ck_assert_int_eq(mbox_rewrite_copy(fd, &t, deleted, dst, &newt, &r),
+	    0);
+	copy = mt_slurp(dst, &clen);
+	ck_assert_uint_eq(clen, len - strlen("From 0\n"));
+	ck_assert_int_eq(memcmp(copy, buf + strlen("From 0\n"), clen), 0);
+	free(copy);
+	free(deleted);
+	free(buf);
+	mbox_table_deinit(&t);
+	mbox_table_deinit(&newt);
+	close(dst);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 mbox_scan_suite(void)
 {
@@ -689,7 +737,7 @@ mbox_scan_suite(void)
 	TCase	*tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, mt_setup, mt_teardown);
-	tcase_set_timeout(tc, 120);
+	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_corpus, 0, nitems(cases));
 	tcase_add_loop_test(tc, test_corpus_python, 0, nitems(cases));
 	tcase_add_test(tc, test_random_small);
@@ -700,6 +748,7 @@ mbox_scan_suite(void)
 	tcase_add_test(tc, test_long_line_bounded_memory);
 	tcase_add_test(tc, test_tail_scan);
 	tcase_add_test(tc, test_changes_during_scan);
+	tcase_add_test(tc, test_message_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

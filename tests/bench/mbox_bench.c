@@ -12,7 +12,7 @@
  * deletes the first message, and 2,000 appends of 4 KiB with fsync.
  * Removes its files at the end.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 

@@ -238,7 +238,7 @@ const struct config_key config_keys[] = {
 	  .min = 1, .max = 1000, .offset = OFF(smtp.max_errors),
 	  .help = "A session is closed after this many failed commands." },
 	{ .name = "smtp.max_connections_per_ip", .type = CONFIG_INT,
-	  .def = "10", .min = 0, .max = POOL_WORKERS_CEILING,
+	  .def = "50", .min = 0, .max = POOL_WORKERS_CEILING,
 	  .offset = OFF(smtp.max_connections_per_ip),
 	  .help = "The most sessions at once from one client address; 0 "
 	    "means no limit." },

@@ -278,7 +278,7 @@ static const struct {
 	{ "smtp.message_size_limit",	"\"10M\"" },
 	{ "smtp.max_recipients",	"100" },
 	{ "smtp.max_errors",		"10" },
-	{ "smtp.max_connections_per_ip", "10" },
+	{ "smtp.max_connections_per_ip", "50" },
 	{ "smtp.max_line_length",	"1000" },
 	{ "smtp.bare_newlines",		"\"normalize\"" },
 	{ "smtp.vrfy",			"false" },

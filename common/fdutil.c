@@ -3,6 +3,7 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <syslog.h>
@@ -56,6 +57,26 @@ fd_keep_only(const int *keep, size_t n)
 			lo = (unsigned)sorted[i] + 1;
 	}
 	close_span(lo, ~0U);
+}
+
+ssize_t
+fd_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t	got = 0;
+	ssize_t	n;
+
+	while (got < len) {
+		n = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
 }
 
 int

@@ -25,6 +25,7 @@
 
 #include "fault.h"
 #include "bounds.h"
+#include "fdutil.h"
 #include "log.h"
 #include "mbox_append.h"
 #include "xmalloc.h"
@@ -63,7 +64,6 @@ static int	gen_body(struct gen *, const struct mbox_append_msg *);
 static int	sink_write(struct gen *);
 static int	sink_count(struct gen *);
 static int	sink_compare(struct gen *);
-static ssize_t	append_pread(int, char *, size_t, off_t);
 static void	append_reason(struct reason *, int, bool);
 static int	gen_run(struct gen *, const struct mbox_append_msg *,
 		    const char *, size_t, bool, bool, off_t *);
@@ -161,26 +161,6 @@ gen_put(struct gen *g, const char *p, size_t n)
 	return 0;
 }
 
-static ssize_t
-append_pread(int fd, char *buf, size_t len, off_t off)
-{
-	size_t	got = 0;
-	ssize_t	n;
-
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, off + (off_t)got);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /*
  * Generates the message with mboxrd quoting. A line's '>' run may be
  * longer than the buffer; the extra '>' goes right before "From ", which
@@ -203,7 +183,7 @@ gen_body(struct gen *g, const struct mbox_append_msg *m)
 	in = xmalloc(cap + APPEND_LOOKAHEAD);
 	while (left > 0 || carry > 0) {
 		want = left < (off_t)cap ? (size_t)left : cap;
-		n = append_pread(m->body_fd, in + carry, want, pos);
+		n = fd_pread_full(m->body_fd, in + carry, want, pos);
 		if (n == -1 || (size_t)n < want) {
 			if (n != -1)
 				errno = EIO;	/* the queue file is short */
@@ -283,7 +263,7 @@ sink_compare(struct gen *g)
 	ssize_t	n;
 	size_t	i;
 
-	if ((n = append_pread(g->fd, g->cmp, g->len, g->off)) == -1)
+	if ((n = fd_pread_full(g->fd, g->cmp, g->len, g->off)) == -1)
 		return -1;
 	for (i = 0; i < (size_t)n && g->cmp[i] == g->buf[i]; i++)
 		;
@@ -381,7 +361,7 @@ append_needs_repair(int fd, off_t offset, bool *repair_out)
 	*repair_out = false;
 	if (offset == 0)
 		return 0;
-	if ((n = append_pread(fd, &c, 1, offset - 1)) == -1)
+	if ((n = fd_pread_full(fd, &c, 1, offset - 1)) == -1)
 		return -1;
 	*repair_out = n == 1 && c != '\n';
 	return 0;

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "bounds.h"
+#include "fdutil.h"
 #include "log.h"
 #include "mbox_index.h"
 #include "uidl.h"
@@ -66,31 +67,10 @@ struct idx_record {
 _Static_assert(sizeof(struct idx_header) == 112, "index header layout");
 _Static_assert(sizeof(struct idx_record) == 64, "index record layout");
 
-static ssize_t	idx_pread(int, void *, size_t, off_t);
 static int	idx_pwrite(int, const void *, size_t, off_t);
 static bool	idx_record_ok(const struct idx_record *, size_t, off_t, off_t);
 static void	idx_to_record(const struct mbox_msg *, struct idx_record *);
 static bool	idx_from_record(const struct idx_record *, struct mbox_msg *);
-
-static ssize_t
-idx_pread(int fd, void *buf, size_t len, off_t off)
-{
-	size_t	got = 0;
-	ssize_t	n;
-
-	while (got < len) {
-		n = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 static int
 idx_pwrite(int fd, const void *buf, size_t len, off_t off)
@@ -195,7 +175,7 @@ mbox_index_load(int idx_fd, int mbox_fd, struct mbox_table *t)
 	mbox_table_deinit(t);
 	if (fstat(idx_fd, &ist) == -1 || fstat(mbox_fd, &mst) == -1)
 		return -1;
-	if (idx_pread(idx_fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	if (fd_pread_full(idx_fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    memcmp(h.magic, IDX_MAGIC, sizeof(h.magic)) != 0 ||
 	    h.version != IDX_VERSION || h.endian != IDX_ENDIAN ||
 	    h.record_size != sizeof(struct idx_record) ||
@@ -217,7 +197,7 @@ mbox_index_load(int idx_fd, int mbox_fd, struct mbox_table *t)
 		rc = MBOX_INDEX_FRESH;
 	} else if (mst.st_size > scanned) {
 		/* grown: the bytes before the old end must be unchanged */
-		n = idx_pread(mbox_fd, tail, h.tail_len,
+		n = fd_pread_full(mbox_fd, tail, h.tail_len,
 		    scanned - (off_t)h.tail_len);
 		if (n == -1)
 			return -1;
@@ -240,7 +220,7 @@ mbox_index_load(int idx_fd, int mbox_fd, struct mbox_table *t)
 	t->cap = h.count > 0 ? h.count : 1;
 	for (i = 0; i < h.count; i += batch) {
 		batch = h.count - i < IDX_BATCH ? h.count - i : IDX_BATCH;
-		n = idx_pread(idx_fd, recs, batch * sizeof(*recs),
+		n = fd_pread_full(idx_fd, recs, batch * sizeof(*recs),
 		    (off_t)(sizeof(h) + i * sizeof(*recs)));
 		if (n != (ssize_t)(batch * sizeof(*recs)))
 			goto stale;
@@ -318,7 +298,7 @@ mbox_index_save(int idx_fd, const struct mbox_table *t, int mbox_fd)
 	h.mtime_nsec = (int64_t)t->mtime.tv_nsec;
 	h.count = t->n;
 	h.tail_len = t->scanned < IDX_TAIL ? (uint32_t)t->scanned : IDX_TAIL;
-	n = idx_pread(mbox_fd, h.tail, h.tail_len, t->scanned - h.tail_len);
+	n = fd_pread_full(mbox_fd, h.tail, h.tail_len, t->scanned - h.tail_len);
 	if (n == -1)
 		return -1;
 	if ((size_t)n != h.tail_len) {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "fdutil.h"
 #include "log.h"
 #include "mbox_scan.h"
 #include "uidl.h"
@@ -64,33 +65,11 @@ struct scan {
 	unsigned char		 prev;		/* last byte consumed */
 };
 
-static ssize_t	scan_pread(int, char *, size_t, off_t);
 static void	scan_feed(struct scan *, const char *, off_t, off_t);
 static void	scan_close(struct scan *, off_t, const char *, off_t);
 static void	scan_begin(struct scan *, off_t, const char *, off_t);
 static ssize_t	scan_chunk(struct scan *, const char *, off_t, size_t, bool);
 static int	scan_restart_ok(int, off_t);
-
-/* Reads up to len bytes at off; short only at end of file. */
-static ssize_t
-scan_pread(int fd, char *buf, size_t len, off_t off)
-{
-	size_t	got = 0;
-	ssize_t	n;
-
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, off + (off_t)got);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 /* Hashes [hash_pos, upto) if we are in a From_ line or header section. */
 static void
@@ -305,10 +284,10 @@ scan_restart_ok(int fd, off_t off)
 	ssize_t	n;
 
 	if (off == 0) {
-		n = scan_pread(fd, b, 5, 0);
+		n = fd_pread_full(fd, b, 5, 0);
 		return n == -1 ? -1 : n == 5 && memcmp(b, "From ", 5) == 0;
 	}
-	n = scan_pread(fd, b, 6, off - 1);
+	n = fd_pread_full(fd, b, 6, off - 1);
 	return n == -1 ? -1 : n == 6 && memcmp(b, "\nFrom ", 6) == 0;
 }
 
@@ -375,7 +354,7 @@ mbox_scan(int fd, off_t start, struct mbox_table *t, struct reason *r)
 	for (eof = off >= size; !eof; ) {
 		want = size - off > MBOX_SCAN_CHUNK ? MBOX_SCAN_CHUNK :
 		    (size_t)(size - off);
-		if ((n = scan_pread(fd, buf + carry, want, off)) == -1) {
+		if ((n = fd_pread_full(fd, buf + carry, want, off)) == -1) {
 			saved = errno;
 			log_warn("mbox_scan: pread");
 			goto fail_io;

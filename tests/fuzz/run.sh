@@ -41,7 +41,8 @@ mbox)
 	srcs="tests/fuzz/fuzz_mbox.c tests/unit/mbox_ref.c
 	    common/mbox_append.c common/mbox_index.c common/mbox_reader.c
 	    common/mbox_rewrite.c common/mbox_scan.c common/mbox_table.c
-	    common/uidl.c common/fault.c common/log.c common/xmalloc.c"
+	    common/uidl.c common/fault.c common/fdutil.c common/log.c
+	    common/xmalloc.c"
 	# tiny buffers and table: short inputs reach every boundary
 	defs="-DMBOX_SCAN_CHUNK=64 -DMBOX_READ_CHUNK=32 -DMBOX_APPEND_BUF=16
 	    -DMBOX_COPY_CHUNK=8 -DMBOX_SCAN_MESSAGES_MAX=8"

@@ -1,5 +1,6 @@
 """Queue and local delivery: crash safety, locked and hostile maildrops,
 bounces, and a real client (swaks)."""
+import contextlib
 import fcntl
 import os
 import re
@@ -11,22 +12,40 @@ import time
 import pytest
 
 from maildtest import Client, wait_for
-from test_smtp import connect, ehlo, messages, msg, send, wait_messages
+from test_smtp import connect, ehlo, messages, msg, send, start_data, wait_messages
 
 
 def queue_files(m, sub):
     return sorted(os.listdir(m.sb.path("queue", sub)))
 
 
+@contextlib.contextmanager
+def held_maildrop(m, user):
+    """Holds user's maildrop fcntl-locked, as a POP3 session or MUA would."""
+    path = m.sb.path("spool", user)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.geteuid() == 0:
+        os.fchown(fd, m.sb.uids[user], m.sb.mail_gid)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        yield path
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def age_queued(m, qid, seconds):
+    """Moves a deferred message's arrival time back (same width, in place)."""
+    qf = m.sb.path("queue", "deferred", qid)
+    data = open(qf, "rb").read()
+    old = re.search(rb"\nT (\d+)\n", data).group(1)
+    with open(qf, "r+b") as f:
+        f.seek(data.index(b"\nT " + old) + 3)
+        f.write(b"%0*d" % (len(old), int(old) - seconds))
+
+
 def test_worker_killed_mid_data_leaves_nothing(maild):
-    c = connect(maild)
-    ehlo(c)
-    c.cmd("MAIL FROM:<s@example.org>")
-    c.smtp_reply()
-    c.cmd("RCPT TO:<alice@example.test>")
-    c.smtp_reply()
-    c.cmd("DATA")
-    assert c.smtp_reply()[0] == 354
+    c = start_data(maild)
     c.send("Subject: doomed\r\n\r\n" + "data line\r\n" * 1000)
     port = c.sock.getsockname()[1]
     mm = maild.wait_log(r"smtpd\[(\d+)\]: sid=\S+ connect from 127\.0\.0\.1:%d " % port)
@@ -67,20 +86,12 @@ def test_deliverer_killed_mid_append_recovers_exactly_once(make_maild, point):
 
 
 def test_locked_maildrop_defers_then_arrives(maild):
-    path = maild.sb.path("spool", "alice")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if os.geteuid() == 0:
-        os.fchown(fd, maild.sb.uids["alice"], maild.sb.mail_gid)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
-    try:
+    with held_maildrop(maild, "alice") as path:
         assert send(maild, "s@example.org", ["alice@example.test"],
                     msg("waited"))[0] == 250
         maild.wait_log(r"deferred to=<alice@example\.test>.*in use")
         time.sleep(1.5)
         assert os.path.getsize(path) == 0
-    finally:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        os.close(fd)
     t0 = time.monotonic()
     wait_messages(maild, "alice", 1, timeout=10)
     assert time.monotonic() - t0 < 5
@@ -126,27 +137,13 @@ def test_expired_message_bounces_to_sender(maild):
     # a message that cannot be delivered for longer than queue.max_lifetime
     # goes back to its sender as a DSN: hold carol's maildrop locked, age
     # the queued message, then let the runner try again
-    path = maild.sb.path("spool", "carol")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if os.geteuid() == 0:
-        os.fchown(fd, maild.sb.uids["carol"], maild.sb.mail_gid)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
-    try:
+    with held_maildrop(maild, "carol") as path:
         assert send(maild, "alice@example.test", ["carol@example.test"],
                     msg("to carol"))[0] == 250
         maild.wait_log(r"deferred to=<carol@example\.test>")
         (qid,) = wait_for(lambda: queue_files(maild, "deferred"), what="deferred file")
-        qf = maild.sb.path("queue", "deferred", qid)
-        data = open(qf, "rb").read()
-        old = re.search(rb"\nT (\d+)\n", data).group(1)
-        aged = b"%0*d" % (len(old), int(old) - 6 * 86400)
-        with open(qf, "r+b") as f:
-            f.seek(data.index(b"\nT " + old) + 3)
-            f.write(aged)
+        age_queued(maild, qid, 6 * 86400)
         maild.wait_log(r"id=%s: bounced to=<carol@example\.test>.*5\.4\.7" % qid)
-    finally:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        os.close(fd)
     (b,) = wait_messages(maild, "alice", 1, timeout=10)
     assert b["From"].startswith("MAILER-DAEMON@")
     assert b["Auto-Submitted"] == "auto-replied"
@@ -166,25 +163,12 @@ def test_expired_message_bounces_to_sender(maild):
 
 
 def test_bounce_of_a_bounce_is_dropped(maild):
-    path = maild.sb.path("spool", "carol")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if os.geteuid() == 0:
-        os.fchown(fd, maild.sb.uids["carol"], maild.sb.mail_gid)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
-    try:
+    with held_maildrop(maild, "carol") as path:
         assert send(maild, "", ["carol@example.test"], msg("null sender"))[0] == 250
         maild.wait_log(r"deferred to=<carol@example\.test>")
         (qid,) = wait_for(lambda: queue_files(maild, "deferred"), what="deferred file")
-        qf = maild.sb.path("queue", "deferred", qid)
-        data = open(qf, "rb").read()
-        old = re.search(rb"\nT (\d+)\n", data).group(1)
-        with open(qf, "r+b") as f:
-            f.seek(data.index(b"\nT " + old) + 3)
-            f.write(b"%0*d" % (len(old), int(old) - 6 * 86400))
+        age_queued(maild, qid, 6 * 86400)
         maild.wait_log(r"id=%s: not bouncing a bounce" % qid)
-    finally:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        os.close(fd)
     wait_for(lambda: queue_files(maild, "deferred") == [], what="empty queue")
     time.sleep(0.5)
     assert os.path.getsize(path) == 0
@@ -207,12 +191,7 @@ def test_swaks_delivers(maild):
 
 def test_maild_q_and_l(make_maild):
     m = make_maild()
-    path = m.sb.path("spool", "alice")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if os.geteuid() == 0:
-        os.fchown(fd, m.sb.uids["alice"], m.sb.mail_gid)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
-    try:
+    with held_maildrop(m, "alice") as path:
         assert send(m, "s@example.org", ["alice@example.test"], msg("listed"))[0] == 250
         m.wait_log(r"deferred to=<alice@example\.test>")
         r = subprocess.run([os.path.join(os.environ.get("MAILD_BUILDDIR", "."), "maild"),
@@ -221,9 +200,6 @@ def test_maild_q_and_l(make_maild):
         assert r.returncode == 0
         assert "deferred" in r.stdout and "<alice@example.test>" in r.stdout
         assert "-- 1 message" in r.stdout
-    finally:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        os.close(fd)
     wait_messages(m, "alice", 1)
 
 
@@ -237,12 +213,7 @@ def test_batch_killed_midway_recovers_exactly_once(make_maild, fault):
     if os.path.exists(stamp):
         os.unlink(stamp)
     m = make_maild(env={"MAILD_FAULT": fault, "MAILD_FAULT_ONCE": stamp})
-    path = m.sb.path("spool", "alice")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if os.geteuid() == 0:
-        os.fchown(fd, m.sb.uids["alice"], m.sb.mail_gid)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
-    try:
+    with held_maildrop(m, "alice") as path:
         c = connect(m)
         ehlo(c)
         for i in range(5):
@@ -251,9 +222,6 @@ def test_batch_killed_midway_recovers_exactly_once(make_maild, fault):
         c.cmd("QUIT")
         c.smtp_reply()
         wait_for(lambda: len(queue_files(m, "deferred")) == 5, what="5 deferred")
-    finally:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        os.close(fd)
     m.wait_log("fault point %s: kill" % fault.split(":")[0])
     ms = wait_messages(m, "alice", 5, timeout=20)
     assert sorted(x["Subject"] for x in ms) == ["b%d" % i for i in range(5)]

@@ -42,6 +42,19 @@ def ehlo(c, name="client.example.org"):
     return lines
 
 
+def start_data(m, rcpt="alice@example.test", sender="s@example.org"):
+    """A session that has just been told 354 for one recipient."""
+    c = connect(m)
+    ehlo(c)
+    c.cmd("MAIL FROM:<%s>" % sender)
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<%s>" % rcpt)
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    return c
+
+
 def send(m, sender, rcpts, body, c=None):
     """One transaction; returns the final reply (code, text)."""
     own = c is None
@@ -371,14 +384,7 @@ SMUGGLE = [
 
 @pytest.mark.parametrize("sep", SMUGGLE)
 def test_smuggling_normalized(maild, sep):
-    c = connect(maild)
-    ehlo(c)
-    c.cmd("MAIL FROM:<s@example.org>")
-    c.smtp_reply()
-    c.cmd("RCPT TO:<alice@example.test>")
-    c.smtp_reply()
-    c.cmd("DATA")
-    assert c.smtp_reply()[0] == 354
+    c = start_data(maild)
     c.send("Subject: outer\r\n\r\nbefore" + sep +
            "MAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@example.test>\r\n"
            "DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
@@ -396,14 +402,7 @@ def test_smuggling_normalized(maild, sep):
 @pytest.mark.parametrize("sep", SMUGGLE[:3])
 def test_smuggling_rejected_in_reject_mode(make_maild, sep):
     m = make_maild(config={"smtp": {"bare_newlines": "reject"}})
-    c = connect(m)
-    ehlo(c)
-    c.cmd("MAIL FROM:<s@example.org>")
-    c.smtp_reply()
-    c.cmd("RCPT TO:<alice@example.test>")
-    c.smtp_reply()
-    c.cmd("DATA")
-    c.smtp_reply()
+    c = start_data(m)
     c.send("Subject: outer\r\n\r\nbefore" + sep +
            "MAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@example.test>\r\n"
            "DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
@@ -441,14 +440,7 @@ def test_bdat_chunking(maild):
 
 
 def test_client_disconnect_mid_data_delivers_nothing(maild):
-    c = connect(maild)
-    ehlo(c)
-    c.cmd("MAIL FROM:<s@example.org>")
-    c.smtp_reply()
-    c.cmd("RCPT TO:<alice@example.test>")
-    c.smtp_reply()
-    c.cmd("DATA")
-    c.smtp_reply()
+    c = start_data(maild)
     c.send("Subject: partial\r\n\r\nhalf a message\r\n")
     c.close()
     time.sleep(1.0)

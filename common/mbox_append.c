@@ -97,10 +97,15 @@ append_from_line(char *buf, size_t sz, const struct mbox_append_msg *m)
 	}
 	if (n == 0)
 		s = "MAILER-DAEMON", n = strlen(s);
-	/* One word: a space or control character would end the field. */
+	/*
+	 * One word: a space or control character would end the field. And
+	 * ASCII only, like Return-Path: mbox readers (Python's mailbox, for
+	 * one) decode the From_ line as ASCII and fail on an SMTPUTF8 sender.
+	 */
 	for (i = 0; i < n; i++)
 		sender[i] = (unsigned char)s[i] <= 0x20 ||
-		    (unsigned char)s[i] == 0x7f ? '_' : s[i];
+		    (unsigned char)s[i] == 0x7f ? '_' :
+		    (unsigned char)s[i] >= 0x80 ? '?' : s[i];
 	sender[n] = '\0';
 	len = snprintf(buf, sz, "From %s %s %s %2d %02d:%02d:%02d %d\n",
 	    sender, append_days[tm.tm_wday], append_months[tm.tm_mon],

@@ -10,7 +10,8 @@
  *				end in LF (another program's torn write),
  *				so our From_ line starts a line
  *	From SENDER DATE\n	SENDER: the envelope sender with bytes
- *				0x00-0x20 and 0x7F made '_', MAILER-DAEMON
+ *				0x00-0x20 and 0x7F made '_', bytes from
+ *				0x80 up made '?', MAILER-DAEMON
  *				for the null sender; DATE: the arrival
  *				time in UTC, asctime() layout
  *				("Tue Nov 24 21:00:00 2026")

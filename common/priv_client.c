@@ -211,9 +211,11 @@ priv_data_end(uint64_t size, int ok, char *qid_out, size_t qidsz,
 }
 
 int
-priv_vrfy(const char *addr, char *out, size_t outsz, struct reason *r)
+priv_vrfy(const char *addr, int expand, char *out, size_t outsz,
+    struct reason *r)
 {
 	ipc_msg_init(&req, PRIV_VRFY);
 	ipc_put_str(&req, addr);
+	ipc_put_u32(&req, expand ? 1 : 0);
 	return with_string(out, outsz, r);
 }

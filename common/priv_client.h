@@ -46,8 +46,13 @@ int	priv_data_chunk(const void *buf, size_t len);
 /* Ends the message (ok = 0 throws it away); the queue id on success. */
 int	priv_data_end(uint64_t size, int ok, char *qid_out, size_t qidsz,
 	    struct reason *);
-/* VRFY: 0 and the address, or 1 with the reason (2.5.2: not allowed). */
-int	priv_vrfy(const char *addr, char *out, size_t outsz, struct reason *);
+/*
+ * VRFY (expand = 0) or EXPN (expand = 1): 0 with what the address
+ * reaches in out (one target a line), or 1 with the reason (2.5.2 or
+ * 5.5.1: the administrator has not allowed it).
+ */
+int	priv_vrfy(const char *addr, int expand, char *out, size_t outsz,
+	    struct reason *);
 
 /* The most message bytes one priv_data_chunk() may carry. */
 #define PRIV_CHUNK_MAX	(IPC_MSG_MAX - 64)

@@ -23,7 +23,8 @@ enum priv_type {
 	PRIV_DATA_CHUNK,	/* bytes; no reply */
 	PRIV_DATA_END,		/* u64 size, u32 ok -> OK (str queue id) |
 				   FAIL */
-	PRIV_VRFY,		/* str address -> OK (str) | FAIL */
+	PRIV_VRFY,		/* str address, u32 expand -> OK (str:
+				   targets, one a line) | FAIL */
 	PRIV_MAILDROP_OPEN,	/* -> OK + fd (maildrop, locked) | FAIL */
 	PRIV_INDEX_OPEN,	/* -> OK + fd (index file) | FAIL */
 	PRIV_MAILDROP_TMP,	/* -> OK + fd (new empty file) | FAIL */

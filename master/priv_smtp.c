@@ -291,14 +291,22 @@ priv_answer_vrfy(struct priv *p, struct ipc_msg *m)
 	struct mailaddr		 a;
 	struct reason		 r;
 	struct ipc_msg		*rep;
-	char			 text[SMTP_PATH_MAX + 1];
+	char			 text[SMTP_PATH_MAX + 1], *out;
+	size_t			 i, len = 0, cap = IPC_STR_MAX;
+	uint32_t		 expand;
 	int			 code;
 
 	if (ipc_get_str(m, text, sizeof(text), SMTP_PATH_MAX) == -1 ||
-	    ipc_get_end(m) == -1)
+	    ipc_get_u32(m, &expand) == -1 || ipc_get_end(m) == -1 ||
+	    expand > 1)
 		return PRIV_H_REFUSE;
-	if (!p->cfg->smtp.vrfy) {
+	/* off by default: address harvesting (checked here as well) */
+	if (!expand && !p->cfg->smtp.vrfy) {
 		reason_set(&r, "2.5.2", "cannot VRFY user");
+		return priv_reply_fail(p, &r);
+	}
+	if (expand && !p->cfg->smtp.expn) {
+		reason_set(&r, "5.5.1", "EXPN not available");
 		return priv_reply_fail(p, &r);
 	}
 	if (addr_parse_mailbox(text, strlen(text), ADDR_ALLOW_POSTMASTER |
@@ -307,8 +315,27 @@ priv_answer_vrfy(struct priv *p, struct ipc_msg *m)
 	/* only our own users: VRFY never says anything about relaying */
 	if (resolve_rcpt(p->cfg, p->aliases, &a, false, &l, &code, &r) == -1)
 		return priv_reply_fail(p, &r);
+	log_info("%s <%s>: %zu target(s)", expand ? "EXPN" : "VRFY", text,
+	    l.n);
+	out = xmalloc(cap);
+	out[0] = '\0';
+	if (!expand)
+		snprintf(out, cap, "%s", text);
+	for (i = 0; expand && i < l.n; i++) {
+		const char *t = strcmp(l.v[i].user, QRCPT_REMOTE) == 0 ?
+		    l.v[i].addr : l.v[i].user;
+		int n = snprintf(out + len, cap - len, "%s%s", len ? "\n" : "",
+		    t);
+
+		if (n < 0 || (size_t)n >= cap - len) {
+			out[len] = '\0';	/* the rest does not fit */
+			break;
+		}
+		len += (size_t)n;
+	}
 	resolve_list_free(&l);
 	rep = priv_reply_begin(p);
-	ipc_put_str(rep, text);
+	ipc_put_str(rep, out);
+	free(out);
 	return priv_reply_send(p, -1);
 }

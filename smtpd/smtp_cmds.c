@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "ipc.h"
 #include "priv_client.h"
 #include "smtp.h"
 
@@ -28,43 +29,72 @@ smtp_quit(struct smtp_session *s, const struct smtp_cmd *cmd)
 }
 
 /*
- * VRFY: off by default, so that strangers cannot harvest addresses; the
- * answer is then 252 (RFC 5321 3.5.3: "cannot VRFY user, but will accept
- * message and attempt delivery").
+ * Parses the argument of VRFY/EXPN: "<user@domain>", "user@domain" or a
+ * bare local part (taken to be in the first of local_domains). Returns 0 with the address in
+ * canonical text, or -1 after replying (*result).
  */
-int
-smtp_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
+static int
+lookup_arg(struct smtp_session *s, const struct smtp_cmd *cmd, char *arg,
+    size_t argsz, int *result)
 {
 	struct mailaddr	a;
 	struct reason	r;
-	char		arg[SMTP_PATH_MAX + 1], out[SMTP_PATH_MAX + 1];
 	const char	*p = cmd->args;
 	size_t		n = cmd->argslen;
-	int		rc;
 
-	if (!s->cfg->smtp.vrfy)
-		return smtp_reply(s, 252, "2.5.2", "Cannot VRFY user, but will "
-		    "accept message and attempt delivery");
-	if (n == 0)
-		return smtp_reply(s, 501, "5.5.4", "VRFY requires an address");
-	/* "<user@domain>", "user@domain", or a bare local part */
+	if (n == 0) {
+		*result = smtp_reply(s, 501, "5.5.4", "%s requires an address",
+		    cmd->verb);
+		return -1;
+	}
 	if (n >= 2 && p[0] == '<' && p[n - 1] == '>') {
 		p++;
 		n -= 2;
 	}
-	if (n > (size_t)(SMTP_PATH_MAX - SMTP_DOMAIN_MAX - 2))
-		return smtp_reply(s, 501, "5.5.4", "address too long");
+	if (n > (size_t)(SMTP_PATH_MAX - SMTP_DOMAIN_MAX - 2)) {
+		*result = smtp_reply(s, 501, "5.5.4", "address too long");
+		return -1;
+	}
 	if (memchr(p, '@', n) == NULL)
-		snprintf(arg, sizeof(arg), "%.*s@%s", (int)n, p,
+		/* a bare local part: one of ours, in our first local domain */
+		snprintf(arg, argsz, "%.*s@%s", (int)n, p,
+		    s->cfg->local_domains.n > 0 ? s->cfg->local_domains.v[0] :
 		    s->cfg->hostname);
 	else
-		snprintf(arg, sizeof(arg), "%.*s", (int)n, p);
+		snprintf(arg, argsz, "%.*s", (int)n, p);
 	if (addr_parse_mailbox(arg, strlen(arg), ADDR_ALLOW_POSTMASTER |
-	    ((s->ext & SMTP_EXT_SMTPUTF8) ? ADDR_UTF8 : 0), &a, &r) == -1)
-		return smtp_reply(s, 501, r.status, "%s", r.text);
-	if (addr_format(&a, arg, sizeof(arg)) == -1)
-		return smtp_reply(s, 501, "5.1.3", "bad address");
-	rc = priv_vrfy(arg, out, sizeof(out), &r);
+	    ((s->ext & SMTP_EXT_SMTPUTF8) ? ADDR_UTF8 : 0), &a, &r) == -1) {
+		*result = smtp_reply(s, 501, r.status, "%s", r.text);
+		return -1;
+	}
+	if (addr_format(&a, arg, argsz) == -1) {
+		*result = smtp_reply(s, 501, "5.1.3", "bad address");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * VRFY and EXPN: both off by default, so that strangers cannot harvest
+ * addresses. VRFY then answers 252 (RFC 5321 3.5.3: "cannot VRFY user,
+ * but will accept message and attempt delivery"), EXPN 502.
+ */
+static int
+lookup(struct smtp_session *s, const struct smtp_cmd *cmd, bool expand)
+{
+	struct reason	 r;
+	char		 arg[SMTP_PATH_MAX + 1], out[IPC_STR_MAX + 1];
+	char		*line, *save = NULL, *next;
+	int		 rc, result;
+
+	if (!expand && !s->cfg->smtp.vrfy)
+		return smtp_reply(s, 252, "2.5.2", "Cannot VRFY user, but will "
+		    "accept message and attempt delivery");
+	if (expand && !s->cfg->smtp.expn)
+		return smtp_reply(s, 502, "5.5.1", "EXPN not available");
+	if (lookup_arg(s, cmd, arg, sizeof(arg), &result) == -1)
+		return result;
+	rc = priv_vrfy(arg, expand, out, sizeof(out), &r);
 	if (rc == -1) {
 		smtp_reply(s, 421, "4.3.0", "%s", r.text);
 		return CMD_CLOSE;
@@ -72,15 +102,26 @@ smtp_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (rc == 1)
 		return smtp_reply(s, r.status[0] == '4' ? 450 : 550, r.status,
 		    "%s", r.text);
-	return smtp_reply(s, 250, "2.1.5", "<%s>", out);
+	if (out[0] == '\0')
+		return smtp_reply(s, 250, "2.1.5", "<%s>", arg);
+	/* one line per target: "250-2.1.5 <target>" ... "250 2.1.5 <last>" */
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = next) {
+		next = strtok_r(NULL, "\n", &save);
+		smtp_reply_line(s, 250, next == NULL, "2.1.5 <%s>", line);
+	}
+	return CMD_OK;
 }
 
-/* EXPN would list a mailing list's members: never offered. */
+int
+smtp_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	return lookup(s, cmd, false);
+}
+
 int
 smtp_expn(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	(void)cmd;
-	return smtp_reply(s, 502, "5.5.1", "EXPN not available");
+	return lookup(s, cmd, true);
 }
 
 int
@@ -88,8 +129,8 @@ smtp_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	(void)cmd;
 	smtp_reply_line(s, 214, false, "2.0.0 This is maild; commands:");
-	smtp_reply_line(s, 214, false, "2.0.0   HELO EHLO MAIL RCPT DATA BDAT "
-	    "RSET NOOP QUIT VRFY HELP");
+	smtp_reply_line(s, 214, false, "2.0.0   HELO EHLO STARTTLS AUTH MAIL "
+	    "RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP");
 	smtp_reply_line(s, 214, true, "2.0.0 End of HELP info");
 	return CMD_OK;
 }

@@ -107,3 +107,25 @@ def test_maild_t_accepts_good_config(maild):
                        env=maild.sb.env(), timeout=10)
     assert r.returncode == 0, r.stderr
     assert "configuration OK" in r.stderr
+
+
+def test_maild_n_prints_what_differs_and_a_all(maild):
+    env = maild.sb.env()
+    r = subprocess.run([MAILD, "-n", "-c", maild.conf], capture_output=True, text=True,
+                       env=env, timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert 'pam_service = "maildtest";' in r.stdout
+    assert "max_workers = 8;" in r.stdout
+    assert "vrfy" not in r.stdout            # a default: not printed
+    full = subprocess.run([MAILD, "-n", "-a", "-c", maild.conf], capture_output=True,
+                          text=True, env=env, timeout=10)
+    assert full.returncode == 0
+    assert "vrfy = false;" in full.stdout and len(full.stdout) > len(r.stdout)
+    # what it prints is a configuration that checks out the same
+    for text in (r.stdout, full.stdout):
+        p = maild.sb.path("printed.conf")
+        with open(p, "w") as f:
+            f.write(text)
+        t = subprocess.run([MAILD, "-t", "-c", p], capture_output=True, text=True,
+                           env=env, timeout=10)
+        assert t.returncode == 0, t.stderr

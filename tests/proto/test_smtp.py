@@ -447,3 +447,78 @@ def test_client_disconnect_mid_data_delivers_nothing(maild):
     assert messages(maild, "alice") == []
     assert os.listdir(maild.sb.path("queue", "incoming")) == []
     assert os.listdir(maild.sb.path("queue", "active")) == []
+
+
+# --- VRFY/EXPN when enabled, SMTPUTF8, the per-address connection limit ------
+
+def test_vrfy_and_expn_when_enabled(make_maild, sandbox):
+    aliases = sandbox.path("aliases")
+    with open(aliases, "w") as f:
+        f.write("# test aliases\nstaff: alice, bob\nsupport: staff, carol\n"
+                "friends: alice,\n  outside@elsewhere.example\n")
+    m = make_maild(config={"aliases": aliases, "smtp": {"vrfy": True, "expn": True}})
+    c = connect(m)
+    ehlo(c)
+    c.cmd("VRFY alice")
+    assert c.smtp_reply() == (250, ["2.1.5 <alice@example.test>"])
+    c.cmd("VRFY <nosuch@example.test>")
+    code, lines = c.smtp_reply()
+    assert code == 550 and lines[0].startswith("5.1.1")
+    c.cmd("EXPN support")
+    code, lines = c.smtp_reply()
+    assert code == 250
+    assert sorted(lines) == ["2.1.5 <alice>", "2.1.5 <bob>", "2.1.5 <carol>"]
+    c.cmd("EXPN friends")
+    code, lines = c.smtp_reply()
+    assert sorted(lines) == ["2.1.5 <alice>", "2.1.5 <outside@elsewhere.example>"]
+    # VRFY says nothing about other domains (no relay probing)
+    c.cmd("VRFY <someone@elsewhere.example>")
+    code, lines = c.smtp_reply()
+    assert code == 550 and lines[0].startswith("5.7.1")
+
+
+def test_aliases_deliver_to_members(make_maild, sandbox):
+    aliases = sandbox.path("aliases")
+    with open(aliases, "w") as f:
+        f.write("staff: alice, bob\n")
+    m = make_maild(config={"aliases": aliases})
+    assert send(m, "s@example.org", ["staff@example.test"], msg("to staff"))[0] == 250
+    assert wait_messages(m, "alice", 1)[0]["Subject"] == "to staff"
+    assert wait_messages(m, "bob", 1)[0]["Subject"] == "to staff"
+
+
+def test_smtputf8(maild):
+    c = connect(maild)
+    ehlo(c)
+    # a non-ASCII sender needs the SMTPUTF8 parameter (RFC 6531)
+    c.send("MAIL FROM:<jos\u00e9@example.org>\r\n".encode())
+    code, lines = c.smtp_reply()
+    assert code == 553 and lines[0].startswith("5.6.7")
+    c.send("MAIL FROM:<jos\u00e9@example.org> SMTPUTF8\r\n".encode())
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send("Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\ncaf\u00e9\r\n.\r\n".encode())
+    assert c.smtp_reply()[0] == 250
+    (m,) = wait_messages(maild, "alice", 1)
+    raw = open(mbox_path(maild, "alice"), "rb").read()
+    assert "caf\u00e9".encode() in raw
+    assert b"with UTF8SMTP" in raw
+    # the trace headers keep to ASCII: the sender's UTF-8 becomes "?"
+    assert b"Return-Path: <jos" in raw
+
+
+def test_connections_per_client_address_limited(make_maild):
+    m = make_maild(config={"smtp": {"max_connections_per_ip": 2}})
+    a, b = connect(m), connect(m)
+    c = Client(m.smtp_port)
+    code, lines = c.smtp_reply()
+    assert code == 421 and lines[0].startswith("4.7.0")
+    assert c.closed()
+    a.cmd("QUIT")
+    a.smtp_reply()
+    # the slot comes back once a session ends
+    wait_for(lambda: Client(m.smtp_port).smtp_reply()[0] == 220, what="slot freed")
+    b.close()

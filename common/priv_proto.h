@@ -24,11 +24,21 @@ enum priv_type {
 	PRIV_DATA_END,		/* u64 size, u32 ok -> OK (str queue id) |
 				   FAIL */
 	PRIV_VRFY,		/* str address -> OK (str) | FAIL */
+	/*
+	 * The POP3 maildrop, after AUTH (or APOP) succeeded, in this order:
+	 * OPEN once; INDEX_OPEN at most once; for an update TMP, then COMMIT
+	 * (or RELEASE to give up); RELEASE ends it (and the login: AUTH is
+	 * allowed again). See master/priv_maildrop.c.
+	 */
 	PRIV_MAILDROP_OPEN,	/* -> OK + fd (maildrop, locked) | FAIL */
 	PRIV_INDEX_OPEN,	/* -> OK + fd (index file) | FAIL */
 	PRIV_MAILDROP_TMP,	/* -> OK + fd (new empty file) | FAIL */
 	PRIV_MAILDROP_COMMIT,	/* -> OK | FAIL: the new file replaces it */
 	PRIV_MAILDROP_RELEASE,	/* -> OK: unlock, wake deliveries */
+	PRIV_APOP_CHALLENGE,	/* -> OK (str timestamp "<...>") | FAIL;
+				   once per session, before any login */
+	PRIV_APOP,		/* str user, str digest (32 hex digits)
+				   -> OK (str user) | FAIL, as PRIV_AUTH */
 	PRIV_TYPE_MAX,
 
 	/* replies, monitor -> worker */
@@ -43,5 +53,13 @@ enum priv_type {
 /* PRIV_AUTH flags */
 #define PRIV_AUTH_TLS		0x01	/* the session is under TLS */
 #define PRIV_AUTH_LOCAL		0x02	/* the client is on loopback */
+
+/*
+ * PRIV_FAIL statuses of PRIV_MAILDROP_OPEN that the POP3 worker turns
+ * into RFC 2449 / RFC 3206 response codes; any other 4.x.x is
+ * [SYS/TEMP], any other 5.x.x [SYS/PERM].
+ */
+#define PRIV_ST_IN_USE		"4.2.1"	/* locked by another session: [IN-USE] */
+#define PRIV_ST_LOGIN_DELAY	"4.7.1"	/* logged in too recently: [LOGIN-DELAY] */
 
 #endif

@@ -113,6 +113,7 @@ priv_session_reset(struct priv *p)
 	p->authed = false;
 	p->user[0] = '\0';
 	p->txn = TXN_NONE;
+	p->apop_stamp[0] = '\0';
 	p->sid[0] = '\0';
 	log_session(NULL);
 }

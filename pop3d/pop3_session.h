@@ -13,5 +13,7 @@
 void	pop3_session_main(void *arg, struct session_start *s);
 /* inetd: serves the connection on rfd/wfd (0 and 1). */
 void	pop3_session_inetd(const struct worker_env *env, int rfd, int wfd);
+/* inetd, pop3s (pop3d -i -s): TLS first, then the session. */
+void	pop3s_session_inetd(const struct worker_env *env, int rfd, int wfd);
 
 #endif

@@ -104,18 +104,23 @@ md_mail_gid(const struct config *cfg, const struct passwd *pw)
 }
 
 /*
- * Opens STATE_DIR/name, a directory only root may enter, making it when
- * missing. Returns the descriptor, or -1 with r filled (logged).
+ * Opens STATE_DIR/name, a directory only its owner may enter, making it
+ * when missing. It must belong to state_dir's owner (root; the user who
+ * runs the tests, whom uid_wrapper shows as root but who owns the files)
+ * and be writable by no one else. Returns the descriptor, or -1 with r
+ * filled (logged).
  */
 static int
 md_state_dir(const struct config *cfg, const char *name, struct reason *r)
 {
-	struct stat	st;
+	struct stat	st, top;
 	int		dfd, fd;
 
 	if ((dfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
+	    O_CLOEXEC)) == -1 || fstat(dfd, &top) == -1) {
 		log_warn("state_dir %s", cfg->state_dir);
+		if (dfd != -1)
+			close(dfd);
 		reason_set(r, "4.3.0", "cannot open state_dir");
 		return -1;
 	}
@@ -134,8 +139,8 @@ md_state_dir(const struct config *cfg, const char *name, struct reason *r)
 		return -1;
 	}
 	/* what we keep there is private: refuse a directory others can use */
-	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
-	    (st.st_mode & 022) != 0) {
+	if (fstat(fd, &st) == -1 || st.st_uid != top.st_uid ||
+	    (st.st_mode & 077) != 0) {
 		log_warnx("%s/%s: not a private directory of ours (owner %lu, "
 		    "mode %o)", cfg->state_dir, name, (unsigned long)st.st_uid,
 		    (unsigned)st.st_mode & 07777);
@@ -380,7 +385,7 @@ priv_answer_index_open(struct priv *p, struct ipc_msg *m)
 {
 	struct priv_maildrop	*md = p->pop3;
 	struct reason		 r;
-	struct stat		 st;
+	struct stat		 st, dst;
 	int			 dfd, fd, fl, rc;
 
 	if (ipc_get_end(m) == -1)
@@ -396,6 +401,8 @@ priv_answer_index_open(struct priv *p, struct ipc_msg *m)
 		return priv_reply_fail(p, &r);
 	fd = openat(dfd, p->user, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC | O_NOCTTY, 0600);
+	if (fstat(dfd, &dst) == -1)
+		dst.st_uid = (uid_t)-1;
 	close(dfd);
 	if (fd == -1) {
 		log_warn("index %s/index/%s", p->cfg->state_dir, p->user);
@@ -403,7 +410,7 @@ priv_answer_index_open(struct priv *p, struct ipc_msg *m)
 		return priv_reply_fail(p, &r);
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_nlink != 1 || st.st_uid != geteuid() ||
+	    st.st_nlink != 1 || st.st_uid != dst.st_uid ||
 	    (fl = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
 		log_warnx("index %s/index/%s: not a plain file of ours",

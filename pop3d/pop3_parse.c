@@ -32,11 +32,12 @@ pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *out,
 	}
 	/*
 	 * NUL would cut a string short behind our back; other control
-	 * characters have no business in a command (TAB is tolerated as
-	 * some clients send it inside passwords).
+	 * characters (a bare CR among them) have no business in a command.
+	 * TAB is tolerated: some clients send it inside passwords.
 	 */
 	for (i = 0; i < len; i++)
-		if ((unsigned char)line[i] < 0x20 && line[i] != '\t') {
+		if (((unsigned char)line[i] < 0x20 && line[i] != '\t') ||
+		    (unsigned char)line[i] == 0x7f) {
 			reason_set(r, "5.5.2", "control character in command");
 			return -1;
 		}

@@ -41,7 +41,7 @@ struct pop3_cmd {
  * NULs). The keyword is 1 to POP3_VERB_MAX letters, folded to upper
  * case; unknown keywords are the caller's business. Returns 0, or -1
  * with r's text saying why: empty line, NUL or another control
- * character but TAB, a keyword that is not letters, or a line longer
+ * character but TAB (DEL too), a keyword that is not letters, or a line longer
  * than POP3_CMD_LINE_MAX (POP3_AUTH_LINE_MAX for AUTH).
  */
 int	pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *out,

@@ -132,7 +132,8 @@ pop3_parse_sasl_plain(const char *b64, size_t len, char *user, size_t usersz,
 		reason_set(r, "5.5.2", "no room for the credentials");
 		return -1;
 	}
-	user[0] = pass[0] = '\0';
+	user[0] = '\0';
+	explicit_bzero(pass, passsz);
 	if (len == 1 && b64[0] == '=') {
 		reason_set(r, "5.7.8", "empty SASL response");
 		return -1;

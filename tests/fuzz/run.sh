@@ -4,7 +4,7 @@
 #
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET: mbox. BUILDDIR: where configure ran (autoconf.h), default the
+# TARGET: mbox or pop3_cmd. BUILDDIR: where configure ran (autoconf.h), default the
 # source tree. CC: a clang with libFuzzer (default clang). The binary is
 # BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
@@ -29,6 +29,10 @@ mbox)
 	# tiny buffers: short inputs reach every buffer boundary
 	defs="-DMBOX_SCAN_CHUNK=64 -DMBOX_READ_CHUNK=32 -DMBOX_APPEND_BUF=16
 	    -DMBOX_COPY_CHUNK=8"
+	;;
+pop3_cmd)
+	srcs="tests/fuzz/fuzz_pop3_cmd.c pop3d/pop3_parse.c common/base64.c"
+	defs=
 	;;
 *)
 	echo "$0: unknown target $target" >&2

@@ -43,6 +43,9 @@ enum pop3_state {
 #define CMD_REPLIED	2	/* the handler wrote its own reply */
 #define CMD_CLOSE	3	/* replied (or cannot); end the session */
 
+/* How much of an over-long line we read through before giving up. */
+#define POP3_SKIP_MAX	(1024 * 1024)
+
 /* RFC 2449 8 and RFC 3206 response codes, with their brackets. */
 #define RESP_IN_USE	"[IN-USE] "
 #define RESP_LOGIN_DELAY "[LOGIN-DELAY] "

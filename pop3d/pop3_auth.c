@@ -169,6 +169,7 @@ sasl_response(struct pop3_session *s, char *buf, size_t bufsz,
     size_t *len_out)
 {
 	struct io_line	line;
+	size_t		total = 0;
 	int		n;
 	bool		toolong = false;
 
@@ -185,6 +186,11 @@ sasl_response(struct pop3_session *s, char *buf, size_t bufsz,
 			break;
 		wipe(line.data, line.len);
 		toolong = true;
+		/* a line without end: not a SASL client */
+		if ((total += line.len) > POP3_SKIP_MAX) {
+			log_info("endless SASL response; closing");
+			return CMD_CLOSE;
+		}
 	}
 	if (toolong || line.len >= bufsz) {
 		wipe(line.data, line.len);

@@ -53,6 +53,7 @@ pop3_maildrop_open(struct pop3_session *s)
 		}
 		log_info("user=%s: no maildrop: %s", s->login, r.text);
 		s->login[0] = '\0';
+		s->method = NULL;
 		return pop3_err(s, pop3_resp_code(&r), "%s", r.text);
 	}
 	md = xcalloc(1, sizeof(*md));
@@ -75,6 +76,7 @@ pop3_maildrop_open(struct pop3_session *s)
 		s->md = md;
 		pop3_maildrop_close(s);
 		s->login[0] = '\0';
+		s->method = NULL;
 		return pop3_err(s, pop3_resp_code(&r), "%s", r.text);
 	}
 	md->deleted = xcalloc(md->t.n > 0 ? md->t.n : 1, sizeof(bool));

@@ -16,6 +16,9 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +43,6 @@
  * minutes.
  */
 #define POP3_TEST_TIMEOUT_MS	2000
-/* How much of an over-long line we read through before giving up. */
-#define POP3_SKIP_MAX		(1024 * 1024)
 
 static int	pop3_unknown(struct pop3_session *, const struct pop3_cmd *);
 
@@ -323,6 +324,13 @@ pop3_session_main(void *arg, struct session_start *st)
 	serve(env, io, st->fd, (int)st->listener->role,
 	    (struct sockaddr *)&st->peer);
 	io_free(&io);
+#ifdef __GLIBC__
+	/*
+	 * A big maildrop's table and the readers' buffers are freed by now;
+	 * hand the pages back so that an idle worker costs little.
+	 */
+	(void)malloc_trim(0);
+#endif
 }
 
 static void

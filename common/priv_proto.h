@@ -59,7 +59,7 @@ enum priv_type {
  * into RFC 2449 / RFC 3206 response codes; any other 4.x.x is
  * [SYS/TEMP], any other 5.x.x [SYS/PERM].
  */
-#define PRIV_ST_IN_USE		"4.2.1"	/* locked by another session: [IN-USE] */
-#define PRIV_ST_LOGIN_DELAY	"4.7.1"	/* logged in too recently: [LOGIN-DELAY] */
+#define PRIV_ST_IN_USE		"4.2.1"	/* locked by another session */
+#define PRIV_ST_LOGIN_DELAY	"4.7.1"	/* logged in too recently */
 
 #endif

@@ -66,7 +66,7 @@ struct priv {
 	struct priv_txn_state	*smtp;
 	struct priv_maildrop	*pop3;
 	enum priv_md		 md;
-	char			 apop_stamp[APOP_STAMP_MAX];	/* "" none yet */
+	char			 apop_stamp[APOP_STAMP_MAX];	/* "": none */
 
 	int			 refused;	/* malformed requests */
 	char			**queued;	/* inetd: ids to deliver after */

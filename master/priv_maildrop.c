@@ -52,7 +52,7 @@
 
 struct priv_maildrop {
 	char		 path[PATH_MAX];	/* SPOOL_DIR/USER */
-	char		 tmp_path[PATH_MAX];	/* SPOOL_DIR/.USER.pop3-update */
+	char		 tmp_path[PATH_MAX];	/* .../.USER.pop3-update */
 	int		 fd;		/* the maildrop, locked */
 	bool		 dotlocked;
 	time_t		 touched;	/* dotlock refreshed (monotonic) */

@@ -28,8 +28,13 @@
 /* An MD5 digest in hex (RFC 1939 7). */
 #define APOP_DIGEST_LEN	32
 
+static void	wipe(const char *, size_t);
+static int	refuse_plaintext(struct pop3_session *);
 static int	login_result(struct pop3_session *, int, const struct reason *,
 		    const char *, const char *);
+static int	login(struct pop3_session *, const char *, char *, size_t,
+		    const char *);
+static int	sasl_response(struct pop3_session *, char *, size_t, size_t *);
 
 /* Wipes a secret the client sent, where it still lies in the read buffer. */
 static void

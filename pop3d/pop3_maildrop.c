@@ -21,6 +21,8 @@
 #include "priv_client.h"
 #include "xmalloc.h"
 
+static void	md_free(struct pop3_maildrop **);
+
 static void
 md_free(struct pop3_maildrop **mdp)
 {

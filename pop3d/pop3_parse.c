@@ -13,6 +13,8 @@
 #include "base64.h"
 #include "pop3_parse.h"
 
+static bool	is_alpha(unsigned char);
+
 static bool
 is_alpha(unsigned char c)
 {

@@ -45,6 +45,13 @@
 #define POP3_TEST_TIMEOUT_MS	2000
 
 static int	pop3_unknown(struct pop3_session *, const struct pop3_cmd *);
+static const struct pop3_cmd_def *lookup(const char *);
+static bool	reply(struct pop3_session *, int);
+static int	skip_line(struct pop3_session *);
+static void	log_end(struct pop3_session *);
+static void	serve(const struct worker_env *, struct io *, int, int,
+		    const struct sockaddr *);
+static void	inetd(const struct worker_env *, int, int, int);
 
 #define AUTH_TRANS	(IN(POP3_AUTH) | IN(POP3_TRANS))
 

@@ -17,6 +17,8 @@
 #include "log.h"
 #include "pop3.h"
 
+static int	handshake(struct pop3_session *);
+
 /* Runs the handshake; 0, or -1 (logged: the connection is unusable). */
 static int
 handshake(struct pop3_session *s)

@@ -19,6 +19,12 @@
 #include "mbox_reader.h"
 #include "pop3.h"
 
+static int	msg_arg(struct pop3_session *, const struct pop3_arg *,
+		    size_t *);
+static size_t	live_count(const struct pop3_maildrop *);
+static long long live_octets(const struct pop3_maildrop *);
+static int	send_message(struct pop3_session *, size_t, long, off_t *);
+
 /*
  * The message an argument names, as an index into the table. Returns 0,
  * or CMD_ERR with the reply set.

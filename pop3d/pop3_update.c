@@ -27,6 +27,7 @@
 #include "priv_client.h"
 
 static void	save_index(struct pop3_maildrop *, struct mbox_table *, int);
+static int	update(struct pop3_session *, struct reason *);
 
 /* Writes t as the index of fd (the maildrop now); a failure is logged. */
 static void

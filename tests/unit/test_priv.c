@@ -304,7 +304,7 @@ START_TEST(test_monitor_drops_auth_without_session)
 }
 END_TEST
 
-/* --- the POP3 maildrop requests -------------------------------------------- */
+/* --- the POP3 maildrop requests ------------------------------------------ */
 
 static char	spool[64], state[64];
 
@@ -456,7 +456,7 @@ START_TEST(test_maildrop_order_is_enforced)
 		{ PRIV_INDEX_OPEN, PRIV_INDEX_OPEN },	/* index twice */
 		{ PRIV_MAILDROP_TMP, PRIV_MAILDROP_TMP },	/* TMP twice */
 		{ PRIV_MAILDROP_TMP, PRIV_INDEX_OPEN },	/* index mid-update */
-		{ PRIV_MAILDROP_RELEASE, PRIV_MAILDROP_TMP },	/* after release */
+		{ PRIV_MAILDROP_RELEASE, PRIV_MAILDROP_TMP },	/* released */
 	};
 	const uint32_t	*b = bad[_i];
 	int		 fd;

@@ -303,3 +303,21 @@ def test_fetchmail_retrieves_and_deletes(maild, sandbox):
     wait_for(lambda: get_mbox(maild, "alice") == b"", 10, what="an empty maildrop")
     maild.wait_log(r"disconnect client=127\.0\.0\.1 user=alice method=USER state=update "
                    r"retrieved=5/\d+ deleted=5/\d+")
+
+
+# --- curl (the quick start's way to read mail) ------------------------------------------
+
+def test_curl_lists_and_retrieves(maild):
+    if subprocess.run(["sh", "-c", "command -v curl"], capture_output=True).returncode:
+        pytest.skip("curl is not installed")
+    put_mbox(maild, "alice", simple("via curl", "hello curl\n.dot\n") + simple("two", n=1))
+    url = "pop3://127.0.0.1:%d/" % maild.pop3_port
+    r = subprocess.run(["curl", "-sS", "-u", "alice:alice-pw-1", url], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert [l.split()[0] for l in r.stdout.splitlines()] == ["1", "2"]
+    r = subprocess.run(["curl", "-sS", "-u", "alice:alice-pw-1", url + "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "Subject: via curl" in r.stdout and "\n.dot\n" in r.stdout.replace("\r\n", "\n")
+    maild.wait_log(r"login user=alice client=127\.0\.0\.1 method=PLAIN")

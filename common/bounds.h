@@ -36,6 +36,23 @@
 #define POP3_CMD_LINE_MAX	512
 /* RFC 1939 7: a unique-id is 1..70 characters 0x21-0x7E. */
 #define POP3_UIDL_MAX		70
+/*
+ * An AUTH command or SASL response line: base64 of "authzid\0authcid\0
+ * password" (RFC 4616) with PASSWORD_MAX and two user names, rounded up.
+ * RFC 5034 4 lets the AUTH line exceed the 255-octet command limit.
+ */
+#define POP3_AUTH_LINE_MAX	4096
+/* The longest command verb we split off; POP3 keywords are 3-4 (RFC 2449). */
+#define POP3_VERB_MAX		16
+/* A reply line we compose ("+OK ..." / "-ERR [CODE] ..."), without CRLF. */
+#define POP3_REPLY_MAX		512
+/*
+ * How long a POP3 login waits for a maildrop that a delivery is writing
+ * before answering [IN-USE]: a delivery holds the lock for one append.
+ */
+#define POP3_LOCK_WAIT_MS	2000
+/* The APOP timestamp "<pid.time.sid@host>" (RFC 1939 7), with its NUL. */
+#define APOP_STAMP_MAX		(32 + SESSION_ID_MAX + HOST_NAME_MAX_LEN)
 
 /* A user name as NSS and PAM see it. */
 #define USER_NAME_MAX		256

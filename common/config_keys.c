@@ -311,7 +311,9 @@ const struct config_key config_keys[] = {
 	  .validate = v_readable, .offset = OFF(pop3.apop_secrets),
 	  .flags = CONFIG_K_EMPTY_OK,
 	  .help = "A file of \"user:secret\" lines for APOP, or \"\" to "
-	    "offer no APOP; it must be readable." },
+	    "offer no APOP; it must be readable, by root only. PAM cannot "
+	    "check APOP, so its users need a secret here, apart from their "
+	    "password." },
 	{ .name = "pop3.login_delay", .type = CONFIG_DURATION, .def = Q("0s"),
 	  .min = 0, .max = HOUR, .offset = OFF(pop3.login_delay),
 	  .help = "The least time between two logins of one user, "
@@ -324,7 +326,8 @@ const struct config_key config_keys[] = {
 	{ .name = "pop3.allow_plaintext_login", .type = CONFIG_BOOL,
 	  .def = "false", .offset = OFF(pop3.allow_plaintext_login),
 	  .help = "Whether USER/PASS and AUTH are allowed on a connection "
-	    "without TLS." },
+	    "without TLS from outside the loopback network (loopback "
+	    "clients always may)." },
 	{ .name = "pop3.index", .type = CONFIG_BOOL, .def = "true",
 	  .offset = OFF(pop3.index),
 	  .help = "Whether to cache each maildrop's message table in "

@@ -94,6 +94,24 @@ sockaddr_ntop_port(const struct sockaddr *sa, char *buf, size_t bufsz)
 		snprintf(buf, bufsz, "%s:%d", host, port);
 }
 
+bool
+sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			return s6->sin6_addr.s6_addr[12] == 127;
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	}
+	return false;
+}
+
 void
 log_peer(const struct sockaddr *peer, const char *role)
 {

@@ -82,5 +82,7 @@ void	log_peer(const struct sockaddr *peer, const char *role);
 void	sockaddr_ntop(const struct sockaddr *, char *buf, size_t bufsz);
 /* The same with the port: "1.2.3.4:25", "[::1]:25". */
 void	sockaddr_ntop_port(const struct sockaddr *, char *buf, size_t bufsz);
+/* Whether sa is on the loopback network (127/8, ::1, v4-mapped 127/8). */
+bool	sockaddr_is_loopback(const struct sockaddr *sa);
 
 #endif

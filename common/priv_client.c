@@ -219,3 +219,83 @@ priv_vrfy(const char *addr, int expand, char *out, size_t outsz,
 	ipc_put_u32(&req, expand ? 1 : 0);
 	return with_string(out, outsz, r);
 }
+
+/* For replies that carry a descriptor and nothing else. */
+static int
+with_fd(int *fd_out, struct reason *r)
+{
+	int	n = exchange(-1, true, r);
+
+	*fd_out = -1;
+	if (n != 0) {
+		if (rep.fd != -1) {
+			close(rep.fd);
+			rep.fd = -1;
+		}
+		return n;
+	}
+	if (rep.fd == -1 || ipc_get_end(&rep) == -1) {
+		if (rep.fd != -1)
+			close(rep.fd);
+		rep.fd = -1;
+		log_warnx("privileged request %u: reply without its descriptor",
+		    req.type);
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
+	*fd_out = rep.fd;
+	rep.fd = -1;
+	return 0;
+}
+
+int
+priv_maildrop_open(int *fd_out, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_MAILDROP_OPEN);
+	return with_fd(fd_out, r);
+}
+
+int
+priv_index_open(int *fd_out, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_INDEX_OPEN);
+	return with_fd(fd_out, r);
+}
+
+int
+priv_maildrop_tmp(int *fd_out, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_MAILDROP_TMP);
+	return with_fd(fd_out, r);
+}
+
+int
+priv_maildrop_commit(struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_MAILDROP_COMMIT);
+	return simple(-1, r);
+}
+
+int
+priv_release_maildrop(struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_MAILDROP_RELEASE);
+	return simple(-1, r);
+}
+
+int
+priv_apop_challenge(char *stamp_out, size_t outsz, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_APOP_CHALLENGE);
+	return with_string(stamp_out, outsz, r);
+}
+
+int
+priv_apop_user(const char *user, const char *digest, char *user_out,
+    size_t outsz, struct reason *r)
+{
+	ipc_msg_init(&req, PRIV_APOP);
+	ipc_put_str(&req, user);
+	ipc_put_str(&req, digest);
+	return with_string(user_out, outsz, r);
+}

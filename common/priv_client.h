@@ -54,6 +54,32 @@ int	priv_data_end(uint64_t size, int ok, char *qid_out, size_t qidsz,
 int	priv_vrfy(const char *addr, int expand, char *out, size_t outsz,
 	    struct reason *);
 
+/*
+ * The POP3 maildrop (priv_proto.h). Each descriptor that comes back in
+ * *fd_out belongs to the caller. priv_maildrop_open(): the maildrop,
+ * read-write, locked by the monitor until priv_release_maildrop() or
+ * the end of the session. priv_index_open(): the index file.
+ * priv_maildrop_tmp(): a new empty file beside the maildrop for the
+ * update; priv_maildrop_commit() has the monitor rename it over the
+ * maildrop. priv_release_maildrop() (PRIV_MAILDROP_RELEASE; not named
+ * priv_maildrop_release, which is the monitor's side) unlocks, removes
+ * an uncommitted update file and ends the login.
+ */
+int	priv_maildrop_open(int *fd_out, struct reason *);
+int	priv_index_open(int *fd_out, struct reason *);
+int	priv_maildrop_tmp(int *fd_out, struct reason *);
+int	priv_maildrop_commit(struct reason *);
+int	priv_release_maildrop(struct reason *);
+
+/*
+ * APOP (RFC 1939 7): the monitor makes the greeting's timestamp (so that
+ * a worker cannot replay an old exchange) and checks the digest against
+ * the secrets file. priv_apop_user() answers like priv_auth_user().
+ */
+int	priv_apop_challenge(char *stamp_out, size_t outsz, struct reason *);
+int	priv_apop_user(const char *user, const char *digest, char *user_out,
+	    size_t outsz, struct reason *);
+
 /* The most message bytes one priv_data_chunk() may carry. */
 #define PRIV_CHUNK_MAX	(IPC_MSG_MAX - 64)
 

@@ -25,11 +25,21 @@ enum priv_type {
 				   FAIL */
 	PRIV_VRFY,		/* str address, u32 expand -> OK (str:
 				   targets, one a line) | FAIL */
+	/*
+	 * The POP3 maildrop, after AUTH (or APOP) succeeded, in this order:
+	 * OPEN once; INDEX_OPEN at most once; for an update TMP, then COMMIT
+	 * (or RELEASE to give up); RELEASE ends it (and the login: AUTH is
+	 * allowed again). See master/priv_maildrop.c.
+	 */
 	PRIV_MAILDROP_OPEN,	/* -> OK + fd (maildrop, locked) | FAIL */
 	PRIV_INDEX_OPEN,	/* -> OK + fd (index file) | FAIL */
 	PRIV_MAILDROP_TMP,	/* -> OK + fd (new empty file) | FAIL */
 	PRIV_MAILDROP_COMMIT,	/* -> OK | FAIL: the new file replaces it */
 	PRIV_MAILDROP_RELEASE,	/* -> OK: unlock, wake deliveries */
+	PRIV_APOP_CHALLENGE,	/* -> OK (str timestamp "<...>") | FAIL;
+				   once per session, before any login */
+	PRIV_APOP,		/* str user, str digest (32 hex digits)
+				   -> OK (str user) | FAIL, as PRIV_AUTH */
 	PRIV_TYPE_MAX,
 
 	/* replies, monitor -> worker */
@@ -44,5 +54,13 @@ enum priv_type {
 /* PRIV_AUTH flags */
 #define PRIV_AUTH_TLS		0x01	/* the session is under TLS */
 #define PRIV_AUTH_LOCAL		0x02	/* the client is on loopback */
+
+/*
+ * PRIV_FAIL statuses of PRIV_MAILDROP_OPEN that the POP3 worker turns
+ * into RFC 2449 / RFC 3206 response codes; any other 4.x.x is
+ * [SYS/TEMP], any other 5.x.x [SYS/PERM].
+ */
+#define PRIV_ST_IN_USE		"4.2.1"	/* locked by another session */
+#define PRIV_ST_LOGIN_DELAY	"4.7.1"	/* logged in too recently */
 
 #endif

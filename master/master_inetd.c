@@ -136,6 +136,7 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 	p.inetd = true;
 	p.aliases = al;
 	priv_serve(&p);
+	close(p.sock);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (WIFSIGNALED(status))

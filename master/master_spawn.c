@@ -168,6 +168,8 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	p.notify_fd = m->notify_w;
 	p.aliases = m->aliases;
 	priv_serve(&p);
+	/* a dropped worker may be waiting for a reply: let it see EOF */
+	close(p.sock);
 
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;

@@ -11,6 +11,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,15 @@
 #define N_TXN_DATA	0x0800	/* the message is being received */
 #define N_FD		0x0100	/* a descriptor comes with it */
 #define N_NOREPLY	0x0200	/* no reply is sent */
+#define N_MD_NONE	0x1000	/* no maildrop held */
+#define N_MD_OPEN	0x2000	/* maildrop held, no update file */
+#define N_MD_TMP	0x4000	/* an update file made, not committed */
+#define N_MD_HELD	0x8000	/* a maildrop held, in any state */
+#define N_APOP_NONE	0x10000	/* no APOP timestamp issued yet */
+#define N_APOP_ISSUED	0x20000	/* an APOP timestamp was issued */
+
+/* How often a monitor holding a maildrop wakes to refresh its dotlock. */
+#define PRIV_TICK_MS	60000
 
 struct priv_req {
 	enum priv_type	 type;
@@ -68,6 +78,20 @@ static const struct priv_req priv_reqs[] = {
 	{ PRIV_DATA_END, "DATA_END", N_SMTP | N_SESSION | N_TXN_DATA,
 	    priv_answer_data_end },
 	{ PRIV_VRFY, "VRFY", N_SMTP | N_SESSION, priv_answer_vrfy },
+	{ PRIV_APOP_CHALLENGE, "APOP_CHALLENGE", N_POP3 | N_SESSION |
+	    N_UNAUTHED | N_APOP_NONE, priv_answer_apop_challenge },
+	{ PRIV_APOP, "APOP", N_POP3 | N_SESSION | N_UNAUTHED | N_APOP_ISSUED,
+	    priv_answer_apop },
+	{ PRIV_MAILDROP_OPEN, "MAILDROP_OPEN", N_POP3 | N_SESSION | N_AUTHED |
+	    N_MD_NONE, priv_answer_maildrop_open },
+	{ PRIV_INDEX_OPEN, "INDEX_OPEN", N_POP3 | N_SESSION | N_AUTHED |
+	    N_MD_OPEN, priv_answer_index_open },
+	{ PRIV_MAILDROP_TMP, "MAILDROP_TMP", N_POP3 | N_SESSION | N_AUTHED |
+	    N_MD_OPEN, priv_answer_maildrop_tmp },
+	{ PRIV_MAILDROP_COMMIT, "MAILDROP_COMMIT", N_POP3 | N_SESSION |
+	    N_AUTHED | N_MD_TMP, priv_answer_maildrop_commit },
+	{ PRIV_MAILDROP_RELEASE, "MAILDROP_RELEASE", N_POP3 | N_SESSION |
+	    N_AUTHED | N_MD_HELD, priv_answer_maildrop_release },
 };
 
 static volatile sig_atomic_t	got_term;
@@ -77,6 +101,17 @@ on_term(int sig)
 {
 	(void)sig;
 	got_term = 1;
+}
+
+/* Whether sock has something to read within ms (false on EINTR too). */
+static bool
+readable(int sock, int ms)
+{
+	struct pollfd	pfd;
+
+	pfd.fd = sock;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, ms) > 0;
 }
 
 static const struct priv_req *
@@ -115,6 +150,19 @@ allowed(struct priv *p, const struct priv_req *rq, const char **why)
 		*why = "no accepted recipient";
 	else if ((rq->need & N_TXN_DATA) && p->txn != TXN_DATA)
 		*why = "not receiving a message";
+	else if ((rq->need & N_MD_NONE) && p->md != MD_NONE)
+		*why = "a maildrop is already held";
+	else if ((rq->need & N_MD_OPEN) && p->md != MD_OPEN)
+		*why = p->md == MD_NONE ? "no maildrop held" :
+		    "the maildrop is being updated";
+	else if ((rq->need & N_MD_TMP) && p->md != MD_TMP)
+		*why = "no update file";
+	else if ((rq->need & N_MD_HELD) && p->md == MD_NONE)
+		*why = "no maildrop held";
+	else if ((rq->need & N_APOP_NONE) && p->apop_stamp[0] != '\0')
+		*why = "an APOP timestamp was already issued";
+	else if ((rq->need & N_APOP_ISSUED) && p->apop_stamp[0] == '\0')
+		*why = "no APOP timestamp issued";
 	else
 		return true;
 	return false;
@@ -157,6 +205,12 @@ priv_serve(struct priv *p)
 			/* the worker finishes its session, then exits */
 			kill(p->worker, SIGTERM);
 			forwarded = true;
+		}
+		/* a held dotlock must not turn stale while we wait */
+		if (p->md != MD_NONE) {
+			priv_maildrop_tick(p);
+			if (!readable(p->sock, PRIV_TICK_MS))
+				continue;
 		}
 		n = ipc_recv(p->sock, m, true);
 		if (n == 0)

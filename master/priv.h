@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "config.h"
 #include "ipc.h"
@@ -27,6 +28,14 @@ enum priv_txn {
 	TXN_MAIL,	/* MAIL accepted */
 	TXN_RCPT,	/* at least one RCPT accepted */
 	TXN_DATA,	/* queue file open, receiving chunks */
+};
+
+/* The POP3 maildrop as the request table sees it (priv_maildrop.c). */
+enum priv_md {
+	MD_NONE,	/* no maildrop held */
+	MD_OPEN,	/* open and locked */
+	MD_TMP,		/* and an update file was made */
+	MD_COMMITTED,	/* the update file replaced the maildrop */
 };
 
 struct aliases;
@@ -56,6 +65,8 @@ struct priv {
 	enum priv_txn		 txn;
 	struct priv_txn_state	*smtp;
 	struct priv_maildrop	*pop3;
+	enum priv_md		 md;
+	char			 apop_stamp[APOP_STAMP_MAX];	/* "": none */
 
 	int			 refused;	/* malformed requests */
 	char			**queued;	/* inetd: ids to deliver after */
@@ -90,8 +101,25 @@ void	priv_notify(struct priv *p, const char *fmt, ...)
 
 /* Aborts an SMTP transaction in progress (priv_smtp.c). */
 void	priv_txn_abort(struct priv *);
-/* Unlocks and closes the session's maildrop, if any (priv_maildrop.c). */
+/*
+ * Unlocks and closes the session's maildrop, if any, removes an update
+ * file that was not committed, and tells the queue runner (priv_maildrop.c).
+ */
 void	priv_maildrop_release(struct priv *);
+/* Keeps a held dotlock fresh; call at least once a minute while waiting. */
+void	priv_maildrop_tick(struct priv *);
+
+/*
+ * The two ends of a login, for every method (priv_auth.c). priv_auth_ok
+ * marks the session authenticated as user, logs it and answers OK with
+ * the name. priv_auth_fail logs the failure (never the password), waits
+ * out auth_fail_delay plus the client's penalty counted from start, and
+ * answers FAIL: 4.7.0 when temporary, else 5.7.8.
+ */
+int	priv_auth_ok(struct priv *, const char *user, const char *mech);
+int	priv_auth_fail(struct priv *, const struct timespec *start,
+	    const char *user, const char *mech, const char *why,
+	    bool temporary);
 
 /* Handlers (priv_session.c, priv_auth.c, ...). */
 int	priv_answer_ping(struct priv *, struct ipc_msg *);
@@ -105,6 +133,13 @@ int	priv_answer_data_begin(struct priv *, struct ipc_msg *);
 int	priv_answer_data_chunk(struct priv *, struct ipc_msg *);
 int	priv_answer_data_end(struct priv *, struct ipc_msg *);
 int	priv_answer_vrfy(struct priv *, struct ipc_msg *);
+int	priv_answer_maildrop_open(struct priv *, struct ipc_msg *);
+int	priv_answer_index_open(struct priv *, struct ipc_msg *);
+int	priv_answer_maildrop_tmp(struct priv *, struct ipc_msg *);
+int	priv_answer_maildrop_commit(struct priv *, struct ipc_msg *);
+int	priv_answer_maildrop_release(struct priv *, struct ipc_msg *);
+int	priv_answer_apop_challenge(struct priv *, struct ipc_msg *);
+int	priv_answer_apop(struct priv *, struct ipc_msg *);
 
 /* inetd mode: remembers a queued message to deliver after the session. */
 void	priv_inetd_queued(struct priv *, const char *qid);

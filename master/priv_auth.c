@@ -146,11 +146,9 @@ priv_answer_auth(struct priv *p, struct ipc_msg *m)
 	char		 user[USER_NAME_MAX + 1], mech[32];
 	char		 canon[USER_NAME_MAX + 1], why[256];
 	struct timespec	 start;
-	struct reason	 r;
 	struct passwd	*pw;
-	struct ipc_msg	*rep;
 	uint32_t	 flags;
-	int		 rc, delay;
+	int		 rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	rc = ipc_get_str(m, user, sizeof(user), USER_NAME_MAX);
@@ -182,17 +180,33 @@ priv_answer_auth(struct priv *p, struct ipc_msg *m)
 		snprintf(why, sizeof(why), "no such user in the passwd "
 		    "database");
 	}
-	if (rc == 0) {
-		if (p->have_peer)
-			client_table_auth_ok((struct sockaddr *)&p->peer);
-		p->authed = true;
-		snprintf(p->user, sizeof(p->user), "%s", canon);
-		log_info("login user=%s client=%s method=%s", p->user,
-		    p->client, mech);
-		rep = priv_reply_begin(p);
-		ipc_put_str(rep, p->user);
-		return priv_reply_send(p, -1);
-	}
+	if (rc == 0)
+		return priv_auth_ok(p, canon, mech);
+	return priv_auth_fail(p, &start, user, mech, why, rc == -1);
+}
+
+int
+priv_auth_ok(struct priv *p, const char *user, const char *mech)
+{
+	struct ipc_msg	*rep;
+
+	if (p->have_peer)
+		client_table_auth_ok((struct sockaddr *)&p->peer);
+	p->authed = true;
+	snprintf(p->user, sizeof(p->user), "%s", user);
+	log_info("login user=%s client=%s method=%s", p->user, p->client,
+	    mech);
+	rep = priv_reply_begin(p);
+	ipc_put_str(rep, p->user);
+	return priv_reply_send(p, -1);
+}
+
+int
+priv_auth_fail(struct priv *p, const struct timespec *start,
+    const char *user, const char *mech, const char *why, bool temporary)
+{
+	struct reason	r;
+	int		delay;
 
 	delay = p->cfg->auth_fail_delay;
 	if (p->have_peer) {
@@ -201,8 +215,8 @@ priv_answer_auth(struct priv *p, struct ipc_msg *m)
 	}
 	log_info("failed login user=%s client=%s method=%s reason=\"%s\"",
 	    user, p->client, mech, why);
-	sleep_until(&start, delay);
-	if (rc == -1)
+	sleep_until(start, delay);
+	if (temporary)
 		reason_set(&r, "4.7.0", "temporary authentication failure");
 	else
 		reason_set(&r, "5.7.8", "authentication failed");

@@ -81,6 +81,8 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 		if (!client_table_connect((struct sockaddr *)&p->peer, max)) {
 			log_info("too many connections from %s (max %d)",
 			    p->client, max);
+			/* no session: the worker goes straight back to accept */
+			priv_session_reset(p);
 			reason_set(&r, "4.7.0", "too many connections from "
 			    "your address, try again later");
 			return priv_reply_fail(p, &r);
@@ -113,6 +115,7 @@ priv_session_reset(struct priv *p)
 	p->authed = false;
 	p->user[0] = '\0';
 	p->txn = TXN_NONE;
+	p->apop_stamp[0] = '\0';
 	p->sid[0] = '\0';
 	log_session(NULL);
 }

@@ -1,71 +1,355 @@
 /*
- * The POP3 session in the unprivileged worker. For now it greets and
- * answers QUIT; the AUTHORIZATION/TRANSACTION/UPDATE states come with
- * the POP3 protocol work.
+ * The POP3 session in the unprivileged worker (RFC 1939): greeting, the
+ * command loop, the command table and the state machine. A line is
+ * read, split (pop3_parse.c), looked up in the table and checked
+ * against the state (-ERR when out of place); the handler's result
+ * becomes the "+OK"/"-ERR" reply. Replies are flushed only when no more
+ * client input is buffered (RFC 2449 6.6 PIPELINING: a batch sent in
+ * one packet is answered in one). Too many errors end the session, as
+ * does the autologout timer (pop3.timeout, RFC 1939 3: at least ten
+ * minutes); neither enters UPDATE, so nothing is deleted.
+ *
+ * On a pop3s listener (and pop3d -i -s) TLS comes first (RFC 8314), then
+ * the greeting. When APOP is configured the greeting carries the RFC
+ * 1939 7 timestamp, which the monitor makes.
  */
 #include "autoconf.h"
 
+#include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "io.h"
-#include "bounds.h"
 #include "log.h"
+#include "pop3.h"
 #include "pop3_session.h"
 #include "priv_client.h"
+#include "priv_proto.h"
 #include "session_id.h"
+
+/*
+ * With the fault point pop3.short_timeout armed (tests only; compiled
+ * out with --disable-fault-injection), the autologout timer is this many
+ * milliseconds instead of pop3.timeout, which cannot be set below ten
+ * minutes.
+ */
+#define POP3_TEST_TIMEOUT_MS	2000
+
+static int	pop3_unknown(struct pop3_session *, const struct pop3_cmd *);
+static const struct pop3_cmd_def *lookup(const char *);
+static bool	reply(struct pop3_session *, int);
+static int	skip_line(struct pop3_session *);
+static void	log_end(struct pop3_session *);
+static void	serve(const struct worker_env *, struct io *, int, int,
+		    const struct sockaddr *);
+
+#define AUTH_TRANS	(IN(POP3_AUTH) | IN(POP3_TRANS))
+
+static const struct pop3_cmd_def pop3_cmds[] = {
+	/* verb		allowed in		flags		handler */
+	{ "CAPA",	AUTH_TRANS,		0,		pop3_capa },
+	{ "USER",	IN(POP3_AUTH),		0,		pop3_user },
+	{ "PASS",	IN(POP3_AUTH),		CMD_SECRET,	pop3_pass },
+	{ "APOP",	IN(POP3_AUTH),		CMD_SECRET,	pop3_apop },
+	{ "AUTH",	IN(POP3_AUTH),		CMD_SECRET,	pop3_auth },
+	{ "STLS",	IN(POP3_AUTH),		0,		pop3_stls },
+	{ "STAT",	IN(POP3_TRANS),		0,		pop3_stat },
+	{ "LIST",	IN(POP3_TRANS),		0,		pop3_list },
+	{ "RETR",	IN(POP3_TRANS),		0,		pop3_retr },
+	{ "TOP",	IN(POP3_TRANS),		0,		pop3_top },
+	{ "DELE",	IN(POP3_TRANS),		0,		pop3_dele },
+	{ "NOOP",	IN(POP3_TRANS),		0,		pop3_noop },
+	{ "RSET",	IN(POP3_TRANS),		0,		pop3_rset },
+	{ "UIDL",	IN(POP3_TRANS),		0,		pop3_uidl },
+	{ "QUIT",	AUTH_TRANS,		0,		pop3_quit },
+	{ NULL,		~0u,			0,		pop3_unknown },
+};
+
+static const char *state_names[POP3_NSTATES] = {
+	"authorization", "transaction", "update"
+};
+
+int
+pop3_ok(struct pop3_session *s, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->text, sizeof(s->text), fmt, ap);
+	va_end(ap);
+	return CMD_OK;
+}
+
+int
+pop3_err(struct pop3_session *s, const char *code, const char *fmt, ...)
+{
+	va_list	ap;
+	size_t	n;
+
+	n = (size_t)snprintf(s->text, sizeof(s->text), "%s", code);
+	if (n >= sizeof(s->text))
+		n = sizeof(s->text) - 1;
+	va_start(ap, fmt);
+	vsnprintf(s->text + n, sizeof(s->text) - n, fmt, ap);
+	va_end(ap);
+	return CMD_ERR;
+}
+
+void
+pop3_enter_state(struct pop3_session *s, enum pop3_state st)
+{
+	if (s->state != st)
+		log_debug("state %s -> %s", state_names[s->state],
+		    state_names[st]);
+	s->state = st;
+}
+
+bool
+pop3_login_allowed(const struct pop3_session *s)
+{
+	/*
+	 * RFC 2595 2.1: no password in clear over the network. Loopback
+	 * does not cross one, so local tools work without TLS.
+	 */
+	return s->tls || s->local || s->cfg->pop3.allow_plaintext_login;
+}
+
+const char *
+pop3_resp_code(const struct reason *r)
+{
+	if (strcmp(r->status, PRIV_ST_IN_USE) == 0)
+		return RESP_IN_USE;
+	if (strcmp(r->status, PRIV_ST_LOGIN_DELAY) == 0)
+		return RESP_LOGIN_DELAY;
+	return reason_is_temporary(r) ? RESP_SYS_TEMP : RESP_SYS_PERM;
+}
+
+static int
+pop3_unknown(struct pop3_session *s, const struct pop3_cmd *cmd)
+{
+	log_info("unknown command %s", cmd->verb);
+	return pop3_err(s, "", "unknown command");
+}
+
+static const struct pop3_cmd_def *
+lookup(const char *verb)
+{
+	const struct pop3_cmd_def	*c;
+
+	for (c = pop3_cmds; c->verb != NULL; c++)
+		if (strcmp(c->verb, verb) == 0)
+			return c;
+	return c;	/* the sentinel: unknown command */
+}
+
+/* Writes the reply for a handler's result; false: end the session. */
+static bool
+reply(struct pop3_session *s, int result)
+{
+	switch (result) {
+	case CMD_OK:
+		if (s->text[0] != '\0')
+			io_printf(s->io, "+OK %s\r\n", s->text);
+		else
+			io_puts(s->io, "+OK\r\n");
+		return true;
+	case CMD_ERR:
+		log_debug("reply -ERR %s", s->text);
+		io_printf(s->io, "-ERR %s\r\n", s->text);
+		if (++s->errors > s->cfg->pop3.max_errors) {
+			log_info("too many errors (%d); closing", s->errors);
+			io_puts(s->io, "-ERR too many errors, closing the "
+			    "connection\r\n");
+			return false;
+		}
+		return true;
+	case CMD_REPLIED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Reads and throws away the rest of an over-long line. */
+static int
+skip_line(struct pop3_session *s)
+{
+	struct io_line	line;
+	size_t		total = 0;
+	int		n;
+
+	do {
+		if ((n = io_getline(s->io, POP3_AUTH_LINE_MAX, &line)) !=
+		    IO_OK)
+			return n;
+		total += line.len;
+	} while ((line.flags & IO_LINE_PARTIAL) && total < POP3_SKIP_MAX);
+	return (line.flags & IO_LINE_PARTIAL) ? IO_ERR : IO_OK;
+}
+
+/* "client=..." and the counts for the session's last log line. */
+static void
+log_end(struct pop3_session *s)
+{
+	struct timespec	now;
+	double		secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - s->start.tv_sec) +
+	    (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
+	log_info("disconnect client=%s user=%s method=%s state=%s "
+	    "retrieved=%u/%llu deleted=%u/%llu errors=%d time=%.3fs "
+	    "in=%llu out=%llu", s->client, s->login[0] ? s->login : "-",
+	    s->method ? s->method : "-", state_names[s->state], s->nretr,
+	    s->retr_octets, s->ndeleted, s->deleted_octets, s->errors, secs,
+	    io_bytes_in(s->io), io_bytes_out(s->io));
+}
 
 static void
 serve(const struct worker_env *env, struct io *io, int client_fd, int role,
     const struct sockaddr *peer)
 {
-	const struct config	*cfg = env->cfg;
-	struct reason	r;
-	struct io_line	line;
-	char		sid[SESSION_ID_MAX + 1];
-	int		n;
+	const struct config		*cfg = env->cfg;
+	struct pop3_session		 s;
+	const struct pop3_cmd_def	*def;
+	struct pop3_cmd			 cmd;
+	struct io_line			 line;
+	struct reason			 r;
+	char				 sid[SESSION_ID_MAX + 1];
+	int				 n, ms;
 
+	memset(&s, 0, sizeof(s));
+	clock_gettime(CLOCK_MONOTONIC, &s.start);
+	s.cfg = cfg;
+	s.tls_ctx = env->tls_ctx;
+	s.io = io;
+	s.role = role;
+	s.state = POP3_AUTH;
 	session_id_new(sid);
 	log_session(sid);
 	log_peer(peer, listen_role_name(role));
+	if (peer != NULL)
+		sockaddr_ntop(peer, s.client, sizeof(s.client));
+	else
+		snprintf(s.client, sizeof(s.client), "local");
+	s.local = peer == NULL || sockaddr_is_loopback(peer);
+	ms = cfg->pop3.timeout * 1000;
+	if (fault_point("pop3.short_timeout") == -1)
+		ms = POP3_TEST_TIMEOUT_MS;
+	io_set_timeouts(io, ms, ms);
 	if (priv_session_begin(client_fd, sid, role, &r) != 0) {
-		io_printf(io, "-ERR [SYS/TEMP] %s\r\n", r.text);
-		io_flush(io);
+		if (role != ROLE_POP3S) {
+			io_printf(io, "-ERR [SYS/TEMP] %s\r\n", r.text);
+			(void)io_flush(io);
+		}
 		return;
 	}
-	io_set_timeouts(io, cfg->pop3.timeout * 1000, cfg->pop3.timeout * 1000);
-	io_puts(io, "+OK maild POP3 server ready\r\n");
-	while (io_flush(io) == 0) {
-		n = io_getline(io, POP3_CMD_LINE_MAX, &line);
-		if (n != IO_OK)
-			break;
-		if (strcasecmp(line.data, "QUIT") == 0) {
-			io_puts(io, "+OK bye\r\n");
-			io_flush(io);
+	if (role == ROLE_POP3S && pop3_tls_begin(&s) == -1)
+		goto done;
+	if (cfg->pop3.apop_secrets[0] != '\0' &&
+	    priv_apop_challenge(s.apop_stamp, sizeof(s.apop_stamp), &r) != 0) {
+		log_warnx("no APOP timestamp: %s", r.text);
+		s.apop_stamp[0] = '\0';
+	}
+	io_printf(io, "+OK maild POP3 server ready%s%s\r\n",
+	    s.apop_stamp[0] ? " " : "", s.apop_stamp);
+
+	for (;;) {
+		/* RFC 2449 6.6: answer a pipelined batch in one go */
+		if (io_pending(io) == 0 && io_flush(io) == -1) {
+			log_info("lost connection: %s", strerror(errno));
 			break;
 		}
-		io_puts(io, "-ERR command not implemented\r\n");
+		n = io_getline(io, POP3_AUTH_LINE_MAX, &line);
+		if (n == IO_TIMEOUT) {
+			log_info("autologout: no command for %d s", ms / 1000);
+			io_puts(io, "-ERR autologout timer expired, closing "
+			    "the connection\r\n");
+			break;
+		}
+		if (n == IO_EOF) {
+			log_info("client closed the connection without QUIT");
+			break;
+		}
+		if (n != IO_OK) {
+			log_info("lost connection: %s", strerror(errno));
+			break;
+		}
+		s.text[0] = '\0';
+		if (line.flags & IO_LINE_PARTIAL) {
+			if (skip_line(&s) != IO_OK)
+				break;
+			if (!reply(&s, pop3_err(&s, "", "line too long")))
+				break;
+			continue;
+		}
+		if (pop3_parse_cmd(line.data, line.len, &cmd, &r) == -1) {
+			if (!reply(&s, pop3_err(&s, "", "%s", r.text)))
+				break;
+			continue;
+		}
+		def = lookup(cmd.verb);
+		if (def->verb != NULL && (def->flags & CMD_SECRET))
+			log_debug("command %s ...", cmd.verb);
+		else
+			log_debug("command %.*s", (int)line.len, line.data);
+		if (!(def->states & IN(s.state))) {
+			if (!reply(&s, pop3_err(&s, "", "%s not allowed %s",
+			    cmd.verb, s.state == POP3_AUTH ? "before login" :
+			    "after login")))
+				break;
+			continue;
+		}
+		if (!reply(&s, def->handler(&s, &cmd)))
+			break;
 	}
+	(void)io_flush(io);
+done:
+	/* no QUIT: RFC 1939 6, nothing is deleted */
+	if (s.md != NULL)
+		pop3_maildrop_close(&s);
+	log_end(&s);
 	(void)priv_session_end(&r);
 }
 
 void
-pop3_session_main(void *arg, struct session_start *s)
+pop3_session_main(void *arg, struct session_start *st)
 {
 	const struct worker_env	*env = arg;
-	struct io		*io = io_new(s->fd, s->fd);
+	struct io		*io = io_new(st->fd, st->fd);
 
-	serve(env, io, s->fd, (int)s->listener->role,
-	    (struct sockaddr *)&s->peer);
+	serve(env, io, st->fd, (int)st->listener->role,
+	    (struct sockaddr *)&st->peer);
 	io_free(&io);
+#ifdef __GLIBC__
+	/*
+	 * A big maildrop's table and the readers' buffers are freed by now;
+	 * hand the pages back so that an idle worker costs little.
+	 */
+	(void)malloc_trim(0);
+#endif
 }
 
 void
 pop3_session_inetd(const struct worker_env *env, int rfd, int wfd)
 {
-	struct io	*io = io_new(rfd, wfd);
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct io		*io = io_new(rfd, wfd);
+	struct sockaddr		*peer = NULL;
 
-	serve(env, io, rfd, ROLE_POP3, NULL);
+	if (getpeername(rfd, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+		peer = (struct sockaddr *)&ss;
+	serve(env, io, rfd, env->inetd_role, peer);
 	io_free(&io);
 }

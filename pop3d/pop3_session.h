@@ -11,7 +11,10 @@
 
 /* Pool worker: serves the connection in s; arg is a struct worker_env. */
 void	pop3_session_main(void *arg, struct session_start *s);
-/* inetd: serves the connection on rfd/wfd (0 and 1). */
+/*
+ * inetd: serves the connection on rfd/wfd (0 and 1), as env->inetd_role
+ * says (ROLE_POP3S, pop3d -i -s: TLS first).
+ */
 void	pop3_session_inetd(const struct worker_env *env, int rfd, int wfd);
 
 #endif

@@ -4,7 +4,7 @@
 #
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data. BUILDDIR: where
+# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd. BUILDDIR: where
 # configure ran (autoconf.h), default the source tree. CC: a clang with
 # libFuzzer (default clang). The binary is BUILDDIR/tests/fuzz/fuzz_TARGET,
 # the growing corpus BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
@@ -46,6 +46,10 @@ mbox)
 	# tiny buffers and table: short inputs reach every boundary
 	defs="-DMBOX_SCAN_CHUNK=64 -DMBOX_READ_CHUNK=32 -DMBOX_APPEND_BUF=16
 	    -DMBOX_COPY_CHUNK=8 -DMBOX_SCAN_MESSAGES_MAX=8"
+	;;
+pop3_cmd)
+	srcs="tests/fuzz/fuzz_pop3_cmd.c pop3d/pop3_parse.c common/base64.c"
+	defs=
 	;;
 *)
 	echo "$0: unknown target $target" >&2

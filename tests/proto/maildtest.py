@@ -54,10 +54,20 @@ def pam_matrix():
     return p
 
 
+_ports_given = set()
+
+
 def free_port(family=socket.AF_INET):
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never the same twice in one test run (the
+    kernel may hand out a just-closed port again, and two listeners of one
+    maild must not get the same one)."""
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def to_libconfig(d, indent=0):

@@ -8,9 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -300,6 +304,286 @@ START_TEST(test_monitor_drops_auth_without_session)
 }
 END_TEST
 
+/* --- the POP3 maildrop requests ------------------------------------------ */
+
+static char	spool[64], state[64];
+
+/*
+ * A POP3 monitor already inside a session, logged in as the user running
+ * the test (no PAM here: the state is set as a successful AUTH leaves
+ * it), with a spool and a state directory of its own. apop: offer APOP.
+ */
+static void
+start_pop3_monitor(bool authed, bool apop)
+{
+	struct passwd	*pw;
+	int		 sv[2];
+
+	snprintf(spool, sizeof(spool), "/tmp/test_priv.spool.XXXXXX");
+	snprintf(state, sizeof(state), "/tmp/test_priv.state.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(spool));
+	ck_assert_ptr_nonnull(mkdtemp(state));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	monitor = fork();
+	ck_assert_int_ne(monitor, -1);
+	if (monitor == 0) {
+		struct config	*cfg = config_defaults();
+		struct priv	 p;
+
+		close(sv[0]);
+		log_init("test-priv", 0, false);
+		free(cfg->spool_dir);
+		cfg->spool_dir = strdup(spool);
+		free(cfg->state_dir);
+		cfg->state_dir = strdup(state);
+		free(cfg->mail_group);
+		cfg->mail_group = strdup("");	/* the user's own group */
+		cfg->auth_fail_delay = 0;
+		if (apop) {
+			free(cfg->pop3.apop_secrets);
+			cfg->pop3.apop_secrets = strdup("/nonexistent");
+		}
+		memset(&p, 0, sizeof(p));
+		p.cfg = cfg;
+		p.proto = PRIV_PROTO_POP3;
+		p.sock = sv[1];
+		p.worker = getppid();
+		p.notify_fd = -1;
+		p.session = true;
+		p.role = ROLE_POP3;
+		snprintf(p.sid, sizeof(p.sid), "TESTSID");
+		strcpy(p.client, "local");
+		p.peer_local = true;
+		if (authed) {
+			pw = getpwuid(getuid());
+			ck_assert_ptr_nonnull(pw);
+			p.authed = true;
+			snprintf(p.user, sizeof(p.user), "%s", pw->pw_name);
+		}
+		priv_serve(&p);
+		_exit(0);
+	}
+	close(sv[1]);
+	wsock = sv[0];
+}
+
+static void
+cleanup_dirs(void)
+{
+	char	cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", spool, state);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Asks for a request without fields; the reply type (0: dropped). */
+static uint32_t
+ask_type(uint32_t type)
+{
+	ipc_msg_init(&msg, type);
+	return ask(&msg, -1);
+}
+
+/* The descriptor a PRIV_OK reply carried (the caller closes it). */
+static int
+reply_fd(void)
+{
+	int	fd = rep.fd;
+
+	ck_assert_int_ne(fd, -1);
+	rep.fd = -1;
+	return fd;
+}
+
+static const uint32_t maildrop_reqs[] = {
+	PRIV_MAILDROP_OPEN, PRIV_INDEX_OPEN, PRIV_MAILDROP_TMP,
+	PRIV_MAILDROP_COMMIT, PRIV_MAILDROP_RELEASE,
+};
+
+START_TEST(test_maildrop_requests_need_a_login)
+{
+	/* each alone: a refusal drops the worker */
+	start_pop3_monitor(false, false);
+	ck_assert_uint_eq(ask_type(maildrop_reqs[_i]), 0);
+	stop_monitor(false);
+	cleanup_dirs();
+}
+END_TEST
+
+START_TEST(test_maildrop_requests_not_for_smtp)
+{
+	int	sv[2];
+
+	start_monitor(PRIV_PROTO_SMTP);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ipc_msg_init(&msg, PRIV_SESSION_BEGIN);
+	ipc_put_str(&msg, "SID");
+	ipc_put_u32(&msg, ROLE_SMTP);
+	ck_assert_uint_eq(ask(&msg, sv[0]), PRIV_OK);
+	ck_assert_uint_eq(ask_type(maildrop_reqs[_i]), 0);
+	close(sv[0]);
+	close(sv[1]);
+	stop_monitor(false);
+}
+END_TEST
+
+START_TEST(test_maildrop_request_with_fd_is_refused)
+{
+	int	pp[2];
+
+	start_pop3_monitor(true, false);
+	ck_assert_int_eq(pipe(pp), 0);
+	ipc_msg_init(&msg, PRIV_MAILDROP_OPEN);
+	ck_assert_uint_eq(ask(&msg, pp[0]), PRIV_REFUSED);
+	/* fields where none belong: refused, the monitor goes on */
+	ipc_msg_init(&msg, PRIV_MAILDROP_OPEN);
+	ipc_put_str(&msg, "root");
+	ck_assert_uint_eq(ask(&msg, -1), PRIV_REFUSED);
+	ping_ok();
+	close(pp[0]);
+	close(pp[1]);
+	stop_monitor(false);
+	cleanup_dirs();
+}
+END_TEST
+
+/* Out of order after a good open: each ends the worker. */
+START_TEST(test_maildrop_order_is_enforced)
+{
+	static const uint32_t	bad[][2] = {
+		{ PRIV_MAILDROP_COMMIT, 0 },		/* no TMP */
+		{ PRIV_MAILDROP_OPEN, 0 },		/* twice */
+		{ PRIV_INDEX_OPEN, PRIV_INDEX_OPEN },	/* index twice */
+		{ PRIV_MAILDROP_TMP, PRIV_MAILDROP_TMP },	/* TMP twice */
+		{ PRIV_MAILDROP_TMP, PRIV_INDEX_OPEN },	/* index mid-update */
+		{ PRIV_MAILDROP_RELEASE, PRIV_MAILDROP_TMP },	/* released */
+	};
+	const uint32_t	*b = bad[_i];
+	int		 fd;
+
+	start_pop3_monitor(true, false);
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_OPEN), PRIV_OK);
+	close(reply_fd());
+	if (b[1] != 0) {
+		ck_assert_uint_eq(ask_type(b[0]), PRIV_OK);
+		if (b[0] != PRIV_MAILDROP_RELEASE) {
+			fd = reply_fd();
+			close(fd);
+		}
+		ck_assert_uint_eq(ask_type(b[1]), 0);
+	} else
+		ck_assert_uint_eq(ask_type(b[0]), 0);
+	stop_monitor(false);
+	cleanup_dirs();
+}
+END_TEST
+
+START_TEST(test_maildrop_update_in_order)
+{
+	struct passwd	*pw = getpwuid(getuid());
+	struct stat	 st, st2;
+	char		 path[128], tmp[160];
+	int		 fd, tfd, ifd;
+
+	start_pop3_monitor(true, false);
+	snprintf(path, sizeof(path), "%s/%s", spool, pw->pw_name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.pop3-update", spool, pw->pw_name);
+	/* a stale update file is removed at the open */
+	ck_assert_int_ne(fd = open(tmp, O_WRONLY | O_CREAT, 0600), -1);
+	close(fd);
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_OPEN), PRIV_OK);
+	fd = reply_fd();
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	ck_assert_int_eq(write(fd, "From a\n\nold\n", 12), 12);
+	ck_assert_uint_eq(ask_type(PRIV_INDEX_OPEN), PRIV_OK);
+	ifd = reply_fd();
+	ck_assert_int_eq(fstat(ifd, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_TMP), PRIV_OK);
+	tfd = reply_fd();
+	ck_assert_int_eq(fstat(tfd, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_uint_eq(st.st_uid, getuid());
+	ck_assert_int_eq(write(tfd, "From b\n\nnew\n", 12), 12);
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_COMMIT), PRIV_OK);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	/* the new file has the name, and the locks go at the release */
+	ck_assert_int_eq(fstat(tfd, &st), 0);
+	ck_assert_int_eq(stat(path, &st2), 0);
+	ck_assert(st.st_ino == st2.st_ino && st.st_dev == st2.st_dev);
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_RELEASE), PRIV_OK);
+	/* released: the login is over, the maildrop requests are not allowed */
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_OPEN), 0);
+	stop_monitor(false);
+	close(fd);
+	close(tfd);
+	close(ifd);
+	cleanup_dirs();
+}
+END_TEST
+
+START_TEST(test_maildrop_update_abandoned_is_removed)
+{
+	struct passwd	*pw = getpwuid(getuid());
+	char		 tmp[160];
+	int		 fd;
+
+	start_pop3_monitor(true, false);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.pop3-update", spool, pw->pw_name);
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_OPEN), PRIV_OK);
+	close(reply_fd());
+	ck_assert_uint_eq(ask_type(PRIV_MAILDROP_TMP), PRIV_OK);
+	fd = reply_fd();
+	ck_assert_int_eq(access(tmp, F_OK), 0);
+	/* the worker dies: the monitor throws the update away */
+	close(wsock);
+	ck_assert_int_eq(waitpid(monitor, NULL, 0), monitor);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	close(fd);
+	cleanup_dirs();
+}
+END_TEST
+
+START_TEST(test_apop_challenge_once_and_first)
+{
+	char	stamp[APOP_STAMP_MAX];
+
+	/* APOP before a timestamp was issued: dropped */
+	start_pop3_monitor(false, true);
+	ipc_msg_init(&msg, PRIV_APOP);
+	ipc_put_str(&msg, "alice");
+	ipc_put_str(&msg, "0123456789abcdef0123456789abcdef");
+	ck_assert_uint_eq(ask(&msg, -1), 0);
+	stop_monitor(false);
+	cleanup_dirs();
+
+	/* one timestamp per session */
+	start_pop3_monitor(false, true);
+	ck_assert_uint_eq(ask_type(PRIV_APOP_CHALLENGE), PRIV_OK);
+	ck_assert_int_eq(ipc_get_str(&rep, stamp, sizeof(stamp),
+	    sizeof(stamp) - 1), 0);
+	ck_assert(stamp[0] == '<' && strstr(stamp, ".TESTSID@") != NULL);
+	/* no secrets file: a refusal, not a crash */
+	ipc_msg_init(&msg, PRIV_APOP);
+	ipc_put_str(&msg, "alice");
+	ipc_put_str(&msg, "0123456789abcdef0123456789abcdef");
+	ck_assert_uint_eq(ask(&msg, -1), PRIV_FAIL);
+	ck_assert_uint_eq(ask_type(PRIV_APOP_CHALLENGE), 0);
+	stop_monitor(false);
+	cleanup_dirs();
+}
+END_TEST
+
+START_TEST(test_apop_not_configured)
+{
+	start_pop3_monitor(false, false);
+	ck_assert_uint_eq(ask_type(PRIV_APOP_CHALLENGE), PRIV_FAIL);
+	ping_ok();
+	stop_monitor(false);
+	cleanup_dirs();
+}
+END_TEST
+
 static Suite *
 priv_suite(void)
 {
@@ -316,6 +600,18 @@ priv_suite(void)
 	tcase_add_test(tc, test_monitor_drops_after_too_many_malformed);
 	tcase_add_test(tc, test_monitor_drops_request_out_of_state);
 	tcase_add_test(tc, test_monitor_drops_auth_without_session);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("maildrop");
+	tcase_add_loop_test(tc, test_maildrop_requests_need_a_login, 0,
+	    nitems(maildrop_reqs));
+	tcase_add_loop_test(tc, test_maildrop_requests_not_for_smtp, 0,
+	    nitems(maildrop_reqs));
+	tcase_add_test(tc, test_maildrop_request_with_fd_is_refused);
+	tcase_add_loop_test(tc, test_maildrop_order_is_enforced, 0, 6);
+	tcase_add_test(tc, test_maildrop_update_in_order);
+	tcase_add_test(tc, test_maildrop_update_abandoned_is_removed);
+	tcase_add_test(tc, test_apop_challenge_once_and_first);
+	tcase_add_test(tc, test_apop_not_configured);
 	suite_add_tcase(s, tc);
 	return s;
 }

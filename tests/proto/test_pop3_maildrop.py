@@ -1,0 +1,323 @@
+"""The POP3 maildrop: the update at QUIT (truncate or copy and rename), its
+crash safety (a kill at every fault point of the update path leaves the old
+or the new maildrop, whole), a full disk, stale update files, corrupt
+maildrops, and a real client (fetchmail) retrieving and deleting."""
+import mailbox
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from maildtest import wait_for
+from test_pop3 import (DATE, OPEN, P3, _close_clients, entry, get_mbox,  # noqa: F401
+                       put_mbox, simple, spool, subjects, update_file)
+
+SIX = [simple("m%d" % i, "body of %d\n.dot line\nFrom inside\n" % i, i) for i in range(6)]
+
+
+def six(m):
+    data = b"".join(SIX)
+    put_mbox(m, "alice", data)
+    return data
+
+
+def alive_pop3(m):
+    return wait_for(lambda: m.workers("pop3d"), 15, what="a pop3d worker")
+
+
+def no_crash(m):
+    log = m.log()
+    assert "killed by signal" not in log and "exited with status" not in log, log[-3000:]
+
+
+# --- the update ------------------------------------------------------------------------
+
+def test_deleting_the_last_messages_truncates_in_place(maild):
+    data = six(maild)
+    ino = os.stat(spool(maild, "alice")).st_ino
+    c = P3(maild)
+    c.login()
+    c.ok("DELE 6")
+    c.ok("DELE 5")
+    c.ok("QUIT")
+    assert get_mbox(maild, "alice") == b"".join(SIX[:4])
+    assert os.stat(spool(maild, "alice")).st_ino == ino
+    assert data.startswith(get_mbox(maild, "alice"))
+
+
+def test_deleting_inner_messages_replaces_the_file(maild):
+    six(maild)
+    st = os.stat(spool(maild, "alice"))
+    c = P3(maild)
+    c.login()
+    c.ok("DELE 1")
+    c.ok("DELE 4")
+    c.ok("QUIT")
+    assert get_mbox(maild, "alice") == SIX[1] + SIX[2] + SIX[4] + SIX[5]
+    st2 = os.stat(spool(maild, "alice"))
+    assert st2.st_ino != st.st_ino
+    assert st2.st_mode & 0o777 == 0o600
+    assert (st2.st_uid, st2.st_gid) == (st.st_uid, st.st_gid)
+    assert not os.path.exists(update_file(maild, "alice"))
+    assert not os.path.exists(spool(maild, "alice") + ".lock")
+
+
+def test_deleting_everything(maild):
+    six(maild)
+    c = P3(maild)
+    c.login()
+    for i in range(1, 7):
+        c.ok("DELE %d" % i)
+    assert c.ok("QUIT") == "+OK maild POP3 server signing off (0 messages left)"
+    assert get_mbox(maild, "alice") == b""
+
+
+@pytest.mark.parametrize("fault,dele,want", [
+    ("mbox_rewrite.after_copy:enospc", (2,), r"-ERR \[SYS/TEMP\] mail system full; "
+     r"no messages were deleted"),
+    ("mbox_rewrite.mid_copy:eio", (1, 3), r"-ERR \[SYS/TEMP\] cannot update maildrop: "
+     r"Input/output error; no messages were deleted"),
+    ("mbox_rewrite.before_truncate:eio", (6,), r"-ERR \[SYS/TEMP\] .*; no messages were "
+     r"deleted"),
+    ("priv_maildrop.before_rename:eio", (2,), r"-ERR \[SYS/TEMP\] cannot replace the "
+     r"maildrop; no messages were deleted"),
+])
+def test_failed_update_leaves_the_maildrop_unchanged(make_maild, fault, dele, want):
+    m = make_maild(env={"MAILD_FAULT": fault})
+    data = six(m)
+    c = P3(m)
+    c.login()
+    for n in dele:
+        c.ok("DELE %d" % n)
+    r = c.ask("QUIT")
+    assert re.match(want, r), r
+    assert c.closed()
+    assert get_mbox(m, "alice") == data
+    assert not os.path.exists(update_file(m, "alice"))
+    m.wait_log(r"update failed user=alice")
+    c = P3(m)
+    assert c.login().startswith("+OK alice has 6 messages")
+    no_crash(m)
+
+
+# --- crash safety ----------------------------------------------------------------------
+
+CRASH_POINTS = [
+    # point, messages deleted, what must be on disk after the crash
+    ("mbox_rewrite.mid_copy", (2, 4), "old"),
+    ("mbox_rewrite.after_copy", (2, 4), "old"),
+    ("mbox_rewrite.before_truncate", (5, 6), "old"),
+    ("priv_maildrop.before_rename", (1, 3, 5), "old"),
+    ("priv_maildrop.after_rename", (1, 3, 5), "new"),
+]
+
+
+@pytest.mark.parametrize("point,dele,want", CRASH_POINTS)
+def test_crash_during_update_leaves_old_or_new_maildrop(make_maild, request, point, dele,
+                                                        want):
+    """A kill (SIGKILL, in the worker or the monitor, whichever reaches the
+    point) at each step of the update: the maildrop is then exactly the old
+    one or exactly the new one, mailbox parses it, and the next session
+    works and cleans up what the crash left.
+
+    MAILD_FAULT_ONCE makes only the first process that reaches the point
+    die. Its stamp file must be reachable and writable by the worker too:
+    so no chroot here, and the stamp in /tmp."""
+    stamp = "/tmp/maild-fault-%d-%s" % (os.getpid(), point)
+    if os.path.exists(stamp):
+        os.unlink(stamp)
+    request.addfinalizer(lambda: os.path.exists(stamp) and os.unlink(stamp))
+    m = make_maild(config={"chroot": ""},
+                   env={"MAILD_FAULT": point + ":kill", "MAILD_FAULT_ONCE": stamp})
+    old = six(m)
+    new = b"".join(x for i, x in enumerate(SIX) if i + 1 not in dele)
+    c = P3(m)
+    c.login()
+    for n in dele:
+        c.ok("DELE %d" % n)
+    c.cmd("QUIT")
+    m.wait_log(r"fault point %s: kill" % re.escape(point))
+    try:
+        reply = c.readline()
+    except (EOFError, ConnectionResetError):
+        reply = None
+    # whatever the client heard, it was not "+OK": the update was cut short
+    assert reply is None or reply.startswith("-ERR"), reply
+    data = get_mbox(m, "alice")
+    assert data == (old if want == "old" else new), point
+    kept = [x["Subject"] for x in mailbox.mbox(spool(m, "alice"), create=False)]
+    gone = ["m%d" % (n - 1) for n in dele]
+    assert kept == ["m%d" % i for i in range(6) if want == "old" or "m%d" % i not in gone]
+    for x in mailbox.mbox(spool(m, "alice"), create=False):
+        assert x.get_payload().startswith("body of ")
+    # the next session works, and leaves no stale update file behind
+    alive_pop3(m)
+    stale = os.path.exists(update_file(m, "alice"))
+    c = P3(m)
+    assert c.login().startswith("+OK alice has %d messages" % len(kept))
+    assert not os.path.exists(update_file(m, "alice"))
+    if stale:
+        m.wait_log(r"removed stale update file")
+    c.ok("DELE 1")
+    c.ok("QUIT")
+    assert subjects(m, "alice") == kept[1:]
+    assert not os.path.exists(spool(m, "alice") + ".lock")
+
+
+# --- corrupt maildrops -----------------------------------------------------------------
+
+def _from(n=0, sender="x@y"):
+    return b"From %s %s\n" % (sender.encode(), (DATE % (0, n)).encode())
+
+
+CORRUPT = {
+    # name: (bytes, served?)
+    "no-from-line": (b"Subject: no separator\n\nbody\n", False),
+    "garbage": (bytes(range(256)) * 40, False),
+    "leading-text": (b"junk\n" + _from() + b"Subject: x\n\nbody\n", False),
+    "leading-blank-lines": (b"\n\n \n" + _from() + b"Subject: x\n\nbody\n\n", True),
+    "nul-bytes": (_from() + b"Subject: nul\x00\n\n\x00\x00a\x00\n\n" + _from(1) +
+                  b"Subject: two\n\nb\n\n", True),
+    "truncated-last": (_from() + b"Subject: one\n\nbody one\n\n" + _from(1) +
+                       b"Subject: trunc\n\npartial bo", True),
+    "cr-only": (_from().replace(b"\n", b"\r") + b"Subject: cr\r\rbody\r" + b"\r" +
+                _from(1).replace(b"\n", b"\r"), True),
+    "from-only": (b"From \n", True),
+    "from-lines-only": (b"From a\nFrom b\nFrom c\n", True),
+    "empty": (b"", True),
+    "whitespace-only": (b"\n \n\t\n", True),
+    "mboxo-unquoted-from": (_from() + b"Subject: o\n\nbody\nFrom here on\nmore\n\n", True),
+    "junk-after-message": (_from() + b"Subject: j\n\nok\n" + bytes(range(256)) * 8, True),
+    "many-tiny": (b"".join(_from(i % 60) + b"\n" for i in range(3000)), True),
+}
+
+
+def retr_count(c, n):
+    """RETR n over the raw client; returns the octets after unstuffing."""
+    first = c.ask("RETR %d" % n)
+    if not first.startswith("+OK"):
+        return first
+    data, _ = c.body()
+    assert first == "+OK %d octets" % len(data), (first, len(data))
+    return len(data)
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPT))
+def test_corrupt_maildrop_is_served_or_refused_never_damaged(maild, name):
+    data, served = CORRUPT[name]
+    put_mbox(maild, "alice", data)
+    c = P3(maild)
+    c.ok("USER alice")
+    r = c.ask("PASS alice-pw-1")
+    if not served:
+        assert r == "-ERR [SYS/PERM] maildrop does not start with a From_ line", r
+        maild.wait_log(r"maildrop of alice refused: 5\.2\.0")
+        # the session goes on, and the lock was given back
+        c.ok("USER bob")
+        c.ok("PASS bob-pw-2")
+        c.ok("QUIT")
+    else:
+        assert r.startswith("+OK alice has"), r
+        n = int(c.ok("STAT").split()[1])
+        _, listing = c.multi("LIST")
+        _, uidls = c.multi("UIDL")
+        assert len(listing) == len(uidls) == n
+        for i in range(1, min(n, 50) + 1):
+            assert retr_count(c, i) == int(listing[i - 1].split()[1])
+            c.ok("TOP %d 0" % i)
+            c.body()
+        c.ok("QUIT")
+    assert get_mbox(maild, "alice") == data
+    no_crash(maild)
+
+
+def test_huge_single_line_is_served(maild):
+    """A 100 MB line with no line end: served, with the size it has."""
+    path = spool(maild, "alice")
+    put_mbox(maild, "alice", _from() + b"Subject: huge\n\n")
+    with open(path, "ab") as f:
+        chunk = b"x" * (1 << 20)
+        for _ in range(100):
+            f.write(chunk)
+    size = os.path.getsize(path)
+    c = P3(maild, timeout=60)
+    c.login()
+    t0 = time.monotonic()
+    assert c.ok("LIST 1") == "+OK 1 %d" % (size - len(_from()) + 2 + 2)
+    first = c.ok("RETR 1")
+    # read to the final "." without growing one buffer line by line
+    total, tail = len(c.buf), c.buf[-5:]
+    c.buf = b""
+    while not tail.endswith(b"\r\n.\r\n"):
+        d = c.sock.recv(1 << 20)
+        assert d
+        total += len(d)
+        tail = (tail + d)[-5:]
+    t1 = time.monotonic()
+    assert first == "+OK %d octets" % (total - 3)
+    c.ok("QUIT")
+    assert os.path.getsize(path) == size
+    no_crash(maild)
+    print("100 MB line: LIST and RETR in %.2f s" % (t1 - t0))
+
+
+@pytest.mark.parametrize("name", ["nul-bytes", "truncated-last", "mboxo-unquoted-from"])
+def test_corrupt_maildrop_deletion_keeps_the_rest_exactly(maild, name):
+    data, _ = CORRUPT[name]
+    put_mbox(maild, "alice", data)
+    second = data.index(b"\nFrom ", 1) + 1
+    c = P3(maild)
+    c.login()
+    c.ok("DELE 1")
+    c.ok("QUIT")
+    assert get_mbox(maild, "alice") == data[second:]
+
+
+# --- fetchmail -------------------------------------------------------------------------
+
+def test_fetchmail_retrieves_and_deletes(maild, sandbox):
+    msgs = [simple("fetch %d" % i, "line %d\n.dotted\nFrom quoted\n" % i, i) for i in range(5)]
+    put_mbox(maild, "alice", b"".join(msgs))
+    out = sandbox.path("fetched")
+    os.mkdir(out)
+    rc = sandbox.path("fetchmailrc")
+    with open(rc, "w") as f:
+        f.write('set no bouncemail\n'
+                'poll 127.0.0.1 with proto POP3 service %d\n'
+                '  user "alice" there with password "alice-pw-1" is "alice" here\n'
+                '  options fetchall nokeep sslproto ""\n'
+                '  mda "/bin/sh -c \'cat > %s/msg.$$\'"\n' % (maild.pop3_port, out))
+    os.chmod(rc, 0o600)
+    env = dict(os.environ, HOME=sandbox.dir, FETCHMAILHOME=sandbox.dir)
+    r = subprocess.run(["fetchmail", "-f", rc, "-v", "--nosyslog"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = sorted(open(os.path.join(out, f)).read() for f in os.listdir(out))
+    assert len(got) == 5, r.stdout + r.stderr
+    for i, text in enumerate(got):
+        assert "Subject: fetch %d" % i in text
+        assert "\n.dotted\n" in text and "\nFrom quoted\n" in text
+    # fetchmail deleted them: the maildrop is empty
+    wait_for(lambda: get_mbox(maild, "alice") == b"", 10, what="an empty maildrop")
+    maild.wait_log(r"disconnect client=127\.0\.0\.1 user=alice method=USER state=update "
+                   r"retrieved=5/\d+ deleted=5/\d+")
+
+
+# --- curl (the quick start's way to read mail) ------------------------------------------
+
+def test_curl_lists_and_retrieves(maild):
+    if subprocess.run(["sh", "-c", "command -v curl"], capture_output=True).returncode:
+        pytest.skip("curl is not installed")
+    put_mbox(maild, "alice", simple("via curl", "hello curl\n.dot\n") + simple("two", n=1))
+    url = "pop3://127.0.0.1:%d/" % maild.pop3_port
+    r = subprocess.run(["curl", "-sS", "-u", "alice:alice-pw-1", url], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert [l.split()[0] for l in r.stdout.splitlines()] == ["1", "2"]
+    r = subprocess.run(["curl", "-sS", "-u", "alice:alice-pw-1", url + "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "Subject: via curl" in r.stdout and "\n.dot\n" in r.stdout.replace("\r\n", "\n")
+    maild.wait_log(r"login user=alice client=127\.0\.0\.1 method=PLAIN")

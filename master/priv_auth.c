@@ -128,6 +128,16 @@ pam_check(const struct priv *p, const char *user, const char *password,
 	return ret;
 }
 
+/* Whether this session may carry a password without TLS. */
+static bool
+plaintext_allowed(const struct priv *p)
+{
+	if (p->proto == PRIV_PROTO_SMTP)
+		return p->cfg->smtp.allow_plaintext_auth;
+	/* POP3: loopback counts as secure (RFC 2595 leaves it to us) */
+	return p->cfg->pop3.allow_plaintext_login || p->peer_local;
+}
+
 static void
 sleep_until(const struct timespec *start, int seconds)
 {
@@ -166,6 +176,17 @@ priv_answer_auth(struct priv *p, struct ipc_msg *m)
 		return PRIV_H_REFUSE;
 	}
 	explicit_bzero(m->buf, sizeof(m->buf));
+
+	/*
+	 * The worker refuses a password sent in clear; a worker that passes
+	 * one on anyway is broken or hostile (defence in depth: the TLS flag
+	 * is its word, the client's address is the kernel's).
+	 */
+	if (!(flags & PRIV_AUTH_TLS) && !plaintext_allowed(p)) {
+		explicit_bzero(password, sizeof(password));
+		log_warnx("worker passed on a password sent without TLS");
+		return PRIV_H_DROP;
+	}
 
 	if (user[0] == '\0' || password[0] == '\0') {
 		rc = 1;

@@ -25,24 +25,6 @@ priv_answer_ping(struct priv *p, struct ipc_msg *m)
 	return priv_reply_ok(p);
 }
 
-static bool
-is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			return s6->sin6_addr.s6_addr[12] == 127;
-		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-	}
-	return ss->ss_family == AF_UNIX;
-}
-
 int
 priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 {
@@ -67,7 +49,8 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 		    sizeof(p->client));
 	else
 		strcpy(p->client, "local");	/* inetd on a pipe, tests */
-	p->peer_local = !p->have_peer || is_loopback(&p->peer);
+	p->peer_local = !p->have_peer ||
+	    sockaddr_is_loopback((struct sockaddr *)&p->peer);
 	p->role = (int)role;
 	p->session = true;
 	p->authed = false;

@@ -80,12 +80,12 @@ priv_answer_mail(struct priv *p, struct ipc_msg *m)
 {
 	struct priv_txn_state	*t;
 	struct reason		 r;
-	char			 sender[SMTP_PATH_MAX + 1], helo[SMTP_DOMAIN_MAX + 1];
+	char			 sender[ADDR_TEXT_SIZE], helo[SMTP_DOMAIN_MAX + 1];
 	uint32_t		 flags;
 	uint64_t		 size;
 	struct ipc_msg		*rep;
 
-	if (ipc_get_str(m, sender, sizeof(sender), SMTP_PATH_MAX) == -1 ||
+	if (ipc_get_str(m, sender, sizeof(sender), ADDR_TEXT_MAX) == -1 ||
 	    ipc_get_str(m, helo, sizeof(helo), SMTP_DOMAIN_MAX) == -1 ||
 	    ipc_get_u32(m, &flags) == -1 || ipc_get_u64(m, &size) == -1 ||
 	    ipc_get_end(m) == -1)

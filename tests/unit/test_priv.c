@@ -400,6 +400,29 @@ static const uint32_t maildrop_reqs[] = {
 	PRIV_MAILDROP_COMMIT, PRIV_MAILDROP_RELEASE,
 };
 
+START_TEST(test_monitor_drops_password_sent_in_clear)
+{
+	int	sv[2];
+
+	/* SMTP, allow_plaintext_auth off: AUTH without the TLS flag */
+	start_monitor(PRIV_PROTO_SMTP);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ipc_msg_init(&msg, PRIV_SESSION_BEGIN);
+	ipc_put_str(&msg, "SID");
+	ipc_put_u32(&msg, ROLE_SMTP);
+	ck_assert_uint_eq(ask(&msg, sv[0]), PRIV_OK);
+	ipc_msg_init(&msg, PRIV_AUTH);
+	ipc_put_str(&msg, "alice");
+	ipc_put_str(&msg, "secret");
+	ipc_put_str(&msg, "PLAIN");
+	ipc_put_u32(&msg, 0);
+	ck_assert_uint_eq(ask(&msg, -1), 0);	/* dropped, no PAM call */
+	close(sv[0]);
+	close(sv[1]);
+	stop_monitor(false);
+}
+END_TEST
+
 START_TEST(test_maildrop_requests_need_a_login)
 {
 	/* each alone: a refusal drops the worker */
@@ -600,6 +623,7 @@ priv_suite(void)
 	tcase_add_test(tc, test_monitor_drops_after_too_many_malformed);
 	tcase_add_test(tc, test_monitor_drops_request_out_of_state);
 	tcase_add_test(tc, test_monitor_drops_auth_without_session);
+	tcase_add_test(tc, test_monitor_drops_password_sent_in_clear);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("maildrop");
 	tcase_add_loop_test(tc, test_maildrop_requests_need_a_login, 0,

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,6 +114,20 @@ sockaddr_is_loopback(const struct sockaddr *sa)
 }
 
 void
+socket_nodelay(int fd)
+{
+	int	on = 1;
+
+	/*
+	 * The io layer sends what it has in one write per flush; Nagle would
+	 * only hold back a reply behind an unacknowledged earlier one (after
+	 * a TLS 1.3 handshake, the session tickets), for up to a delayed-ACK
+	 * time. Not a socket (inetd on a pipe): nothing to do.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+void
 log_peer(const struct sockaddr *peer, const char *role)
 {
 	struct sockaddr_storage	ss;
@@ -206,6 +221,7 @@ pool_worker_run(struct pool_worker *w)
 				continue;
 			}
 			s.listener = &w->listeners[i];
+			socket_nodelay(s.fd);
 			report(w, POOL_ST_BUSY, served);
 			w->session(w->arg, &s);
 			served++;

@@ -78,6 +78,9 @@ bool	pool_worker_stopping(void);
  */
 void	log_peer(const struct sockaddr *peer, const char *role);
 
+/* Sets TCP_NODELAY on a client connection (ignored if not TCP). */
+void	socket_nodelay(int fd);
+
 /* Formats a socket address as "1.2.3.4" or "::1" (no port). */
 void	sockaddr_ntop(const struct sockaddr *, char *buf, size_t bufsz);
 /* The same with the port: "1.2.3.4:25", "[::1]:25". */

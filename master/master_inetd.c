@@ -24,6 +24,7 @@
 #include "fdutil.h"
 #include "log.h"
 #include "master_inetd.h"
+#include "pool_worker.h"
 #include "priv.h"
 #include "priv_client.h"
 #include "privdrop.h"
@@ -115,6 +116,7 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 		return 1;
 	case 0:
 		close(sv[0]);
+		socket_nodelay(0);
 		tzset();
 		privdrop(uid, gid, cfg->chroot);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)

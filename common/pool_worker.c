@@ -22,6 +22,8 @@
 #include "bounds.h"
 #include "log.h"
 #include "pool_worker.h"
+#include "priv_client.h"
+#include "session_id.h"
 
 static volatile sig_atomic_t	stopping;
 
@@ -127,22 +129,31 @@ socket_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-void
-log_peer(const struct sockaddr *peer, const char *role)
+int
+worker_session_begin(int client_fd, int role, const struct sockaddr *peer,
+    struct reason *r)
 {
-	struct sockaddr_storage	ss;
-	socklen_t		len = sizeof(ss);
-	char			name[80];
+	char	sid[SESSION_ID_MAX + 1], name[80];
 
-	if (peer == NULL) {
-		if (getpeername(0, (struct sockaddr *)&ss, &len) == -1) {
-			log_info("connect from local (%s)", role);
-			return;
-		}
-		peer = (struct sockaddr *)&ss;
-	}
-	sockaddr_ntop_port(peer, name, sizeof(name));
-	log_info("connect from %s (%s)", name, role);
+	session_id_new(sid);
+	log_session(sid);
+	if (peer != NULL) {
+		sockaddr_ntop_port(peer, name, sizeof(name));
+		log_info("connect from %s (%s)", name, listen_role_name(role));
+	} else
+		log_info("connect from local (%s)", listen_role_name(role));
+	return priv_session_begin(client_fd, sid, role, r);
+}
+
+const struct sockaddr *
+worker_inetd_peer(int fd, struct sockaddr_storage *ss)
+{
+	socklen_t	len = sizeof(*ss);
+
+	if (getpeername(fd, (struct sockaddr *)ss, &len) == 0 &&
+	    (ss->ss_family == AF_INET || ss->ss_family == AF_INET6))
+		return (const struct sockaddr *)ss;
+	return NULL;
 }
 
 static void

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "reason.h"
+
 /* What a listening socket is for; decides the session's rules. */
 enum listen_role {
 	ROLE_SMTP = 1,		/* port 25: MX, STARTTLS offered */
@@ -73,10 +75,20 @@ void	pool_worker_run(struct pool_worker *)
 bool	pool_worker_stopping(void);
 
 /*
- * Logs "connect from ADDR:PORT (role)" for a new session; peer may be
- * NULL (inetd), then the address of descriptor 0 is used.
+ * Starts a client session, for either protocol: a new session id on every
+ * log line from now on, "connect from ADDR:PORT (role)" (peer may be NULL:
+ * not an IP connection), and SESSION_BEGIN to the monitor with the
+ * client's socket. Returns priv_session_begin()'s result (0, or 1/-1
+ * with r: the session must not go on).
  */
-void	log_peer(const struct sockaddr *peer, const char *role);
+int	worker_session_begin(int client_fd, int role,
+	    const struct sockaddr *peer, struct reason *r);
+
+/*
+ * The client's address for inetd mode: fills ss and returns it, or NULL
+ * when fd is not an IP connection (a pipe or socketpair).
+ */
+const struct sockaddr *worker_inetd_peer(int fd, struct sockaddr_storage *ss);
 
 /* Sets TCP_NODELAY on a client connection (ignored if not TCP). */
 void	socket_nodelay(int fd);

@@ -224,7 +224,6 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	struct pop3_cmd			 cmd;
 	struct io_line			 line;
 	struct reason			 r;
-	char				 sid[SESSION_ID_MAX + 1];
 	int				 n, ms;
 
 	memset(&s, 0, sizeof(s));
@@ -234,9 +233,6 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	s.io = io;
 	s.role = role;
 	s.state = POP3_AUTH;
-	session_id_new(sid);
-	log_session(sid);
-	log_peer(peer, listen_role_name(role));
 	if (peer != NULL)
 		sockaddr_ntop(peer, s.client, sizeof(s.client));
 	else
@@ -246,7 +242,7 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	if (fault_point("pop3.short_timeout") == -1)
 		ms = POP3_TEST_TIMEOUT_MS;
 	io_set_timeouts(io, ms, ms);
-	if (priv_session_begin(client_fd, sid, role, &r) != 0) {
+	if (worker_session_begin(client_fd, role, peer, &r) != 0) {
 		if (role != ROLE_POP3S) {
 			io_printf(io, "-ERR [SYS/TEMP] %s\r\n", r.text);
 			(void)io_flush(io);
@@ -343,13 +339,8 @@ void
 pop3_session_inetd(const struct worker_env *env, int rfd, int wfd)
 {
 	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
 	struct io		*io = io_new(rfd, wfd);
-	struct sockaddr		*peer = NULL;
 
-	if (getpeername(rfd, (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
-		peer = (struct sockaddr *)&ss;
-	serve(env, io, rfd, env->inetd_role, peer);
+	serve(env, io, rfd, env->inetd_role, worker_inetd_peer(rfd, &ss));
 	io_free(&io);
 }

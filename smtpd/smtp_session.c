@@ -21,7 +21,6 @@
 #include "io.h"
 #include "log.h"
 #include "priv_client.h"
-#include "session_id.h"
 #include "smtp.h"
 #include "smtp_session.h"
 #include "xmalloc.h"
@@ -163,7 +162,6 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	struct smtp_cmd			 cmd;
 	struct io_line			 line;
 	struct reason			 r;
-	char				 sid[SESSION_ID_MAX + 1];
 	int				 n, code;
 
 	memset(&s, 0, sizeof(s));
@@ -171,10 +169,7 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	s.tls_ctx = env->tls_ctx;
 	s.io = io;
 	s.role = role;
-	session_id_new(sid);
-	log_session(sid);
-	log_peer(peer, listen_role_name(role));
-	if (priv_session_begin(client_fd, sid, role, &r) != 0) {
+	if (worker_session_begin(client_fd, role, peer, &r) != 0) {
 		io_printf(io, "421 %s %s %s\r\n", r.status, cfg->hostname,
 		    r.text);
 		io_flush(io);
@@ -290,13 +285,8 @@ void
 smtp_session_inetd(const struct worker_env *env, int rfd, int wfd)
 {
 	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
 	struct io		*io = io_new(rfd, wfd);
-	struct sockaddr		*peer = NULL;
 
-	if (getpeername(rfd, (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
-		peer = (struct sockaddr *)&ss;
-	serve(env, io, rfd, env->inetd_role, peer);
+	serve(env, io, rfd, env->inetd_role, worker_inetd_peer(rfd, &ss));
 	io_free(&io);
 }

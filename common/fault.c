@@ -90,7 +90,8 @@ fault_point(const char *name)
 	for (i = 0; i < nfaults; i++) {
 		struct fault *f = &faults[i];
 
-		if (strcmp(f->name, name) != 0 || ++f->hits != f->nth)
+		if (strcmp(f->name, name) != 0 ||
+		    (++f->hits != f->nth && f->nth != 0))
 			continue;
 		if (!fault_stamp())
 			continue;

@@ -6,7 +6,7 @@
  *
  * at each step. Normally this returns 0. When the environment variable
  * MAILD_FAULT names the point ("name:action[:n]", several separated by
- * commas) the n-th hit (default 1st) acts:
+ * commas) the n-th hit (default 1st; 0: every hit) acts:
  *	kill	the process kills itself with SIGKILL (a crash at that instant)
  *	eio	returns -1 with errno EIO
  *	enospc	returns -1 with errno ENOSPC (disk full)

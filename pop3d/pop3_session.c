@@ -238,6 +238,9 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	else
 		snprintf(s.client, sizeof(s.client), "local");
 	s.local = peer == NULL || sockaddr_is_loopback(peer);
+	/* tests: the TLS-or-loopback rule seen from a remote client */
+	if (fault_point("pop3.not_loopback") == -1)
+		s.local = false;
 	ms = cfg->pop3.timeout * 1000;
 	if (fault_point("pop3.short_timeout") == -1)
 		ms = POP3_TEST_TIMEOUT_MS;

@@ -14,20 +14,14 @@ import time
 import pytest
 
 from maildtest import free_port
+from tlstest import make_cert
 from test_pop3 import BASE_CAPA, OPEN, P3, _close_clients, put_mbox, simple  # noqa: F401
 
 
 @pytest.fixture
 def cert(sandbox):
     """A self-signed certificate for localhost and 127.0.0.1 (EC, 2 days)."""
-    c, k = sandbox.path("cert.pem"), sandbox.path("key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", k, "-out", c,
-                    "-days", "2", "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    os.chmod(k, 0o600)
-    return c, k
+    return make_cert(sandbox.dir)
 
 
 def tls_config(cert, extra=None):
@@ -65,19 +59,6 @@ def capa(c):
 
 def plain(authz, user, pw):
     return base64.b64encode(("%s\0%s\0%s" % (authz, user, pw)).encode()).decode()
-
-
-def non_loopback_address():
-    """An IPv4 address of this host outside 127/8, or None."""
-    try:
-        out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
-                             text=True).stdout
-    except OSError:
-        return None
-    for a in re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out):
-        if not a.startswith("127."):
-            return a
-    return None
 
 
 # --- CAPA ----------------------------------------------------------------------------
@@ -267,22 +248,13 @@ def test_loopback_is_exempt_from_the_tls_rule(maild):
     c.login()
 
 
-@pytest.fixture
-def remote_addr():
-    a = non_loopback_address()
-    if a is None:
-        pytest.skip("this host has no IPv4 address outside 127/8 to connect from")
-    return a
-
-
-def test_plaintext_login_refused_from_non_loopback(make_maild, cert, remote_addr):
-    """Connects to (and so from) this host's own non-loopback address: the
-    client is then outside 127/8, as a remote one would be."""
-    port = free_port()
-    m = make_maild(config=tls_config(cert, {"pop3": {"listen": [
-        "127.0.0.1:%d" % free_port(), "%s:%d" % (remote_addr, port)]}}))
+def test_plaintext_login_refused_from_non_loopback(make_maild, cert):
+    """Tests stay on loopback: a fault point makes the worker see every
+    client as remote, as one outside 127/8 would be."""
+    m = make_maild(config=tls_config(cert, {}),
+                   env={"MAILD_FAULT": "pop3.not_loopback:eio:0"})
     put_mbox(m, "alice", simple("one"))
-    c = P3(m, port=port, host=remote_addr)
+    c = P3(m)
     lines = capa(c)
     assert "USER" not in lines and "SASL PLAIN" not in lines and "STLS" in lines
     r = c.err("USER alice")
@@ -291,7 +263,7 @@ def test_plaintext_login_refused_from_non_loopback(make_maild, cert, remote_addr
     assert c.err("AUTH PLAIN " + plain("", "alice", "alice-pw-1")).startswith("-ERR [AUTH]")
     c.ok("AUTH")
     assert c.body()[0] == b""
-    m.wait_log(r"plaintext login refused client=%s: no TLS" % re.escape(remote_addr))
+    m.wait_log(r"plaintext login refused client=127\.0\.0\.1: no TLS")
     # APOP sends no password; it is not configured here, so only TLS is left
     c.ok("STLS")
     stls(c, cert)
@@ -299,14 +271,14 @@ def test_plaintext_login_refused_from_non_loopback(make_maild, cert, remote_addr
     assert c.login().startswith("+OK alice has 1 message")
 
 
-def test_plaintext_login_allowed_by_config(make_maild, remote_addr):
-    port = free_port()
-    m = make_maild(config={"pop3": {"allow_plaintext_login": True, "listen": [
-        "127.0.0.1:%d" % free_port(), "%s:%d" % (remote_addr, port)]}})
-    c = P3(m, port=port, host=remote_addr)
+def test_plaintext_login_allowed_by_config(make_maild):
+    # a "remote" client (see above) may log in without TLS when allowed
+    m = make_maild(config={"pop3": {"allow_plaintext_login": True}},
+                   env={"MAILD_FAULT": "pop3.not_loopback:eio:0"})
+    c = P3(m)
     assert "USER" in capa(c)
     c.login()
-    m.wait_log(r"login user=alice client=%s method=USER" % re.escape(remote_addr))
+    m.wait_log(r"login user=alice client=127\.0\.0\.1 method=USER")
 
 
 def test_pop3d_inetd_pop3s(sandbox, cert):

@@ -275,7 +275,10 @@ class Maild:
 
     def start(self, wait=True):
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([MAILD, "-f", "-d", "-c", self.conf] + self.args,
+        # e.g. MAILD_TEST_WRAPPER="valgrind -q --error-exitcode=99": the
+        # whole process tree runs under it (workers are forked, not exec'd)
+        wrapper = os.environ.get("MAILD_TEST_WRAPPER", "").split()
+        self.proc = subprocess.Popen(wrapper + [MAILD, "-f", "-d", "-c", self.conf] + self.args,
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.sb.env(self.extra_env))
         self.pid = self.proc.pid
@@ -283,7 +286,7 @@ class Maild:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=10):
+    def wait_ready(self, timeout=30 if os.environ.get("MAILD_TEST_WRAPPER") else 10):
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError("maild exited with %s:\n%s" % (self.proc.returncode, self.log()))

@@ -17,13 +17,15 @@
 #include "queue/queue_file.h"
 #include "unit.h"
 
-static char	qdir[] = "/tmp/queue_test.XXXXXX";
+static char	qdir[64];
 
 static void
 setup(void)
 {
 	char	err[256];
 
+	/* mkdtemp fills the template in: a fresh one for every test */
+	snprintf(qdir, sizeof(qdir), "/tmp/queue_test.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(qdir));
 	ck_assert_int_eq(queue_dirs_init(qdir, err, sizeof(err)), 0);
 }

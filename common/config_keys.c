@@ -51,7 +51,8 @@
 #define KIB		1024LL
 #define GIB		(KIB * KIB * KIB)
 
-static config_validate_fn	v_hostname, v_domains, v_user, v_group,
+static config_validate_fn	v_not_yet,
+				v_hostname, v_domains, v_user, v_group,
 				v_directory, v_readable,
 				v_pam_service, v_banner, v_expire, v_listen,
 				v_pool_min_spare, v_pool_max_spare,
@@ -181,11 +182,16 @@ const struct config_key config_keys[] = {
 	    "\"\" (no aliases)",
 	  .example = Q(ALIASES_FILE) },
 	{ .name = "alias_file_targets", .type = CONFIG_BOOL, .def = "false",
-	  .offset = OFF(alias_file_targets),
-	  .help = "Whether an alias may deliver to a file (\"/path\")." },
+	  .offset = OFF(alias_file_targets), .validate = v_not_yet,
+	  .help = "Whether an alias may deliver to a file (\"/path\"). Not "
+	    "supported yet: only false is accepted, and such targets are "
+	    "refused (5.3.5) when a recipient is looked up." },
 	{ .name = "alias_program_targets", .type = CONFIG_BOOL,
 	  .def = "false", .offset = OFF(alias_program_targets),
-	  .help = "Whether an alias may deliver to a program (\"|command\")." },
+	  .validate = v_not_yet,
+	  .help = "Whether an alias may deliver to a program (\"|command\"). "
+	    "Not supported yet: only false is accepted, and such targets are "
+	    "refused (5.3.5) when a recipient is looked up." },
 	{ .name = "mail_group", .type = CONFIG_STRING, .def = Q("mail"),
 	  .validate = v_group, .offset = OFF(mail_group),
 	  .help = "The group of newly created maildrops; it must exist." },
@@ -517,6 +523,16 @@ compute_aliases(struct config *dst, const struct config *ctx)
 }
 
 /* --- validators --------------------------------------------------------- */
+
+/* A feature named in the file format that maild does not have yet. */
+static void
+v_not_yet(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	if (*(bool *)config_key_ptr(k, cfg))
+		config_check_error(chk, k, "not supported yet; only false is "
+		    "accepted");
+}
 
 static const char *
 str_of(const struct config_key *k, const struct config *cfg)

@@ -29,6 +29,8 @@
 #define SMTP_LOCALPART_MAX	64
 #define SMTP_DOMAIN_MAX		255
 #define SMTP_PATH_MAX		256
+/* The most of an over-long command line read and thrown away. */
+#define SMTP_SKIP_MAX		(1024 * 1024)
 /* An AUTH line: base64 of "authzid\0authcid\0password" (RFC 4954 4). */
 #define SMTP_AUTH_LINE_MAX	12288
 

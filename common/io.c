@@ -329,6 +329,25 @@ done:
 }
 
 int
+io_skip_line(struct io *io, size_t limit)
+{
+	struct io_line	line;
+	size_t		total = 0;
+	int		n;
+
+	do {
+		if ((n = io_getline(io, IO_BUF_SIZE, &line)) != IO_OK)
+			return n;
+		total += line.len;
+	} while ((line.flags & IO_LINE_PARTIAL) && total < limit);
+	if (line.flags & IO_LINE_PARTIAL) {
+		errno = EMSGSIZE;
+		return IO_ERR;
+	}
+	return IO_OK;
+}
+
+int
 io_read_exact(struct io *io, size_t len,
     int (*fn)(void *, const char *, size_t), void *arg)
 {

@@ -87,6 +87,14 @@ int		 io_getline(struct io *, size_t max, struct io_line *out);
 int		 io_read_exact(struct io *, size_t len,
 		    int (*fn)(void *arg, const char *buf, size_t n), void *arg);
 
+/*
+ * After io_getline() returned an IO_LINE_PARTIAL piece: reads and throws
+ * away the rest of that line, up to limit bytes. Returns IO_OK at the
+ * line's end, IO_ERR (errno EMSGSIZE) when it goes on past limit, or
+ * IO_EOF / IO_TIMEOUT / IO_ERR from the reading.
+ */
+int		 io_skip_line(struct io *, size_t limit);
+
 /* Bytes of client input that can be read without waiting. */
 size_t		 io_pending(struct io *);
 /* Throws away buffered input (STARTTLS injection defence). */

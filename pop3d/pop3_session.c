@@ -47,7 +47,6 @@
 static int	pop3_unknown(struct pop3_session *, const struct pop3_cmd *);
 static const struct pop3_cmd_def *lookup(const char *);
 static bool	reply(struct pop3_session *, int);
-static int	skip_line(struct pop3_session *);
 static void	log_end(struct pop3_session *);
 static void	serve(const struct worker_env *, struct io *, int, int,
 		    const struct sockaddr *);
@@ -179,23 +178,6 @@ reply(struct pop3_session *s, int result)
 	}
 }
 
-/* Reads and throws away the rest of an over-long line. */
-static int
-skip_line(struct pop3_session *s)
-{
-	struct io_line	line;
-	size_t		total = 0;
-	int		n;
-
-	do {
-		if ((n = io_getline(s->io, POP3_AUTH_LINE_MAX, &line)) !=
-		    IO_OK)
-			return n;
-		total += line.len;
-	} while ((line.flags & IO_LINE_PARTIAL) && total < POP3_SKIP_MAX);
-	return (line.flags & IO_LINE_PARTIAL) ? IO_ERR : IO_OK;
-}
-
 /* "client=..." and the counts for the session's last log line. */
 static void
 log_end(struct pop3_session *s)
@@ -285,7 +267,7 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 		}
 		s.text[0] = '\0';
 		if (line.flags & IO_LINE_PARTIAL) {
-			if (skip_line(&s) != IO_OK)
+			if (io_skip_line(s.io, POP3_SKIP_MAX) != IO_OK)
 				break;
 			if (!reply(&s, pop3_err(&s, "", "line too long")))
 				break;

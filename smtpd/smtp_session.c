@@ -135,23 +135,6 @@ lookup(const char *verb)
 	return c;	/* the sentinel: unknown command */
 }
 
-/* Reads and throws away the rest of an over-long line. */
-static int
-skip_line(struct smtp_session *s)
-{
-	struct io_line	line;
-	size_t		total = 0;
-	int		n;
-
-	do {
-		if ((n = io_getline(s->io, SMTP_CMD_LINE_ACCEPT, &line)) !=
-		    IO_OK)
-			return n;
-		total += line.len;
-	} while ((line.flags & IO_LINE_PARTIAL) && total < 1024 * 1024);
-	return (line.flags & IO_LINE_PARTIAL) ? IO_ERR : IO_OK;
-}
-
 static void
 serve(const struct worker_env *env, struct io *io, int client_fd, int role,
     const struct sockaddr *peer)
@@ -217,7 +200,7 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 			break;
 		}
 		if (line.flags & IO_LINE_PARTIAL) {
-			if (skip_line(&s) != IO_OK)
+			if (io_skip_line(s.io, SMTP_SKIP_MAX) != IO_OK)
 				break;
 			if (smtp_reply(&s, 500, "5.5.2", "line too long") ==
 			    CMD_CLOSE)

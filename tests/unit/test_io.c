@@ -236,6 +236,39 @@ START_TEST(test_read_exact)
 }
 END_TEST
 
+START_TEST(test_skip_line)
+{
+	struct io	*io;
+	struct io_line	 line;
+	char		 big[3000];
+	int		 sv[2];
+
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	io = io_new(sv[0], sv[0]);
+	io_set_timeouts(io, 1000, 1000);
+	ck_assert_int_eq(write(sv[1], big, sizeof(big)), (ssize_t)sizeof(big));
+	ck_assert_int_eq(write(sv[1], "\r\nNOOP\r\n", 8), 8);
+	/* a piece of the long line, then the rest thrown away */
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert(line.flags & IO_LINE_PARTIAL);
+	ck_assert_int_eq(io_skip_line(io, 10000), IO_OK);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "NOOP");
+	/* a line that goes on past the limit is an error (the pieces it
+	 * throws away are a buffer each: send more than one) */
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_eq(write(sv[1], big, sizeof(big)),
+		    (ssize_t)sizeof(big));
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	errno = 0;
+	ck_assert_int_eq(io_skip_line(io, 1000), IO_ERR);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	close(sv[1]);
+	io_free(&io);
+}
+END_TEST
+
 static Suite *
 io_suite(void)
 {
@@ -249,6 +282,7 @@ io_suite(void)
 	tcase_add_test(tc, test_discard_input);
 	tcase_add_test(tc, test_write_flush);
 	tcase_add_test(tc, test_read_exact);
+	tcase_add_test(tc, test_skip_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

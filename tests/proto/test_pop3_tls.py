@@ -175,6 +175,40 @@ def test_pop3s_plaintext_client_gets_nothing(tls_maild):
     tls_maild.wait_log(r"TLS handshake failed")
 
 
+@pytest.mark.parametrize("how", ["pop3s", "stls"])
+def test_stalled_handshake_is_cut_off_by_the_timer(make_maild, cert, how):
+    """The autologout timer bounds the TLS handshake too. pop3.timeout
+    cannot be set below 10 minutes, so the fault point pop3.short_timeout
+    makes it 2 s, as in test_pop3.py's autologout test; one worker."""
+    pop3s = free_port()
+    m = make_maild(config=tls_config(cert, {"pop3": {
+        "pop3s_listen": ["127.0.0.1:%d" % pop3s],
+        "pool": {"min_spare": 1, "max_spare": 1, "max_workers": 1}}}),
+        env={"MAILD_FAULT": "pop3.short_timeout:eio:0"})
+    if how == "stls":
+        c = P3(m)
+        c.ok("STLS")
+        s = c.sock
+    else:
+        s = socket.create_connection(("127.0.0.1", pop3s), timeout=10)
+    t0 = time.monotonic()
+    s.settimeout(12)
+    try:
+        while s.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    took = time.monotonic() - t0
+    assert 1.5 < took < 10, took
+    s.close()
+    m.wait_log(r"TLS handshake failed client=127\.0\.0\.1: timeout during the handshake")
+    # and the worker serves the next client
+    c = poplib.POP3_SSL("127.0.0.1", pop3s, context=client_ctx(cert), timeout=15)
+    OPEN.append(c)
+    assert c.getwelcome().startswith(b"+OK")
+    c.quit()
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
 def test_old_tls_versions_are_refused(tls_maild, cert, version):

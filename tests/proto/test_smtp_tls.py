@@ -240,6 +240,76 @@ def test_garbage_instead_of_client_hello(tmaild):
     assert c.smtp_reply()[0] == 220
 
 
+def client_hello():
+    """The bytes of a real TLS ClientHello, as Python's ssl would send them."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    out = ssl.MemoryBIO()
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return out.read()
+
+
+def closed_within(s, seconds):
+    """Seconds until the server closes s, or None if it has not after that."""
+    t0 = time.monotonic()
+    s.settimeout(seconds)
+    try:
+        while s.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        return None
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("how", ["silent", "drip", "starttls"])
+def test_handshake_is_bounded_by_the_command_timeout(make_maild, sandbox, how):
+    # smtp.timeout_command (2 s here) bounds the whole handshake, not each
+    # read: a client that drips a real ClientHello a byte at a time is cut
+    # off as surely as one that says nothing
+    ports, cfg = tls_config(sandbox)
+    cfg["smtp"]["timeout_command"] = 2
+    cfg["smtp"]["pool"] = {"min_spare": 1, "max_spare": 1, "max_workers": 1}
+    m = make_maild(config=cfg)
+    if how == "starttls":
+        c = connect(m)
+        ehlo(c)
+        c.cmd("STARTTLS")
+        assert c.smtp_reply()[0] == 220
+        s = c.sock
+    else:
+        s = socket.create_connection(("127.0.0.1", ports["smtps"]), timeout=10)
+    t0 = time.monotonic()
+    if how == "drip":
+        hello = client_hello()
+        # one byte every 0.25 s: all of it would take far longer than 2 s
+        assert len(hello) * 0.25 > 20
+        for b in hello[:-1]:
+            try:
+                s.sendall(bytes([b]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if time.monotonic() - t0 > 12:
+                break
+            time.sleep(0.25)
+        took = closed_within(s, 1)
+        took = took is not None and time.monotonic() - t0
+    else:
+        took = closed_within(s, 12)
+    assert took and 1.5 < took < 10, took
+    s.close()
+    m.wait_log(r"TLS handshake failed: timeout during the handshake")
+    # the one worker goes on to its next session
+    ctx = client_context(cfg["tls"]["certificate"])
+    raw = socket.create_connection(("127.0.0.1", ports["smtps"]), timeout=10)
+    c = Client(None, sock=ctx.wrap_socket(raw, server_hostname="localhost"))
+    assert c.smtp_reply()[0] == 220
+
+
 @pytest.mark.parametrize("proto", ["-tls1", "-tls1_1"])
 def test_old_tls_versions_refused(tmaild, proto):
     r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % tmaild.ports["smtps"],

@@ -156,7 +156,8 @@ const struct config_key config_keys[] = {
 	  .help = "The mail queue: mail accepted and not yet delivered." },
 	{ .name = "state_dir", .type = CONFIG_PATH, BUILT(MAILD_STATE_DIR, ""),
 	  .offset = OFF(state_dir),
-	  .help = "Where maild keeps POP3 indexes and other caches." },
+	  .help = "Where maild keeps POP3 indexes and other caches, and, "
+	    "under inetd, the failed logins per client address." },
 	{ .name = "pid_file", .type = CONFIG_PATH,
 	  BUILT(MAILD_RUN_DIR, "/maild.pid"), .offset = OFF(pid_file),
 	  .help = "The master writes its process id here." },
@@ -247,7 +248,8 @@ const struct config_key config_keys[] = {
 	  .def = "50", .min = 0, .max = POOL_WORKERS_CEILING,
 	  .offset = OFF(smtp.max_connections_per_ip),
 	  .help = "The most sessions at once from one client address; 0 "
-	    "means no limit." },
+	    "means no limit. Standalone only: under inetd, set the "
+	    "super-server's per-source limit." },
 	{ .name = "smtp.max_line_length", .type = CONFIG_INT,
 	  .def = "1000", .min = SMTP_TEXT_LINE_MAX,
 	  .max = SMTP_TEXT_LINE_CEILING, .offset = OFF(smtp.max_line_length),

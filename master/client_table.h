@@ -4,7 +4,9 @@
  * logins (for the growing delay after a failure). The table lives in a
  * shared anonymous mapping the master makes before forking; workers
  * unmap it before dropping privileges, so only root processes touch it.
- * In inetd mode there is no table and these calls do nothing.
+ * In inetd mode the failed logins are kept in a file that every
+ * session's root process maps (client_table_open); the connection count
+ * is the super-server's business there, and those two calls do nothing.
  */
 #ifndef MAILD_CLIENT_TABLE_H
 #define MAILD_CLIENT_TABLE_H
@@ -14,6 +16,11 @@
 
 /* Creates the table; fatal on failure. Call once in the master. */
 void	client_table_init(void);
+/*
+ * inetd mode: maps DIR/clients, making it when missing. -1 (logged) when
+ * it cannot be used; the calls below then do nothing.
+ */
+int	client_table_open(const char *dir);
 /* Unmaps it (in a process that must not see it). */
 void	client_table_unmap(void);
 

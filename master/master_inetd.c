@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_table.h"
 #include "fdutil.h"
 #include "log.h"
 #include "master_inetd.h"
@@ -104,6 +105,8 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 		tell_client(proto, "configuration error, try again later");
 		return 1;
 	}
+	/* failed logins counted across the sessions inetd starts */
+	(void)client_table_open(cfg->state_dir);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		tell_client(proto, "internal error, try again later");
@@ -116,6 +119,7 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 		return 1;
 	case 0:
 		close(sv[0]);
+		client_table_unmap();
 		socket_nodelay(0);
 		tzset();
 		privdrop(uid, gid, cfg->chroot);
@@ -150,6 +154,7 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 		free(p.queued[i]);
 	}
 	free(p.queued);
+	client_table_unmap();
 	aliases_free(&al);
 	config_free(&cfg);
 	return 0;

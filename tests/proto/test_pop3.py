@@ -775,6 +775,49 @@ def test_pop3d_inetd_full_session(sandbox):
     assert subjects(m, "alice") == ["two"]
 
 
+def test_pop3d_inetd_failed_logins_slow_down_across_sessions(sandbox):
+    """Under inetd every session is a new process; the failed logins per
+    client address are kept in state_dir/clients so that the growing delay
+    still holds. inetd's socket is a real TCP connection on 127.0.0.1 here,
+    so the session has a client address."""
+    m = Maild(sandbox)     # only for its config file (auth_fail_delay 1 s)
+    lsock = socket.create_server(("127.0.0.1", 0))
+    took = []
+
+    def attempt(pw):
+        cs = socket.create_connection(lsock.getsockname(), timeout=30)
+        srv, _ = lsock.accept()
+        p = subprocess.Popen([POP3D, "-i", "-c", m.conf], stdin=srv, stdout=srv,
+                             stderr=subprocess.DEVNULL, env=sandbox.env())
+        srv.close()
+        c = P3(sock=cs)
+        c.ok("USER alice")
+        t0 = time.monotonic()
+        c.cmd("PASS " + pw)
+        line = c.readline()
+        took.append(time.monotonic() - t0)
+        c.cmd("QUIT")
+        c.readline()
+        c.close()
+        assert p.wait(timeout=10) == 0
+        return line
+
+    try:
+        for _ in range(5):
+            assert attempt("not-it").startswith("-ERR [AUTH]")
+        # 1 s each, then from the fourth failure 1 s more, doubling
+        assert all(t >= 0.9 for t in took[:3]), took
+        assert took[3] >= 1.9 and took[4] >= 2.9, took
+        st = os.stat(m.sb.path("state", "clients"))
+        assert st.st_mode & 0o777 == 0o600
+        # a good login clears the address's slate
+        assert attempt("alice-pw-1").startswith("+OK")
+        assert attempt("not-it").startswith("-ERR [AUTH]")
+        assert took[-1] < 1.9, took
+    finally:
+        lsock.close()
+
+
 def test_pop3d_usage_mentions_s():
     r = subprocess.run([POP3D], capture_output=True, text=True)
     assert r.returncode == 2 and "-i [-ds]" in r.stderr

@@ -4,7 +4,7 @@
 #
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd. BUILDDIR: where
+# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, queue. BUILDDIR: where
 # configure ran (autoconf.h), default the source tree. CC: a clang with
 # libFuzzer (default clang). The binary is BUILDDIR/tests/fuzz/fuzz_TARGET,
 # the growing corpus BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
@@ -50,6 +50,10 @@ mbox)
 pop3_cmd)
 	srcs="tests/fuzz/fuzz_pop3_cmd.c pop3d/pop3_parse.c common/base64.c"
 	defs=
+	;;
+queue)
+	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c
+	    common/log.c common/xmalloc.c"
 	;;
 *)
 	echo "$0: unknown target $target" >&2

@@ -96,7 +96,12 @@ pam_check(const struct priv *p, const char *user, const char *password,
 		snprintf(why, whysz, "pam_start: %s", pam_strerror(ph, rc));
 		return -1;
 	}
-	(void)pam_set_item(ph, PAM_RHOST, p->client);
+	/*
+	 * Only a real address: a name such as "local" (inetd on a pipe)
+	 * sends PAM's audit code to the resolver, for seconds at worst.
+	 */
+	if (p->have_peer)
+		(void)pam_set_item(ph, PAM_RHOST, p->client);
 	(void)pam_set_item(ph, PAM_FAIL_DELAY, (const void *)no_delay);
 	rc = pam_authenticate(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS)

@@ -1,8 +1,11 @@
 """SMTP black-box tests: every command and reply, pipelining, transactions,
 dot-stuffing, From_ quoting, big messages, smuggling, relaying, limits."""
+import fcntl
 import mailbox
 import os
 import socket
+import struct
+import tempfile
 import time
 
 import pytest
@@ -16,11 +19,59 @@ def mbox_path(m, user):
     return m.sb.path("spool", user)
 
 
+# struct flock on Linux (x86_64, aarch64): type, whence, start, len, pid
+_FLOCK = "hhqqi4x"
+
+
+def _write_locked(path):
+    """Whether another process holds an fcntl lock on path (F_GETLK)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        got = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack(_FLOCK, fcntl.F_WRLCK, 0, 0, 0, 0))
+        return struct.unpack(_FLOCK, got)[0] != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+def _settled(path, timeout=10):
+    """The maildrop's bytes with no delivery in the middle of an append:
+    the deliverer holds an fcntl lock from the first byte to the fsync,
+    so bytes read while nobody holds it, from a file whose size and mtime
+    did not move meanwhile, are whole messages (as a locking MUA sees)."""
+    end = time.monotonic() + timeout
+    while True:
+        st = os.stat(path)
+        if not _write_locked(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            st2 = os.stat(path)
+            if (st.st_ino, st.st_size, st.st_mtime_ns) == \
+                    (st2.st_ino, st2.st_size, st2.st_mtime_ns) and \
+                    len(data) == st.st_size and not _write_locked(path):
+                return data
+        if time.monotonic() > end:
+            raise AssertionError("%s: still being written after %d s" % (path, timeout))
+        time.sleep(0.02)
+
+
 def messages(m, user):
+    """The messages in user's maildrop, parsed by Python's mailbox."""
     p = mbox_path(m, user)
     if not os.path.exists(p):
         return []
-    return list(mailbox.mbox(p, create=False))
+    data = _settled(p)
+    with tempfile.NamedTemporaryFile(dir=m.sb.dir, delete=False) as f:
+        f.write(data)
+    try:
+        box = mailbox.mbox(f.name, create=False)
+        out = list(box)
+        box.close()
+        return out
+    finally:
+        os.unlink(f.name)
 
 
 def wait_messages(m, user, n, timeout=15):

@@ -4,7 +4,7 @@
 #
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, queue. BUILDDIR: where
+# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, queue, priv. BUILDDIR: where
 # configure ran (autoconf.h), default the source tree. CC: a clang with
 # libFuzzer (default clang). The binary is BUILDDIR/tests/fuzz/fuzz_TARGET,
 # the growing corpus BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
@@ -20,7 +20,7 @@ if [ ! -f "$builddir/autoconf.h" ]; then
 	echo "$0: no autoconf.h in $builddir: run configure first" >&2
 	exit 2
 fi
-defs=
+defs= libs=
 case $target in
 addr)
 	srcs="tests/fuzz/fuzz_addr.c common/addr.c"
@@ -55,6 +55,25 @@ queue)
 	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c
 	    common/log.c common/xmalloc.c"
 	;;
+priv)
+	srcs="tests/fuzz/fuzz_priv.c master/priv.c master/priv_apop.c
+	    master/priv_auth.c master/priv_maildrop.c master/priv_session.c
+	    master/priv_smtp.c master/client_table.c queue/queue_file.c
+	    queue/resolve.c common/addr.c common/aliases.c common/config.c
+	    common/config_keys.c common/config_value.c common/fault.c
+	    common/fdutil.c common/ipc.c common/log.c common/mbox_append.c
+	    common/mbox_index.c common/mbox_lock.c common/mbox_open.c
+	    common/mbox_reader.c common/mbox_rewrite.c common/mbox_scan.c
+	    common/mbox_table.c common/pool_worker.c common/priv_client.c
+	    common/rfc5322.c common/session_id.c common/uidl.c
+	    common/xmalloc.c"
+	# the built-in paths the settings table needs; the target sets its own
+	for v in CONF_PATH SPOOL_DIR QUEUE_DIR RUN_DIR STATE_DIR LIBEXEC_DIR; do
+		defs="$defs -DMAILD_$v=\"/nonexistent\""
+	done
+	defs="$defs -DMAILD_USER=\"nobody\" -DMAILD_GROUP=\"nogroup\""
+	libs="$(pkg-config --cflags --libs libconfig) -lpam -lpthread"
+	;;
 *)
 	echo "$0: unknown target $target" >&2
 	exit 2
@@ -66,7 +85,7 @@ bin=$out/fuzz_$target
 (cd "$srcdir" && $cc -g -O1 -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all -I"$builddir" -iquote "$srcdir/common" -iquote "$srcdir" \
     -I"$srcdir/tests/unit" $defs -o "$bin" $srcs \
-    $(pkg-config --cflags --libs libcrypto))
+    $(pkg-config --cflags --libs libcrypto) $libs)
 dict=
 [ -f "$srcdir/tests/fuzz/$target.dict" ] && dict=-dict=$srcdir/tests/fuzz/$target.dict
 exec "$bin" -max_total_time="$secs" -max_len=4096 -timeout=20 \

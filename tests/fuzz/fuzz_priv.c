@@ -1,0 +1,372 @@
+/*
+ * libFuzzer target for the privilege boundary: the monitor (master/priv*.c)
+ * reading requests from a worker that an attacker controls. A real
+ * priv_serve() runs in a thread on one end of a SOCK_SEQPACKET pair and
+ * answers with its real handlers, in a scratch spool, queue and state
+ * directory (in /dev/shm when there is one, so that fsync costs nothing);
+ * this side plays the worker.
+ *
+ * Input: one flags octet, then records of [op octet][u16 length][bytes]:
+ *	op & 1 == 0	the bytes are a whole datagram, header and all;
+ *	op & 1 == 1	the first byte (mod 24) is the type and the rest the
+ *			payload: the harness writes a correct header.
+ *	op & 2		no descriptor with a SESSION_BEGIN (one is attached
+ *			otherwise: a fresh socket pair's end).
+ * Flags: bit 0 POP3 (else SMTP); bit 1 (POP3) first log in as the user
+ * running the fuzzer, for real, through APOP against a scratch secrets
+ * file, so that the maildrop requests are reachable.
+ * PRIV_AUTH requests are skipped: PAM would make each run take seconds.
+ *
+ * Checks: no crash, leak or hang (libFuzzer and ASan); every reply is a
+ * well-formed PRIV_OK, PRIV_FAIL (with an RFC 3463 status) or
+ * PRIV_REFUSED; the monitor never
+ * hands over a descriptor except for the maildrop requests; and nothing
+ * but queue files in active/ is left after the session ends (no
+ * incoming/ file, no update file, no lock).
+ */
+#define _GNU_SOURCE
+#include "autoconf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "master/priv.h"
+#include "pool_worker.h"
+#include "priv_proto.h"
+#include "queue/queue_file.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define CHECK(e)	do { if (!(e)) { fprintf(stderr, "%s:%d: %s\n", \
+			    __FILE__, __LINE__, #e); abort(); } } while (0)
+
+#define SECRET	"fuzz-apop-secret"
+
+static struct config	*cfg;
+static char		 top[64], user[64];
+static char		 qdir[128], spool[128], state[128], secrets[128];
+
+/* inetd mode is not used here (p.inetd is false): never called */
+void
+priv_inetd_queued(struct priv *p, const char *qid)
+{
+	(void)p;
+	(void)qid;
+	abort();
+}
+
+static char *
+sub(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/%s", top, name);
+	return buf;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
+}
+
+/* The scratch tree goes when the fuzzer exits. */
+static void
+cleanup(void)
+{
+	if (top[0] != '\0')
+		(void)nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+init(void)
+{
+	struct passwd	*pw;
+	char		 err[256];
+	FILE		*f;
+
+	snprintf(top, sizeof(top), "%s/maild-fuzz-priv-XXXXXX",
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	CHECK(mkdtemp(top) != NULL);
+	atexit(cleanup);
+	CHECK(mkdir(sub(spool, sizeof(spool), "spool"), 0755) == 0);
+	CHECK(mkdir(sub(state, sizeof(state), "state"), 0700) == 0);
+	sub(qdir, sizeof(qdir), "queue");
+	CHECK(queue_dirs_init(qdir, err, sizeof(err)) == 0);
+	CHECK((pw = getpwuid(getuid())) != NULL);
+	snprintf(user, sizeof(user), "%s", pw->pw_name);
+	sub(secrets, sizeof(secrets), "apop");
+	CHECK((f = fopen(secrets, "w")) != NULL);
+	fprintf(f, "%s:%s\n", user, SECRET);
+	CHECK(fclose(f) == 0);
+	CHECK(chmod(secrets, 0600) == 0);
+
+	log_init("fuzz-priv", 0, getenv("FUZZ_PRIV_LOG") != NULL);
+	CHECK((cfg = config_defaults()) != NULL);
+#define SET(field, v)	do { free(cfg->field); \
+			    CHECK((cfg->field = strdup(v)) != NULL); } while (0)
+	SET(spool_dir, spool);
+	SET(state_dir, state);
+	SET(queue_dir, qdir);
+	SET(mail_group, "");
+	SET(pop3.apop_secrets, secrets);
+#undef SET
+	cfg->auth_fail_delay = 0;
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Empties dir (one level; the queue's subdirectories stay). */
+static int
+sweep(const char *dir, bool report)
+{
+	char		 path[512];
+	struct dirent	*e;
+	DIR		*d;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
+		    (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0) {
+			if (report)
+				fprintf(stderr, "left behind: %s\n", path);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+struct server {
+	struct priv	p;
+	pthread_t	t;
+};
+
+static void *
+serve(void *arg)
+{
+	struct server	*s = arg;
+
+	priv_serve(&s->p);
+	close(s->p.sock);
+	return NULL;
+}
+
+/* "c.sss.ddd" as RFC 3463 has it: class 2, 4 or 5, 1-3 digits each. */
+static bool
+status_ok(const char *s)
+{
+	size_t	n;
+	int	part;
+
+	if (*s != '2' && *s != '4' && *s != '5')
+		return false;
+	s++;
+	for (part = 0; part < 2; part++) {
+		if (*s++ != '.')
+			return false;
+		for (n = 0; *s >= '0' && *s <= '9'; s++)
+			n++;
+		if (n < 1 || n > 3)
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* A reply as the worker would read it; -1 at EOF. */
+static int
+reply(int sock, struct ipc_msg *m, uint32_t asked)
+{
+	int	n;
+
+	if ((n = ipc_recv(sock, m, true)) != 1)
+		return -1;
+	CHECK(m->type == PRIV_OK || m->type == PRIV_FAIL ||
+	    m->type == PRIV_REFUSED);
+	if (m->fd != -1) {
+		CHECK(m->type == PRIV_OK);
+		CHECK(asked == 0 || asked == PRIV_MAILDROP_OPEN ||
+		    asked == PRIV_INDEX_OPEN || asked == PRIV_MAILDROP_TMP);
+		close(m->fd);
+		m->fd = -1;
+	}
+	if (m->type == PRIV_FAIL) {
+		char	st[16], text[512];
+
+		CHECK(ipc_get_str(m, st, sizeof(st), sizeof(st) - 1) == 0);
+		CHECK(ipc_get_str(m, text, sizeof(text), sizeof(text) - 1) ==
+		    0);
+		/* an enhanced status code; 2.5.2 is VRFY's "cannot verify" */
+		CHECK(status_ok(st));
+	}
+	return 0;
+}
+
+static void *
+drain(void *arg)
+{
+	struct ipc_msg	*m = malloc(sizeof(*m));
+	int		 sock = *(int *)arg;
+
+	CHECK(m != NULL);
+	while (reply(sock, m, 0) == 0)
+		;
+	free(m);
+	return NULL;
+}
+
+static int
+send_fd(int sock, struct ipc_msg *m, bool with_fd)
+{
+	int	pair[2] = { -1, -1 }, rc;
+
+	if (with_fd)
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+	rc = ipc_send(sock, m, pair[0]);
+	if (pair[0] != -1) {
+		close(pair[0]);
+		close(pair[1]);
+	}
+	return rc;
+}
+
+/* The real APOP login: challenge, digest, check. False if it failed. */
+static bool
+login(int sock, struct ipc_msg *m)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen;
+	char		 stamp[APOP_STAMP_MAX + 1], hex[2 * EVP_MAX_MD_SIZE + 1];
+	char		 buf[APOP_STAMP_MAX + sizeof(SECRET)];
+	unsigned int	 i;
+
+	ipc_msg_init(m, PRIV_SESSION_BEGIN);
+	ipc_put_str(m, "FUZZSID");
+	ipc_put_u32(m, ROLE_POP3);
+	if (send_fd(sock, m, true) == -1 || reply(sock, m, 0) == -1 ||
+	    m->type != PRIV_OK)
+		return false;
+	ipc_msg_init(m, PRIV_APOP_CHALLENGE);
+	if (ipc_send(sock, m, -1) == -1 || reply(sock, m, 0) == -1 ||
+	    m->type != PRIV_OK ||
+	    ipc_get_str(m, stamp, sizeof(stamp), sizeof(stamp) - 1) == -1)
+		return false;
+	snprintf(buf, sizeof(buf), "%s%s", stamp, SECRET);
+	CHECK(EVP_Digest(buf, strlen(buf), md, &mdlen, EVP_md5(), NULL));
+	for (i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	ipc_msg_init(m, PRIV_APOP);
+	ipc_put_str(m, user);
+	ipc_put_str(m, hex);
+	return ipc_send(sock, m, -1) == 0 && reply(sock, m, 0) == 0 &&
+	    m->type == PRIV_OK;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct ipc_msg	 m;
+	static bool		 ready;
+	struct server		 s;
+	pthread_t		 dt;
+	char			 path[512];
+	uint32_t		 hdr[2];
+	size_t			 pos = 1, len;
+	int			 sv[2];
+	uint8_t			 op;
+
+	if (!ready) {
+		init();
+		ready = true;
+	}
+	if (size < 1)
+		return 0;
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	memset(&s, 0, sizeof(s));
+	s.p.cfg = cfg;
+	s.p.proto = (data[0] & 1) ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP;
+	s.p.sock = sv[1];
+	s.p.worker = 0;
+	s.p.notify_fd = -1;
+	CHECK(pthread_create(&s.t, NULL, serve, &s) == 0);
+
+	if ((data[0] & 3) == 3)
+		(void)login(sv[0], &m);
+	CHECK(pthread_create(&dt, NULL, drain, &sv[0]) == 0);
+
+	while (pos + 3 <= size) {
+		op = data[pos];
+		len = (size_t)data[pos + 1] | (size_t)data[pos + 2] << 8;
+		pos += 3;
+		if (len > size - pos)
+			len = size - pos;
+		if (op & 1) {
+			if (len == 0 || len - 1 > IPC_MSG_MAX - IPC_HDR_LEN)
+				goto next;
+			ipc_msg_init(&m, data[pos] % 24);
+			memcpy(m.buf + IPC_HDR_LEN, data + pos + 1, len - 1);
+			m.len = len - 1;
+		} else {
+			/* the raw datagram goes out through a bare header */
+			if (len < IPC_HDR_LEN || len > IPC_MSG_MAX)
+				goto next;
+			memcpy(hdr, data + pos, sizeof(hdr));
+			ipc_msg_init(&m, hdr[0]);
+			memcpy(m.buf + IPC_HDR_LEN, data + pos + IPC_HDR_LEN,
+			    len - IPC_HDR_LEN);
+			m.len = len - IPC_HDR_LEN;
+			/* ipc_send writes the true length: lie as the input does */
+			if (hdr[1] != m.len) {
+				if (send(sv[0], data + pos, len, MSG_NOSIGNAL) ==
+				    -1)
+					break;
+				goto next;
+			}
+		}
+		if (m.type == PRIV_AUTH)
+			goto next;
+		if (send_fd(sv[0], &m, m.type == PRIV_SESSION_BEGIN &&
+		    !(op & 2)) == -1)
+			break;		/* dropped */
+next:
+		pos += len;
+	}
+	shutdown(sv[0], SHUT_WR);
+	CHECK(pthread_join(s.t, NULL) == 0);
+	CHECK(pthread_join(dt, NULL) == 0);
+	close(sv[0]);
+
+	/* after the session: only acknowledged queue files may remain */
+	snprintf(path, sizeof(path), "%s/%s", qdir, QUEUE_DIR_INCOMING);
+	CHECK(sweep(path, true) == 0);
+	snprintf(path, sizeof(path), "%s/%s", qdir, QUEUE_DIR_ACTIVE);
+	(void)sweep(path, false);
+	snprintf(path, sizeof(path), "%s/.%s.pop3-update", spool, user);
+	CHECK(access(path, F_OK) == -1);
+	snprintf(path, sizeof(path), "%s/%s.lock", spool, user);
+	CHECK(access(path, F_OK) == -1);
+	(void)sweep(spool, false);
+	return 0;
+}

@@ -2,8 +2,7 @@
  * libFuzzer target for the privilege boundary: the monitor (master/priv*.c)
  * reading requests from a worker that an attacker controls. A real
  * priv_serve() runs in a thread on one end of a SOCK_SEQPACKET pair and
- * answers with its real handlers, in a scratch spool, queue and state
- * directory (in /dev/shm when there is one, so that fsync costs nothing);
+ * answers with its real handlers, in a scratch mail system (scratch.h);
  * this side plays the worker.
  *
  * Input: one flags octet, then records of [op octet][u16 length][bytes]:
@@ -19,18 +18,14 @@
  *
  * Checks: no crash, leak or hang (libFuzzer and ASan); every reply is a
  * well-formed PRIV_OK, PRIV_FAIL (with an RFC 3463 status) or
- * PRIV_REFUSED; the monitor never
- * hands over a descriptor except for the maildrop requests; and nothing
- * but queue files in active/ is left after the session ends (no
- * incoming/ file, no update file, no lock).
+ * PRIV_REFUSED; the monitor never hands over a descriptor except for the
+ * maildrop requests; and after the session nothing is left but whole
+ * queue files in active/ (no incoming/ file, no update file, no lock).
  */
 #define _GNU_SOURCE
 #include "autoconf.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -51,17 +46,14 @@
 #include "pool_worker.h"
 #include "priv_proto.h"
 #include "queue/queue_file.h"
+#include "scratch.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define CHECK(e)	do { if (!(e)) { fprintf(stderr, "%s:%d: %s\n", \
-			    __FILE__, __LINE__, #e); abort(); } } while (0)
-
 #define SECRET	"fuzz-apop-secret"
 
-static struct config	*cfg;
-static char		 top[64], user[64];
-static char		 qdir[128], spool[128], state[128], secrets[128];
+static struct scratch	 sc;
+static char		 user[64], secrets[192];
 
 /* inetd mode is not used here (p.inetd is false): never called */
 void
@@ -72,91 +64,23 @@ priv_inetd_queued(struct priv *p, const char *qid)
 	abort();
 }
 
-static char *
-sub(char *buf, size_t n, const char *name)
-{
-	snprintf(buf, n, "%s/%s", top, name);
-	return buf;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
-}
-
-/* The scratch tree goes when the fuzzer exits. */
-static void
-cleanup(void)
-{
-	if (top[0] != '\0')
-		(void)nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void
 init(void)
 {
 	struct passwd	*pw;
-	char		 err[256];
 	FILE		*f;
 
-	snprintf(top, sizeof(top), "%s/maild-fuzz-priv-XXXXXX",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	CHECK(mkdtemp(top) != NULL);
-	atexit(cleanup);
-	CHECK(mkdir(sub(spool, sizeof(spool), "spool"), 0755) == 0);
-	CHECK(mkdir(sub(state, sizeof(state), "state"), 0700) == 0);
-	sub(qdir, sizeof(qdir), "queue");
-	CHECK(queue_dirs_init(qdir, err, sizeof(err)) == 0);
+	scratch_init(&sc, "fuzz-priv");
 	CHECK((pw = getpwuid(getuid())) != NULL);
 	snprintf(user, sizeof(user), "%s", pw->pw_name);
-	sub(secrets, sizeof(secrets), "apop");
+	snprintf(secrets, sizeof(secrets), "%s/apop", sc.top);
 	CHECK((f = fopen(secrets, "w")) != NULL);
 	fprintf(f, "%s:%s\n", user, SECRET);
 	CHECK(fclose(f) == 0);
 	CHECK(chmod(secrets, 0600) == 0);
-
-	log_init("fuzz-priv", 0, getenv("FUZZ_PRIV_LOG") != NULL);
-	CHECK((cfg = config_defaults()) != NULL);
-#define SET(field, v)	do { free(cfg->field); \
-			    CHECK((cfg->field = strdup(v)) != NULL); } while (0)
-	SET(spool_dir, spool);
-	SET(state_dir, state);
-	SET(queue_dir, qdir);
-	SET(mail_group, "");
-	SET(pop3.apop_secrets, secrets);
-#undef SET
-	cfg->auth_fail_delay = 0;
+	free(sc.cfg->pop3.apop_secrets);
+	CHECK((sc.cfg->pop3.apop_secrets = strdup(secrets)) != NULL);
 	signal(SIGPIPE, SIG_IGN);
-}
-
-/* Empties dir (one level; the queue's subdirectories stay). */
-static int
-sweep(const char *dir, bool report)
-{
-	char		 path[512];
-	struct dirent	*e;
-	DIR		*d;
-	int		 n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
-		    (e->d_name[1] == '.' && e->d_name[2] == '\0')))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path) == 0) {
-			if (report)
-				fprintf(stderr, "left behind: %s\n", path);
-			n++;
-		}
-	}
-	closedir(d);
-	return n;
 }
 
 struct server {
@@ -305,7 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
 	memset(&s, 0, sizeof(s));
-	s.p.cfg = cfg;
+	s.p.cfg = sc.cfg;
 	s.p.proto = (data[0] & 1) ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP;
 	s.p.sock = sv[1];
 	s.p.worker = 0;
@@ -358,15 +282,12 @@ next:
 	CHECK(pthread_join(dt, NULL) == 0);
 	close(sv[0]);
 
-	/* after the session: only acknowledged queue files may remain */
-	snprintf(path, sizeof(path), "%s/%s", qdir, QUEUE_DIR_INCOMING);
-	CHECK(sweep(path, true) == 0);
-	snprintf(path, sizeof(path), "%s/%s", qdir, QUEUE_DIR_ACTIVE);
-	(void)sweep(path, false);
-	snprintf(path, sizeof(path), "%s/.%s.pop3-update", spool, user);
+	/* after the session: only acknowledged queue files, whole */
+	(void)scratch_check_queue(&sc);
+	snprintf(path, sizeof(path), "%s/.%s.pop3-update", sc.spool, user);
 	CHECK(access(path, F_OK) == -1);
-	snprintf(path, sizeof(path), "%s/%s.lock", spool, user);
+	snprintf(path, sizeof(path), "%s/%s.lock", sc.spool, user);
 	CHECK(access(path, F_OK) == -1);
-	(void)sweep(spool, false);
+	(void)scratch_sweep(sc.spool, false);
 	return 0;
 }

@@ -4,10 +4,11 @@
 #
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, queue, priv. BUILDDIR: where
-# configure ran (autoconf.h), default the source tree. CC: a clang with
-# libFuzzer (default clang). The binary is BUILDDIR/tests/fuzz/fuzz_TARGET,
-# the growing corpus BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
+# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, queue, priv,
+# smtp_session, pop3_session. BUILDDIR: where configure ran (autoconf.h),
+# default the source tree. CC: a clang with libFuzzer (default clang). The
+# binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
+# BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
 # tests/fuzz/corpus/TARGET), crashes BUILDDIR/tests/fuzz/corpus-run/crash-*.
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 TARGET SECONDS [libFuzzer options]" >&2; exit 2; }
@@ -55,8 +56,9 @@ queue)
 	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c
 	    common/log.c common/xmalloc.c"
 	;;
-priv)
-	srcs="tests/fuzz/fuzz_priv.c master/priv.c master/priv_apop.c
+priv|smtp_session|pop3_session)
+	srcs="tests/fuzz/fuzz_$target.c tests/fuzz/scratch.c
+	    master/priv.c master/priv_apop.c
 	    master/priv_auth.c master/priv_maildrop.c master/priv_session.c
 	    master/priv_smtp.c master/client_table.c queue/queue_file.c
 	    queue/resolve.c common/addr.c common/aliases.c common/config.c
@@ -67,12 +69,25 @@ priv)
 	    common/mbox_table.c common/pool_worker.c common/priv_client.c
 	    common/rfc5322.c common/session_id.c common/uidl.c
 	    common/xmalloc.c"
+	if [ "$target" = smtp_session ]; then
+		srcs="$srcs smtpd/smtp_session.c smtpd/smtp_ehlo.c
+		    smtpd/smtp_txn.c smtpd/smtp_cmds.c smtpd/smtp_tls.c
+		    smtpd/smtp_auth.c smtpd/smtp_parse.c smtpd/smtp_data.c
+		    common/io.c common/io_tls.c common/tls.c common/base64.c"
+	fi
+	if [ "$target" = pop3_session ]; then
+		srcs="$srcs pop3d/pop3_auth.c pop3d/pop3_capa.c
+		    pop3d/pop3_maildrop.c pop3d/pop3_parse.c
+		    pop3d/pop3_session.c pop3d/pop3_stls.c pop3d/pop3_trans.c
+		    pop3d/pop3_update.c
+		    common/io.c common/io_tls.c common/tls.c common/base64.c"
+	fi
 	# the built-in paths the settings table needs; the target sets its own
 	for v in CONF_PATH SPOOL_DIR QUEUE_DIR RUN_DIR STATE_DIR LIBEXEC_DIR; do
 		defs="$defs -DMAILD_$v=\"/nonexistent\""
 	done
 	defs="$defs -DMAILD_USER=\"nobody\" -DMAILD_GROUP=\"nogroup\""
-	libs="$(pkg-config --cflags --libs libconfig) -lpam -lpthread"
+	libs="$(pkg-config --cflags --libs libconfig libssl) -lpam -lpthread"
 	;;
 *)
 	echo "$0: unknown target $target" >&2

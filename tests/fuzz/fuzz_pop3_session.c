@@ -18,25 +18,15 @@
 #define _GNU_SOURCE
 #include "autoconf.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "config.h"
-#include "master/priv.h"
 #include "pool_worker.h"
 #include "pop3d/pop3_session.h"
 #include "priv_client.h"
@@ -45,40 +35,8 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define SECRET	"fuzz-apop-secret"
-
 static struct scratch	sc;
-static char		user[64], mbox[256];
-
-/* inetd mode is not used here (p.inetd is false): never called */
-void
-priv_inetd_queued(struct priv *p, const char *qid)
-{
-	(void)p;
-	(void)qid;
-	abort();
-}
-
-static void
-init(void)
-{
-	struct passwd	*pw;
-	char		 secrets[192];
-	FILE		*f;
-
-	scratch_init(&sc, "fuzz-pop3-session");
-	CHECK((pw = getpwuid(getuid())) != NULL);
-	snprintf(user, sizeof(user), "%s", pw->pw_name);
-	snprintf(mbox, sizeof(mbox), "%s/%s", sc.spool, user);
-	snprintf(secrets, sizeof(secrets), "%s/apop", sc.top);
-	CHECK((f = fopen(secrets, "w")) != NULL);
-	fprintf(f, "%s:%s\n", user, SECRET);
-	CHECK(fclose(f) == 0);
-	CHECK(chmod(secrets, 0600) == 0);
-	free(sc.cfg->pop3.apop_secrets);
-	CHECK((sc.cfg->pop3.apop_secrets = strdup(secrets)) != NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
+static char		mbox[256];
 
 struct client {
 	int		 fd;
@@ -90,25 +48,6 @@ struct client {
 
 static void	*reader(void *);
 
-/* Reads one line (CRLF) byte by byte into buf; false at EOF. */
-static bool
-getline_crlf(int fd, char *buf, size_t n)
-{
-	size_t	i = 0;
-	char	c;
-
-	while (i + 1 < n) {
-		if (recv(fd, &c, 1, 0) != 1)
-			return false;
-		buf[i++] = c;
-		if (i >= 2 && buf[i - 2] == '\r' && buf[i - 1] == '\n') {
-			buf[i - 2] = '\0';
-			return true;
-		}
-	}
-	return false;
-}
-
 /*
  * The client: reads the greeting, logs in with APOP, hands the rest of
  * the conversation to the reader thread and sends the fuzzed bytes.
@@ -117,91 +56,46 @@ static void *
 writer(void *arg)
 {
 	struct client	*c = arg;
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen, i;
-	char		 line[512], buf[1024], hex[2 * EVP_MAX_MD_SIZE + 1];
+	char		 line[512], buf[256], hex[33];
 	const char	*lt, *gt;
-	size_t		 off = 0;
-	ssize_t		 n;
+	int		 n;
 
-	if (getline_crlf(c->fd, line, sizeof(line)) &&
+	if (scratch_getline(c->fd, line, sizeof(line)) &&
 	    strncmp(line, "+OK", 3) == 0 && (lt = strchr(line, '<')) &&
 	    (gt = strchr(lt, '>'))) {
-		snprintf(buf, sizeof(buf), "%.*s%s", (int)(gt - lt + 1), lt,
-		    SECRET);
-		CHECK(EVP_Digest(buf, strlen(buf), md, &mdlen, EVP_md5(),
-		    NULL));
-		for (i = 0; i < mdlen; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		n = snprintf(buf, sizeof(buf), "APOP %s %s\r\n", user, hex);
+		scratch_apop_digest(lt, (size_t)(gt - lt + 1), hex);
+		n = snprintf(buf, sizeof(buf), "APOP %s %s\r\n", sc.user, hex);
 		if (send(c->fd, buf, (size_t)n, MSG_NOSIGNAL) == n)
-			(void)getline_crlf(c->fd, line, sizeof(line));
+			(void)scratch_getline(c->fd, line, sizeof(line));
 	}
 	CHECK(pthread_create(&c->rt, NULL, reader, c) == 0);
 	c->reader = true;
-	while (off < c->len) {
-		n = send(c->fd, c->data + off, c->len - off, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			break;		/* the server closed: fine */
-		off += (size_t)n;
-	}
-	shutdown(c->fd, SHUT_WR);
+	scratch_send_all(c->fd, c->data, c->len);
 	return NULL;
 }
 
 /*
- * Checks the reply stream. Which replies are multi-line depends on the
- * pipelined, fuzzed commands, so the check covers what holds for every
- * line: one that starts with "." is "." alone or byte-stuffed ("..").
- * Lines are what CRLF ends: a bare CR that a maildrop holds
- * goes out as it is, inside its line (RFC 1939 knows no other line end),
- * and its octet is counted in LIST and STAT.
+ * Which replies are multi-line depends on the pipelined, fuzzed
+ * commands, so the check covers what holds for every line: one that
+ * starts with "." is "." alone or byte-stuffed (".."). Lines are what
+ * CRLF ends: a bare CR that a maildrop holds goes out as it is, inside
+ * its line (RFC 1939 knows no other line end), and its octet is counted
+ * in LIST and STAT.
  */
-static void *
-reader(void *arg)
+static void
+check_line(const char *l, size_t n, void *arg)
 {
-	static char	 buf[1 << 17];
-	struct client	*c = arg;
-	size_t		 have = 0, i, start, len;
-	ssize_t		 n;
-	const char	*l;
-
-	for (;;) {
-		n = recv(c->fd, buf + have, sizeof(buf) - have, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		start = 0;
-		for (i = 0; i + 1 < have; i++) {
-			if (buf[i] != '\r' || buf[i + 1] != '\n')
-				continue;
-			l = buf + start;
-			len = i - start;
-			if (len > 0 && l[0] == '.')
-				CHECK(len == 1 || l[1] == '.');
-			start = i + 2;
-			i++;
-		}
-		memmove(buf, buf + start, have - start);
-		have -= start;
-		/* a 100 MB line would be cut by the server: keep reading */
-		if (have >= sizeof(buf) - 1)
-			have = 0;
-	}
-	return NULL;
+	(void)arg;
+	if (n > 0 && l[0] == '.')
+		CHECK(n == 1 || l[1] == '.');
 }
 
 static void *
-monitor(void *arg)
+reader(void *arg)
 {
-	struct priv	*p = arg;
+	struct client	*c = arg;
 
-	priv_serve(p);
-	close(p->sock);
+	(void)scratch_read_lines(c->fd, check_line, c);
 	return NULL;
 }
 
@@ -209,17 +103,19 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool		 ready;
+	struct scratch_monitor	 mon;
 	struct worker_env	 env;
 	struct client		 c;
-	struct priv		 p;
 	struct stat		 st;
 	char			 path[512];
-	pthread_t		 mt, wt;
+	pthread_t		 wt;
 	size_t			 mlen;
-	int			 sv[2], cs[2], fd;
+	int			 wfd, cs[2], fd;
 
 	if (!ready) {
-		init();
+		scratch_init(&sc, "fuzz-pop3-session");
+		scratch_apop(&sc);
+		snprintf(mbox, sizeof(mbox), "%s/%s", sc.spool, sc.user);
 		ready = true;
 	}
 	if (size < 3)
@@ -232,15 +128,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(write(fd, data + 3, mlen) == (ssize_t)mlen);
 	close(fd);
 
-	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
-	memset(&p, 0, sizeof(p));
-	p.cfg = sc.cfg;
-	p.proto = PRIV_PROTO_POP3;
-	p.sock = sv[1];
-	p.notify_fd = -1;
-	CHECK(pthread_create(&mt, NULL, monitor, &p) == 0);
-	priv_client_init(sv[0]);
-
+	wfd = scratch_monitor_start(&mon, &sc, PRIV_PROTO_POP3);
+	priv_client_init(wfd);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) == 0);
 	memset(&c, 0, sizeof(c));
 	c.fd = cs[0];
@@ -258,15 +147,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c.reader)
 		CHECK(pthread_join(c.rt, NULL) == 0);
 	close(cs[0]);
-	close(sv[0]);
-	CHECK(pthread_join(mt, NULL) == 0);
+	close(wfd);
+	scratch_monitor_join(&mon);
 
 	/* nothing added, nothing left behind */
 	CHECK(stat(mbox, &st) == 0);
 	CHECK((size_t)st.st_size <= mlen);
-	snprintf(path, sizeof(path), "%s/.%s.pop3-update", sc.spool, user);
+	snprintf(path, sizeof(path), "%s/.%s.pop3-update", sc.spool, sc.user);
 	CHECK(access(path, F_OK) == -1);
-	snprintf(path, sizeof(path), "%s/%s.lock", sc.spool, user);
+	snprintf(path, sizeof(path), "%s/%s.lock", sc.spool, sc.user);
 	CHECK(access(path, F_OK) == -1);
 	return 0;
 }

@@ -25,78 +25,21 @@
 #define _GNU_SOURCE
 #include "autoconf.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include "config.h"
 #include "ipc.h"
-#include "log.h"
-#include "master/priv.h"
 #include "pool_worker.h"
 #include "priv_proto.h"
-#include "queue/queue_file.h"
 #include "scratch.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define SECRET	"fuzz-apop-secret"
-
 static struct scratch	 sc;
-static char		 user[64], secrets[192];
-
-/* inetd mode is not used here (p.inetd is false): never called */
-void
-priv_inetd_queued(struct priv *p, const char *qid)
-{
-	(void)p;
-	(void)qid;
-	abort();
-}
-
-static void
-init(void)
-{
-	struct passwd	*pw;
-	FILE		*f;
-
-	scratch_init(&sc, "fuzz-priv");
-	CHECK((pw = getpwuid(getuid())) != NULL);
-	snprintf(user, sizeof(user), "%s", pw->pw_name);
-	snprintf(secrets, sizeof(secrets), "%s/apop", sc.top);
-	CHECK((f = fopen(secrets, "w")) != NULL);
-	fprintf(f, "%s:%s\n", user, SECRET);
-	CHECK(fclose(f) == 0);
-	CHECK(chmod(secrets, 0600) == 0);
-	free(sc.cfg->pop3.apop_secrets);
-	CHECK((sc.cfg->pop3.apop_secrets = strdup(secrets)) != NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-struct server {
-	struct priv	p;
-	pthread_t	t;
-};
-
-static void *
-serve(void *arg)
-{
-	struct server	*s = arg;
-
-	priv_serve(&s->p);
-	close(s->p.sock);
-	return NULL;
-}
 
 /* "c.sss.ddd" as RFC 3463 has it: class 2, 4 or 5, 1-3 digits each. */
 static bool
@@ -180,11 +123,7 @@ send_fd(int sock, struct ipc_msg *m, bool with_fd)
 static bool
 login(int sock, struct ipc_msg *m)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
-	char		 stamp[APOP_STAMP_MAX + 1], hex[2 * EVP_MAX_MD_SIZE + 1];
-	char		 buf[APOP_STAMP_MAX + sizeof(SECRET)];
-	unsigned int	 i;
+	char	stamp[APOP_STAMP_MAX + 1], hex[33];
 
 	ipc_msg_init(m, PRIV_SESSION_BEGIN);
 	ipc_put_str(m, "FUZZSID");
@@ -197,12 +136,9 @@ login(int sock, struct ipc_msg *m)
 	    m->type != PRIV_OK ||
 	    ipc_get_str(m, stamp, sizeof(stamp), sizeof(stamp) - 1) == -1)
 		return false;
-	snprintf(buf, sizeof(buf), "%s%s", stamp, SECRET);
-	CHECK(EVP_Digest(buf, strlen(buf), md, &mdlen, EVP_md5(), NULL));
-	for (i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	scratch_apop_digest(stamp, strlen(stamp), hex);
 	ipc_msg_init(m, PRIV_APOP);
-	ipc_put_str(m, user);
+	ipc_put_str(m, sc.user);
 	ipc_put_str(m, hex);
 	return ipc_send(sock, m, -1) == 0 && reply(sock, m, 0) == 0 &&
 	    m->type == PRIV_OK;
@@ -213,32 +149,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ipc_msg	 m;
 	static bool		 ready;
-	struct server		 s;
+	struct scratch_monitor	 mon;
 	pthread_t		 dt;
 	char			 path[512];
 	uint32_t		 hdr[2];
 	size_t			 pos = 1, len;
-	int			 sv[2];
+	int			 wfd;
 	uint8_t			 op;
 
 	if (!ready) {
-		init();
+		scratch_init(&sc, "fuzz-priv");
+		scratch_apop(&sc);
 		ready = true;
 	}
 	if (size < 1)
 		return 0;
-	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
-	memset(&s, 0, sizeof(s));
-	s.p.cfg = sc.cfg;
-	s.p.proto = (data[0] & 1) ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP;
-	s.p.sock = sv[1];
-	s.p.worker = 0;
-	s.p.notify_fd = -1;
-	CHECK(pthread_create(&s.t, NULL, serve, &s) == 0);
+	wfd = scratch_monitor_start(&mon, &sc,
+	    (data[0] & 1) ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP);
 
 	if ((data[0] & 3) == 3)
-		(void)login(sv[0], &m);
-	CHECK(pthread_create(&dt, NULL, drain, &sv[0]) == 0);
+		(void)login(wfd, &m);
+	CHECK(pthread_create(&dt, NULL, drain, &wfd) == 0);
 
 	while (pos + 3 <= size) {
 		op = data[pos];
@@ -263,7 +194,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			m.len = len - IPC_HDR_LEN;
 			/* ipc_send writes the true length: lie as the input does */
 			if (hdr[1] != m.len) {
-				if (send(sv[0], data + pos, len, MSG_NOSIGNAL) ==
+				if (send(wfd, data + pos, len, MSG_NOSIGNAL) ==
 				    -1)
 					break;
 				goto next;
@@ -271,22 +202,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (m.type == PRIV_AUTH)
 			goto next;
-		if (send_fd(sv[0], &m, m.type == PRIV_SESSION_BEGIN &&
+		if (send_fd(wfd, &m, m.type == PRIV_SESSION_BEGIN &&
 		    !(op & 2)) == -1)
 			break;		/* dropped */
 next:
 		pos += len;
 	}
-	shutdown(sv[0], SHUT_WR);
-	CHECK(pthread_join(s.t, NULL) == 0);
+	shutdown(wfd, SHUT_WR);
+	scratch_monitor_join(&mon);
 	CHECK(pthread_join(dt, NULL) == 0);
-	close(sv[0]);
+	close(wfd);
 
 	/* after the session: only acknowledged queue files, whole */
 	(void)scratch_check_queue(&sc);
-	snprintf(path, sizeof(path), "%s/.%s.pop3-update", sc.spool, user);
+	snprintf(path, sizeof(path), "%s/.%s.pop3-update", sc.spool,
+	    sc.user);
 	CHECK(access(path, F_OK) == -1);
-	snprintf(path, sizeof(path), "%s/%s.lock", sc.spool, user);
+	snprintf(path, sizeof(path), "%s/%s.lock", sc.spool, sc.user);
 	CHECK(access(path, F_OK) == -1);
 	(void)scratch_sweep(sc.spool, false);
 	return 0;

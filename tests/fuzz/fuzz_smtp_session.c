@@ -5,9 +5,9 @@
  * thread, for every privileged step; the monitor writes queue files in
  * a scratch mail system (scratch.h). Nothing is delivered.
  *
- * The first input octet picks the role (smtp, submission; smtps needs
- * TLS, which is not configured here) and whether HELO is required;
- * the rest is the client's bytes.
+ * The first input octet picks the role (bit 0: submission, else smtp;
+ * smtps needs TLS, which is not configured here) and whether HELO is
+ * required (bit 1); the rest is the client's bytes.
  *
  * Checks: no crash, leak or hang; every reply line is "NNN" then " " or
  * "-" then text, CRLF, with a code from 2xx to 5xx, a multi-line reply
@@ -17,18 +17,13 @@
 #define _GNU_SOURCE
 #include "autoconf.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
-#include "master/priv.h"
 #include "pool_worker.h"
 #include "priv_client.h"
 #include "scratch.h"
@@ -39,102 +34,51 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct scratch	sc;
 
-/* inetd mode is not used here (p.inetd is false): never called */
-void
-priv_inetd_queued(struct priv *p, const char *qid)
-{
-	(void)p;
-	(void)qid;
-	abort();
-}
-
-struct feed {
+struct client {
 	int		 fd;
 	const uint8_t	*data;
 	size_t		 len;
+	int		 code;		/* of an unfinished multi-line reply */
+	bool		 closed;	/* 221 or 421 was said */
 };
 
-/* The client: sends everything, then half-closes. */
 static void *
 writer(void *arg)
 {
-	struct feed	*f = arg;
-	size_t		 off = 0;
-	ssize_t		 n;
+	struct client	*c = arg;
 
-	while (off < f->len) {
-		n = send(f->fd, f->data + off, f->len - off, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			break;		/* the server closed: fine */
-		off += (size_t)n;
-	}
-	shutdown(f->fd, SHUT_WR);
+	scratch_send_all(c->fd, c->data, c->len);
 	return NULL;
 }
 
-/* Checks one reply line (without CRLF); *code carries a multi-line reply. */
 static void
-check_line(const char *l, size_t n, int *code, bool *closed)
+check_line(const char *l, size_t n, void *arg)
 {
-	int	c;
+	struct client	*c = arg;
+	int		 code;
 
-	CHECK(!*closed);
+	CHECK(!c->closed);
 	CHECK(n >= 4);
 	CHECK(l[0] >= '2' && l[0] <= '5' && l[1] >= '0' && l[1] <= '9' &&
 	    l[2] >= '0' && l[2] <= '9');
 	CHECK(l[3] == ' ' || l[3] == '-');
 	CHECK(memchr(l, '\r', n) == NULL && memchr(l, '\0', n) == NULL);
-	c = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-	if (*code != 0)
-		CHECK(c == *code);
-	*code = l[3] == '-' ? c : 0;
-	if (l[3] == ' ' && (c == 221 || c == 421))
-		*closed = true;
+	code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+	if (c->code != 0)
+		CHECK(code == c->code);
+	c->code = l[3] == '-' ? code : 0;
+	if (l[3] == ' ' && (code == 221 || code == 421))
+		c->closed = true;
 }
 
-/* The client's ear: reads and checks every reply until the end. */
+/* The client's ear: every reply, whole, until the end. */
 static void *
 reader(void *arg)
 {
-	static char	 buf[1 << 16];
-	int		 fd = *(int *)arg, code = 0;
-	size_t		 have = 0, i, start;
-	ssize_t		 n;
-	bool		 closed = false;
+	struct client	*c = arg;
 
-	for (;;) {
-		n = recv(fd, buf + have, sizeof(buf) - have, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		start = 0;
-		for (i = 0; i + 1 < have; i++) {
-			if (buf[i] != '\r' || buf[i + 1] != '\n')
-				continue;
-			check_line(buf + start, i - start, &code, &closed);
-			start = i + 2;
-			i++;
-		}
-		memmove(buf, buf + start, have - start);
-		have -= start;
-		CHECK(have < sizeof(buf) - 1);	/* a reply line is short */
-	}
-	CHECK(have == 0);	/* no half line at the end */
-	CHECK(code == 0);	/* no unfinished multi-line reply */
-	return NULL;
-}
-
-static void *
-monitor(void *arg)
-{
-	struct priv	*p = arg;
-
-	priv_serve(p);
-	close(p->sock);
+	CHECK(scratch_read_lines(c->fd, check_line, c) == 0);
+	CHECK(c->code == 0);	/* no unfinished multi-line reply */
 	return NULL;
 }
 
@@ -142,36 +86,29 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool		 ready;
+	struct scratch_monitor	 mon;
 	struct worker_env	 env;
-	struct priv		 p;
-	struct feed		 f;
-	pthread_t		 mt, wt, rt;
-	int			 sv[2], cs[2];
+	struct client		 c;
+	pthread_t		 wt, rt;
+	int			 wfd, cs[2];
 
 	if (!ready) {
 		scratch_init(&sc, "fuzz-smtp-session");
-		signal(SIGPIPE, SIG_IGN);
 		ready = true;
 	}
 	if (size < 1)
 		return 0;
 	sc.cfg->smtp.helo_required = (data[0] & 2) != 0;
-
-	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
-	memset(&p, 0, sizeof(p));
-	p.cfg = sc.cfg;
-	p.proto = PRIV_PROTO_SMTP;
-	p.sock = sv[1];
-	p.notify_fd = -1;
-	CHECK(pthread_create(&mt, NULL, monitor, &p) == 0);
-	priv_client_init(sv[0]);
+	wfd = scratch_monitor_start(&mon, &sc, PRIV_PROTO_SMTP);
+	priv_client_init(wfd);
 
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) == 0);
-	f.fd = cs[0];
-	f.data = data + 1;
-	f.len = size - 1;
-	CHECK(pthread_create(&wt, NULL, writer, &f) == 0);
-	CHECK(pthread_create(&rt, NULL, reader, &cs[0]) == 0);
+	memset(&c, 0, sizeof(c));
+	c.fd = cs[0];
+	c.data = data + 1;
+	c.len = size - 1;
+	CHECK(pthread_create(&wt, NULL, writer, &c) == 0);
+	CHECK(pthread_create(&rt, NULL, reader, &c) == 0);
 
 	memset(&env, 0, sizeof(env));
 	env.cfg = sc.cfg;
@@ -182,8 +119,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(pthread_join(wt, NULL) == 0);
 	CHECK(pthread_join(rt, NULL) == 0);
 	close(cs[0]);
-	close(sv[0]);
-	CHECK(pthread_join(mt, NULL) == 0);
+	close(wfd);
+	scratch_monitor_join(&mon);
 	(void)scratch_check_queue(&sc);
 	return 0;
 }

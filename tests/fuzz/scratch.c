@@ -7,14 +7,28 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "log.h"
 #include "queue/queue_file.h"
 #include "scratch.h"
+
+/* inetd mode is not used here (p.inetd is false): never called */
+void
+priv_inetd_queued(struct priv *p, const char *qid)
+{
+	(void)p;
+	(void)qid;
+	abort();
+}
 
 static char	scratch_top[64];
 
@@ -69,6 +83,7 @@ scratch_init(struct scratch *s, const char *name)
 	SET(mail_group, "");
 #undef SET
 	s->cfg->auth_fail_delay = 0;
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int
@@ -126,4 +141,137 @@ scratch_check_queue(const struct scratch *s)
 	closedir(d);
 	(void)scratch_sweep(dir, false);
 	return n;
+}
+
+void
+scratch_apop(struct scratch *s)
+{
+	struct passwd	*pw;
+	char		 path[192];
+	FILE		*f;
+
+	CHECK((pw = getpwuid(getuid())) != NULL);
+	snprintf(s->user, sizeof(s->user), "%s", pw->pw_name);
+	snprintf(path, sizeof(path), "%s/apop", s->top);
+	CHECK((f = fopen(path, "w")) != NULL);
+	fprintf(f, "%s:%s\n", s->user, SCRATCH_SECRET);
+	CHECK(fclose(f) == 0);
+	CHECK(chmod(path, 0600) == 0);
+	free(s->cfg->pop3.apop_secrets);
+	CHECK((s->cfg->pop3.apop_secrets = strdup(path)) != NULL);
+}
+
+void
+scratch_apop_digest(const char *stamp, size_t len, char hex[33])
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen, i;
+	char		 buf[1024];
+
+	snprintf(buf, sizeof(buf), "%.*s%s", (int)len, stamp, SCRATCH_SECRET);
+	CHECK(EVP_Digest(buf, strlen(buf), md, &mdlen, EVP_md5(), NULL));
+	CHECK(mdlen == 16);
+	for (i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static void *
+monitor(void *arg)
+{
+	struct priv	*p = arg;
+
+	priv_serve(p);
+	close(p->sock);
+	return NULL;
+}
+
+int
+scratch_monitor_start(struct scratch_monitor *m, const struct scratch *s,
+    enum priv_proto proto)
+{
+	int	sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	memset(m, 0, sizeof(*m));
+	m->p.cfg = s->cfg;
+	m->p.proto = proto;
+	m->p.sock = sv[1];
+	m->p.notify_fd = -1;
+	CHECK(pthread_create(&m->t, NULL, monitor, &m->p) == 0);
+	return sv[0];
+}
+
+void
+scratch_monitor_join(struct scratch_monitor *m)
+{
+	CHECK(pthread_join(m->t, NULL) == 0);
+}
+
+void
+scratch_send_all(int fd, const void *data, size_t len)
+{
+	size_t	off = 0;
+	ssize_t	n;
+
+	while (off < len) {
+		n = send(fd, (const char *)data + off, len - off, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;		/* the server closed: fine */
+		off += (size_t)n;
+	}
+	shutdown(fd, SHUT_WR);
+}
+
+bool
+scratch_getline(int fd, char *buf, size_t n)
+{
+	size_t	i = 0;
+	char	c;
+
+	while (i + 1 < n) {
+		if (recv(fd, &c, 1, 0) != 1)
+			return false;
+		buf[i++] = c;
+		if (i >= 2 && buf[i - 2] == '\r' && buf[i - 1] == '\n') {
+			buf[i - 2] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t
+scratch_read_lines(int fd, void (*line)(const char *, size_t, void *),
+    void *arg)
+{
+	const size_t	 size = 1 << 17;
+	char		*buf = malloc(size);
+	size_t		 have = 0, i, start;
+	ssize_t		 n;
+
+	CHECK(buf != NULL);
+	for (;;) {
+		n = recv(fd, buf + have, size - have, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		start = 0;
+		for (i = 0; i + 1 < have; i++) {
+			if (buf[i] != '\r' || buf[i + 1] != '\n')
+				continue;
+			line(buf + start, i - start, arg);
+			start = i + 2;
+			i++;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have >= size - 1)
+			have = 0;	/* a line too long to check: skip it */
+	}
+	free(buf);
+	return have;
 }

@@ -2,14 +2,21 @@
  * A scratch mail system for the fuzz targets that run the real monitor:
  * spool, queue and state directories under one temporary directory (in
  * /dev/shm when there is one, so that fsync costs nothing), removed when
- * the fuzzer exits, and a configuration that points there.
+ * the fuzzer exits, a configuration that points there, a real monitor in
+ * a thread, and the client's side of a session: APOP, sending, reading
+ * lines. (priv_inetd_queued, which inetd mode would call, is here too
+ * and aborts: these monitors are not in inetd mode.)
  */
 #ifndef MAILD_FUZZ_SCRATCH_H
 #define MAILD_FUZZ_SCRATCH_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "master/priv.h"
 
 #define CHECK(e)	do { if (!(e)) { fprintf(stderr, "%s:%d: %s\n", \
 			    __FILE__, __LINE__, #e); abort(); } } while (0)
@@ -19,8 +26,17 @@ struct scratch {
 	char		 spool[128];
 	char		 state[128];
 	char		 queue[128];
+	char		 user[64];	/* with scratch_apop(): APOP's user */
 	struct config	*cfg;
 };
+
+/* A real monitor, priv_serve(), in a thread. */
+struct scratch_monitor {
+	struct priv	p;
+	pthread_t	t;
+};
+
+#define SCRATCH_SECRET	"fuzz-apop-secret"
 
 /*
  * Makes the directories and the configuration (log to stderr when the
@@ -36,5 +52,34 @@ int	scratch_sweep(const char *dir, bool report);
  * Returns the number of queued messages.
  */
 int	scratch_check_queue(const struct scratch *);
+
+/*
+ * Makes APOP work for the user running the fuzzer (s->user), with the
+ * secret SCRATCH_SECRET, through a secrets file in the scratch tree.
+ */
+void	scratch_apop(struct scratch *);
+/* APOP's digest, 32 hex digits, of stamp (len bytes) and the secret. */
+void	scratch_apop_digest(const char *stamp, size_t len, char hex[33]);
+
+/*
+ * Starts a monitor for proto; returns the worker's end of its socket
+ * pair. The monitor ends when that end is closed or shut down for
+ * writing; then scratch_monitor_join().
+ */
+int	scratch_monitor_start(struct scratch_monitor *,
+	    const struct scratch *, enum priv_proto);
+void	scratch_monitor_join(struct scratch_monitor *);
+
+/* Sends all of data (quietly less if the peer closed), then half-closes. */
+void	scratch_send_all(int fd, const void *data, size_t len);
+/* Reads one CRLF line a byte at a time (NUL for the CR); false at EOF. */
+bool	scratch_getline(int fd, char *buf, size_t n);
+/*
+ * Reads fd to its end, calling line() for each CRLF-ended line (given
+ * without the CRLF). A line over 128 kB is dropped. Returns the bytes
+ * left at the end without a CRLF.
+ */
+size_t	scratch_read_lines(int fd, void (*line)(const char *, size_t, void *),
+	    void *arg);
 
 #endif

@@ -1,11 +1,16 @@
 """The master: reload, stop, a second master, the master's death, and the
 grace time that lets sessions finish."""
+import errno
 import os
 import signal
+import socket
 import subprocess
 import time
 
-from maildtest import MAILD, Client, alive, wait_for
+import pytest
+
+from maildtest import MAILD, Client, alive, free_port, wait_for
+from test_smtp import wait_messages
 
 
 def test_sighup_with_broken_config_keeps_serving(maild):
@@ -129,3 +134,54 @@ def test_maild_n_prints_what_differs_and_a_all(maild):
         t = subprocess.run([MAILD, "-t", "-c", p], capture_output=True, text=True,
                            env=env, timeout=10)
         assert t.returncode == 0, t.stderr
+
+
+def _port_free_on_both():
+    """A loopback port free on 127.0.0.1 and on ::1, or None without IPv6."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+                s.bind(("::1", port))
+            return port
+        except OSError as e:
+            if e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                return None
+    return None
+
+
+def test_listens_on_ipv4_and_ipv6_on_the_same_port(make_maild):
+    smtp, pop3 = _port_free_on_both(), _port_free_on_both()
+    if smtp is None or pop3 is None:
+        pytest.skip("no IPv6 loopback here")
+    m = make_maild(config={
+        "smtp": {"listen": ["127.0.0.1:%d" % smtp, "[::1]:%d" % smtp]},
+        "pop3": {"listen": ["127.0.0.1:%d" % pop3, "[::1]:%d" % pop3]}})
+    m.wait_log(r"listening on \[::1\]:%d \(smtp\)" % smtp)
+    m.wait_log(r"listening on 127\.0\.0\.1:%d \(smtp\)" % smtp)
+    for host in ("127.0.0.1", "::1"):
+        c = Client(smtp, host=host)
+        assert c.smtp_reply()[0] == 220
+        c.cmd("EHLO client.example.org")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("MAIL FROM:<s@example.org>")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("RCPT TO:<alice@example.test>")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("DATA")
+        assert c.smtp_reply()[0] == 354
+        c.send("Subject: over %s\r\n\r\nbody\r\n.\r\n" % host)
+        assert c.smtp_reply()[0] == 250
+        c.cmd("QUIT")
+        assert c.smtp_reply()[0] == 221
+        p = Client(pop3, host=host)
+        assert p.readline().startswith("+OK")
+        p.cmd("QUIT")
+        assert p.readline().startswith("+OK")
+    m.wait_log(r"connect from \[::1\]:\d+ \(smtp\)")
+    m.wait_log(r"connect from \[::1\]:\d+ \(pop3\)")
+    # the trace header names each client in its own family's syntax
+    ms = wait_messages(m, "alice", 2)
+    received = {x["Subject"]: x["Received"] for x in ms}
+    assert "[127.0.0.1]" in received["over 127.0.0.1"]
+    assert "[IPv6:::1]" in received["over ::1"], received

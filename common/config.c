@@ -78,6 +78,38 @@ static void	 sort_errors(struct config_errors *, size_t, const char *);
 
 /* --- errors ------------------------------------------------------------- */
 
+/*
+ * s with its control characters written out ("\n", "\x1d"): an error
+ * quotes values from the file, and one error must stay one line, in
+ * maild -t's output as in the log. Takes s; returns an allocation.
+ */
+static char *
+printable(char *s)
+{
+	const unsigned char	*p;
+	char			*out, *o;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			break;
+	if (*p == '\0')
+		return s;
+	out = o = xreallocarray(NULL, strlen(s) + 1, 4);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '\n')
+			o += sprintf(o, "\\n");
+		else if (*p == '\t')
+			o += sprintf(o, "\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	free(s);
+	return out;
+}
+
 static void
 add_verror(struct config_check *chk, const char *file, int line,
     const char *fmt, va_list ap)
@@ -92,9 +124,9 @@ add_verror(struct config_check *chk, const char *file, int line,
 		panic("config: built-in default: %s", reason);
 	errs->v = xreallocarray(errs->v, errs->n + 1, sizeof(*errs->v));
 	e = &errs->v[errs->n++];
-	e->file = xstrdup(file != NULL ? file : chk->path);
+	e->file = printable(xstrdup(file != NULL ? file : chk->path));
 	e->line = line;
-	e->reason = reason;
+	e->reason = printable(reason);
 }
 
 static void
@@ -421,12 +453,13 @@ source_file(struct config_check *chk, const char *name)
 {
 	struct src_file	*f;
 	FILE		*fp;
-	size_t		 len = 0, n;
+	size_t		 len = 0, n, i;
 	char		 buf[8192];
 
-	for (f = chk->files; f < chk->files + chk->nfiles; f++)
-		if (strcmp(f->name, name) == 0)
-			return f;
+	/* by index: chk->files is NULL at first, and NULL + 0 is undefined */
+	for (i = 0; i < chk->nfiles; i++)
+		if (strcmp(chk->files[i].name, name) == 0)
+			return &chk->files[i];
 	chk->files = xreallocarray(chk->files, chk->nfiles + 1,
 	    sizeof(*chk->files));
 	f = &chk->files[chk->nfiles++];

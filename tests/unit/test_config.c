@@ -886,6 +886,31 @@ START_TEST(test_errors_collected_and_sorted)
 }
 END_TEST
 
+/* A value with control characters is quoted in one line, escaped. */
+START_TEST(test_error_escapes_control_characters)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	const char		*path;
+	char			*printed, *want;
+
+	/* libconfig strings may span lines; the error must not */
+	path = write_file("ctl.conf",
+	    "user = \"no\nsuch\tuser\x1d\";\n"
+	    "group = \"root\"; mail_group = \"root\"; chroot = \"\";\n"
+	    "hostname = \"mx.example.test\";\n");
+	ck_assert_ptr_null(config_load(path, &errs));
+	printed = errors_text(&errs);
+	if (asprintf(&want, "%s:1: user: there is no user "
+	    "\"no\\nsuch\\tuser\\x1d\"\n", path) == -1)
+		ck_abort();
+	ck_assert_msg(strcmp(printed, want) == 0, "got\n%s\nwant\n%s", printed,
+	    want);
+	free(want);
+	free(printed);
+	config_errors_free(&errs);
+}
+END_TEST
+
 /* A default that does not fit this system has no line: "FILE: reason". */
 START_TEST(test_error_without_line)
 {
@@ -1212,6 +1237,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_broken_own, 0, nitems(broken_own));
 	tcase_add_test(tc, test_errors_collected_and_sorted);
 	tcase_add_test(tc, test_error_without_line);
+	tcase_add_test(tc, test_error_escapes_control_characters);
 	tcase_add_test(tc, test_include_semantic_error);
 	tcase_add_test(tc, test_include_syntax_error);
 	tcase_add_test(tc, test_include_missing);

@@ -4,8 +4,8 @@
 #
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, queue, priv,
-# smtp_session, pop3_session. BUILDDIR: where configure ran (autoconf.h),
+# TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, config, queue,
+# priv, smtp_session, pop3_session. BUILDDIR: where configure ran (autoconf.h),
 # default the source tree. CC: a clang with libFuzzer (default clang). The
 # binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
@@ -51,6 +51,16 @@ mbox)
 pop3_cmd)
 	srcs="tests/fuzz/fuzz_pop3_cmd.c pop3d/pop3_parse.c common/base64.c"
 	defs=
+	;;
+config)
+	srcs="tests/fuzz/fuzz_config.c common/config.c common/config_keys.c
+	    common/config_value.c common/addr.c common/log.c common/xmalloc.c"
+	for v in CONF_PATH SPOOL_DIR QUEUE_DIR RUN_DIR STATE_DIR LIBEXEC_DIR; do
+		defs="$defs -DMAILD_$v=\"/nonexistent\""
+	done
+	defs="$defs -DMAILD_USER=\"nobody\" -DMAILD_GROUP=\"nogroup\""
+	# listen host names resolve only when numeric or "localhost"
+	libs="$(pkg-config --cflags --libs libconfig) -Wl,--wrap=getaddrinfo"
 	;;
 queue)
 	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c
@@ -103,6 +113,9 @@ bin=$out/fuzz_$target
     $(pkg-config --cflags --libs libcrypto) $libs)
 dict=
 [ -f "$srcdir/tests/fuzz/$target.dict" ] && dict=-dict=$srcdir/tests/fuzz/$target.dict
+# leaks that are the libraries' own, not ours (see the file)
+LSAN_OPTIONS="suppressions=$srcdir/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 exec "$bin" -max_total_time="$secs" -max_len=4096 -timeout=20 \
     -print_final_stats=1 -artifact_prefix="$out/corpus-run/" $dict "$@" \
     "$out/corpus-run/$target" "$srcdir/tests/fuzz/corpus/$target"

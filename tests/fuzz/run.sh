@@ -21,6 +21,14 @@ if [ ! -f "$builddir/autoconf.h" ]; then
 	echo "$0: no autoconf.h in $builddir: run configure first" >&2
 	exit 2
 fi
+# The built-in paths and names the settings table (common/config_keys.c)
+# needs to compile; the targets that load a configuration set their own.
+settings_defs() {
+	for v in CONF_PATH SPOOL_DIR QUEUE_DIR RUN_DIR STATE_DIR LIBEXEC_DIR; do
+		printf ' -DMAILD_%s="/nonexistent"' "$v"
+	done
+	printf ' -DMAILD_USER="nobody" -DMAILD_GROUP="nogroup"'
+}
 defs= libs=
 case $target in
 addr)
@@ -55,10 +63,7 @@ pop3_cmd)
 config)
 	srcs="tests/fuzz/fuzz_config.c common/config.c common/config_keys.c
 	    common/config_value.c common/addr.c common/log.c common/xmalloc.c"
-	for v in CONF_PATH SPOOL_DIR QUEUE_DIR RUN_DIR STATE_DIR LIBEXEC_DIR; do
-		defs="$defs -DMAILD_$v=\"/nonexistent\""
-	done
-	defs="$defs -DMAILD_USER=\"nobody\" -DMAILD_GROUP=\"nogroup\""
+	defs=$(settings_defs)
 	# listen host names resolve only when numeric or "localhost"
 	libs="$(pkg-config --cflags --libs libconfig) -Wl,--wrap=getaddrinfo"
 	;;
@@ -92,11 +97,7 @@ priv|smtp_session|pop3_session)
 		    pop3d/pop3_update.c
 		    common/io.c common/io_tls.c common/tls.c common/base64.c"
 	fi
-	# the built-in paths the settings table needs; the target sets its own
-	for v in CONF_PATH SPOOL_DIR QUEUE_DIR RUN_DIR STATE_DIR LIBEXEC_DIR; do
-		defs="$defs -DMAILD_$v=\"/nonexistent\""
-	done
-	defs="$defs -DMAILD_USER=\"nobody\" -DMAILD_GROUP=\"nogroup\""
+	defs=$(settings_defs)
 	libs="$(pkg-config --cflags --libs libconfig libssl) -lpam -lpthread"
 	;;
 *)

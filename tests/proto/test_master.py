@@ -10,7 +10,7 @@ import time
 import pytest
 
 from maildtest import MAILD, Client, alive, free_port, wait_for
-from test_smtp import wait_messages
+from test_smtp import ehlo, msg, send, wait_messages
 
 
 def test_sighup_with_broken_config_keeps_serving(maild):
@@ -162,18 +162,9 @@ def test_listens_on_ipv4_and_ipv6_on_the_same_port(make_maild):
     for host in ("127.0.0.1", "::1"):
         c = Client(smtp, host=host)
         assert c.smtp_reply()[0] == 220
-        c.cmd("EHLO client.example.org")
-        assert c.smtp_reply()[0] == 250
-        c.cmd("MAIL FROM:<s@example.org>")
-        assert c.smtp_reply()[0] == 250
-        c.cmd("RCPT TO:<alice@example.test>")
-        assert c.smtp_reply()[0] == 250
-        c.cmd("DATA")
-        assert c.smtp_reply()[0] == 354
-        c.send("Subject: over %s\r\n\r\nbody\r\n.\r\n" % host)
-        assert c.smtp_reply()[0] == 250
-        c.cmd("QUIT")
-        assert c.smtp_reply()[0] == 221
+        ehlo(c)
+        assert send(m, "s@example.org", ["alice@example.test"], msg("over " + host),
+                    c)[0] == 250
         p = Client(pop3, host=host)
         assert p.readline().startswith("+OK")
         p.cmd("QUIT")

@@ -8,6 +8,7 @@
 #ifndef MAILD_PRIV_H
 #define MAILD_PRIV_H
 
+#include <security/pam_appl.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -117,6 +118,12 @@ void	priv_maildrop_tick(struct priv *);
  * answers FAIL: 4.7.0 when temporary, else 5.7.8.
  */
 int	priv_auth_ok(struct priv *, const char *user, const char *mech);
+/*
+ * pam_start() for user with the configured service, and the items every
+ * login method sets; NULL (why says what) when PAM itself failed.
+ */
+pam_handle_t *priv_pam_start(const struct priv *, const char *user,
+	    const struct pam_conv *, char *why, size_t whysz);
 int	priv_auth_fail(struct priv *, const struct timespec *start,
 	    const char *user, const char *mech, const char *why,
 	    bool temporary);

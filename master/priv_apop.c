@@ -89,17 +89,8 @@ apop_account(const struct priv *p, const char *user, char *canon,
 	const void	*item;
 	int		 rc;
 
-	if ((rc = pam_start(p->cfg->pam_service, user, &pc, &ph)) !=
-	    PAM_SUCCESS) {
-		snprintf(why, whysz, "pam_start: %s", pam_strerror(ph, rc));
+	if ((ph = priv_pam_start(p, user, &pc, why, whysz)) == NULL)
 		return -1;
-	}
-	/*
-	 * Only a real address: a name such as "local" (inetd on a pipe)
-	 * sends PAM's audit code to the resolver, for seconds at worst.
-	 */
-	if (p->have_peer)
-		(void)pam_set_item(ph, PAM_RHOST, p->client);
 	rc = pam_acct_mgmt(ph, PAM_SILENT);
 	if (rc == PAM_SUCCESS) {
 		if (pam_get_item(ph, PAM_USER, &item) == PAM_SUCCESS &&

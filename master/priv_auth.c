@@ -74,6 +74,27 @@ no_delay(int status, unsigned int usec, void *arg)
 	(void)arg;
 }
 
+pam_handle_t *
+priv_pam_start(const struct priv *p, const char *user,
+    const struct pam_conv *pc, char *why, size_t whysz)
+{
+	pam_handle_t	*ph = NULL;
+	int		 rc;
+
+	if ((rc = pam_start(p->cfg->pam_service, user, pc, &ph)) !=
+	    PAM_SUCCESS) {
+		snprintf(why, whysz, "pam_start: %s", pam_strerror(ph, rc));
+		return NULL;
+	}
+	/*
+	 * Only a real address: a name such as "local" (inetd on a pipe)
+	 * sends PAM's audit code to the resolver, for seconds at worst.
+	 */
+	if (p->have_peer)
+		(void)pam_set_item(ph, PAM_RHOST, p->client);
+	return ph;
+}
+
 /*
  * Runs the PAM transaction. Returns 0 on success with the user name PAM
  * settled on in user_out, 1 on a refusal, -1 when PAM itself failed.
@@ -91,17 +112,8 @@ pam_check(const struct priv *p, const char *user, const char *password,
 	cd.password = password;
 	pc.conv = conv;
 	pc.appdata_ptr = &cd;
-	rc = pam_start(p->cfg->pam_service, user, &pc, &ph);
-	if (rc != PAM_SUCCESS) {
-		snprintf(why, whysz, "pam_start: %s", pam_strerror(ph, rc));
+	if ((ph = priv_pam_start(p, user, &pc, why, whysz)) == NULL)
 		return -1;
-	}
-	/*
-	 * Only a real address: a name such as "local" (inetd on a pipe)
-	 * sends PAM's audit code to the resolver, for seconds at worst.
-	 */
-	if (p->have_peer)
-		(void)pam_set_item(ph, PAM_RHOST, p->client);
 	(void)pam_set_item(ph, PAM_FAIL_DELAY, (const void *)no_delay);
 	rc = pam_authenticate(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS)

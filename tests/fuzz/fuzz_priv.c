@@ -18,9 +18,10 @@
  *
  * Checks: no crash, leak or hang (libFuzzer and ASan); every reply is a
  * well-formed PRIV_OK, PRIV_FAIL (with an RFC 3463 status) or
- * PRIV_REFUSED; the monitor never hands over a descriptor except for the
- * maildrop requests; and after the session nothing is left but whole
- * queue files in active/ (no incoming/ file, no update file, no lock).
+ * PRIV_REFUSED; a descriptor never goes to an SMTP worker, nor with
+ * anything but a PRIV_OK to a POP3 one, nor during the login; and after
+ * the session nothing is left but whole queue files in active/ (no
+ * incoming/ file, no update file, no lock).
  */
 #define _GNU_SOURCE
 #include "autoconf.h"
@@ -62,9 +63,12 @@ status_ok(const char *s)
 	return *s == '\0';
 }
 
-/* A reply as the worker would read it; -1 at EOF. */
+/*
+ * A reply as the worker would read it; -1 at EOF. fd_ok: a descriptor
+ * may come with it (only the POP3 maildrop requests hand one over).
+ */
 static int
-reply(int sock, struct ipc_msg *m, uint32_t asked)
+reply(int sock, struct ipc_msg *m, bool fd_ok)
 {
 	int	n;
 
@@ -73,9 +77,7 @@ reply(int sock, struct ipc_msg *m, uint32_t asked)
 	CHECK(m->type == PRIV_OK || m->type == PRIV_FAIL ||
 	    m->type == PRIV_REFUSED);
 	if (m->fd != -1) {
-		CHECK(m->type == PRIV_OK);
-		CHECK(asked == 0 || asked == PRIV_MAILDROP_OPEN ||
-		    asked == PRIV_INDEX_OPEN || asked == PRIV_MAILDROP_TMP);
+		CHECK(fd_ok && m->type == PRIV_OK);
 		close(m->fd);
 		m->fd = -1;
 	}
@@ -91,14 +93,19 @@ reply(int sock, struct ipc_msg *m, uint32_t asked)
 	return 0;
 }
 
+struct drain {
+	int	sock;
+	bool	pop3;		/* SMTP has no request that returns an fd */
+};
+
 static void *
 drain(void *arg)
 {
-	struct ipc_msg	*m = malloc(sizeof(*m));
-	int		 sock = *(int *)arg;
+	const struct drain	*d = arg;
+	struct ipc_msg		*m = malloc(sizeof(*m));
 
 	CHECK(m != NULL);
-	while (reply(sock, m, 0) == 0)
+	while (reply(d->sock, m, d->pop3) == 0)
 		;
 	free(m);
 	return NULL;
@@ -128,11 +135,11 @@ login(int sock, struct ipc_msg *m)
 	ipc_msg_init(m, PRIV_SESSION_BEGIN);
 	ipc_put_str(m, "FUZZSID");
 	ipc_put_u32(m, ROLE_POP3);
-	if (send_fd(sock, m, true) == -1 || reply(sock, m, 0) == -1 ||
+	if (send_fd(sock, m, true) == -1 || reply(sock, m, false) == -1 ||
 	    m->type != PRIV_OK)
 		return false;
 	ipc_msg_init(m, PRIV_APOP_CHALLENGE);
-	if (ipc_send(sock, m, -1) == -1 || reply(sock, m, 0) == -1 ||
+	if (ipc_send(sock, m, -1) == -1 || reply(sock, m, false) == -1 ||
 	    m->type != PRIV_OK ||
 	    ipc_get_str(m, stamp, sizeof(stamp), sizeof(stamp) - 1) == -1)
 		return false;
@@ -140,7 +147,7 @@ login(int sock, struct ipc_msg *m)
 	ipc_msg_init(m, PRIV_APOP);
 	ipc_put_str(m, sc.user);
 	ipc_put_str(m, hex);
-	return ipc_send(sock, m, -1) == 0 && reply(sock, m, 0) == 0 &&
+	return ipc_send(sock, m, -1) == 0 && reply(sock, m, false) == 0 &&
 	    m->type == PRIV_OK;
 }
 
@@ -150,6 +157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ipc_msg	 m;
 	static bool		 ready;
 	struct scratch_monitor	 mon;
+	struct drain		 d;
 	pthread_t		 dt;
 	char			 path[512];
 	uint32_t		 hdr[2];
@@ -164,12 +172,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	wfd = scratch_monitor_start(&mon, &sc,
-	    (data[0] & 1) ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP);
+	d.pop3 = (data[0] & 1) != 0;
+	wfd = d.sock = scratch_monitor_start(&mon, &sc,
+	    d.pop3 ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP);
 
 	if ((data[0] & 3) == 3)
 		(void)login(wfd, &m);
-	CHECK(pthread_create(&dt, NULL, drain, &wfd) == 0);
+	CHECK(pthread_create(&dt, NULL, drain, &d) == 0);
 
 	while (pos + 3 <= size) {
 		op = data[pos];
@@ -214,7 +223,7 @@ next:
 	close(wfd);
 
 	/* after the session: only acknowledged queue files, whole */
-	(void)scratch_check_queue(&sc);
+	scratch_check_queue(&sc);
 	snprintf(path, sizeof(path), "%s/.%s.pop3-update", sc.spool,
 	    sc.user);
 	CHECK(access(path, F_OK) == -1);

@@ -110,7 +110,7 @@ scratch_sweep(const char *dir, bool report)
 	return n;
 }
 
-int
+void
 scratch_check_queue(const struct scratch *s)
 {
 	char		 dir[256], path[512];
@@ -118,7 +118,7 @@ scratch_check_queue(const struct scratch *s)
 	struct reason	 r;
 	struct dirent	*e;
 	DIR		*d;
-	int		 fd, n = 0;
+	int		 fd;
 
 	snprintf(dir, sizeof(dir), "%s/%s", s->queue, QUEUE_DIR_INCOMING);
 	CHECK(scratch_sweep(dir, true) == 0);
@@ -136,11 +136,9 @@ scratch_check_queue(const struct scratch *s)
 		CHECK(strcmp(env.id, e->d_name) == 0);
 		queue_env_free(&env);
 		close(fd);
-		n++;
 	}
 	closedir(d);
 	(void)scratch_sweep(dir, false);
-	return n;
 }
 
 void

@@ -49,9 +49,8 @@ int	scratch_sweep(const char *dir, bool report);
 /*
  * After a session: nothing may be left in queue/incoming, and every file
  * in queue/active must read as a queue file; then empties both.
- * Returns the number of queued messages.
  */
-int	scratch_check_queue(const struct scratch *);
+void	scratch_check_queue(const struct scratch *);
 
 /*
  * Makes APOP work for the user running the fuzzer (s->user), with the

@@ -9,7 +9,8 @@
 # default the source tree. CC: a clang with libFuzzer (default clang). The
 # binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
-# tests/fuzz/corpus/TARGET), crashes BUILDDIR/tests/fuzz/corpus-run/crash-*.
+# tests/fuzz/corpus/TARGET; config also from the unit tests' files in
+# tests/unit/configs, kept once), crashes BUILDDIR/tests/fuzz/corpus-run/crash-*.
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 TARGET SECONDS [libFuzzer options]" >&2; exit 2; }
 target=$1 secs=$2
@@ -29,7 +30,7 @@ settings_defs() {
 	done
 	printf ' -DMAILD_USER="nobody" -DMAILD_GROUP="nogroup"'
 }
-defs= libs=
+defs= libs= seeds=
 case $target in
 addr)
 	srcs="tests/fuzz/fuzz_addr.c common/addr.c"
@@ -66,6 +67,8 @@ config)
 	defs=$(settings_defs)
 	# listen host names resolve only when numeric or "localhost"
 	libs="$(pkg-config --cflags --libs libconfig) -Wl,--wrap=getaddrinfo"
+	# the unit tests' broken configs are seeds too (one copy of them)
+	seeds=$srcdir/tests/unit/configs
 	;;
 queue)
 	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c
@@ -119,4 +122,4 @@ LSAN_OPTIONS="suppressions=$srcdir/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OP
 export LSAN_OPTIONS
 exec "$bin" -max_total_time="$secs" -max_len=4096 -timeout=20 \
     -print_final_stats=1 -artifact_prefix="$out/corpus-run/" $dict "$@" \
-    "$out/corpus-run/$target" "$srcdir/tests/fuzz/corpus/$target"
+    "$out/corpus-run/$target" "$srcdir/tests/fuzz/corpus/$target" $seeds

@@ -121,7 +121,7 @@ wrap(FILE *fp, int ntabs, const char *lead, const char *text)
 
 static const char example_head[] =
 "# maild.conf: the configuration of the maild mail system (maild(8),\n"
-"# smtpd(8), pop3d(8)), in libconfig syntax. maild.conf(5) describes it in\n"
+"# maild-smtpd(8), maild-pop3d(8)), in libconfig syntax. maild.conf(5) describes it in\n"
 "# full; this file lists every setting with its type, range and default.\n"
 "#\n"
 "# A line \"#name = value;\" shows a setting at its default: remove the \"#\"\n"

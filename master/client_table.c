@@ -230,7 +230,7 @@ client_table_connect(const struct sockaddr *sa, int max)
 	unsigned char	 k[16];
 	bool		 ok = true;
 
-	/* inetd: the super-server limits connections (see smtpd(8)) */
+	/* inetd: the super-server limits connections (see maild-smtpd(8)) */
 	if (ct == NULL || ct_fd != -1 || !key(sa, k))
 		return true;
 	lock();

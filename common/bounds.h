@@ -11,6 +11,8 @@
 #define SESSION_ID_MAX		12
 /* Queue ids: time-derived, sortable, unique per host; see queue_file.h. */
 #define QUEUE_ID_MAX		24
+/* Recipients one queue file may hold (the reader refuses more). */
+#define QUEUE_RCPTS_MAX		100000
 
 /* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF. */
 #define SMTP_CMD_LINE_MAX	512

@@ -28,10 +28,11 @@
 #include "fdutil.h"
 #include "log.h"
 #include "mbox_append.h"
+#include "mbox_table.h"
 #include "xmalloc.h"
 
 /* Bytes that decide whether a line is a From_ line. */
-#define APPEND_LOOKAHEAD	5
+#define APPEND_LOOKAHEAD	MBOX_FROM_LEN
 /* "From " SENDER " " "Www Mmm dd hh:mm:ss yyyy" "\n" and a NUL */
 #define APPEND_FROM_LINE_MAX	(SMTP_PATH_MAX + 64)
 
@@ -129,7 +130,7 @@ append_prefix_ok(const struct mbox_append_msg *m)
 		return false;
 	for (end = p + m->prefix_len; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
-		if (*p == '>' || (nl - p >= 5 && memcmp(p, "From ", 5) == 0))
+		if (*p == '>' || mbox_is_from(p, (size_t)(nl - p)))
 			return false;
 	}
 	return true;
@@ -213,7 +214,7 @@ gen_body(struct gen *g, const struct mbox_append_msg *m)
 				if (end - p < APPEND_LOOKAHEAD && !eof)
 					break;	/* decide with more bytes */
 				if (end - p >= APPEND_LOOKAHEAD &&
-				    memcmp(p, "From ", 5) == 0 &&
+				    mbox_is_from(p, MBOX_FROM_LEN) &&
 				    (rc = gen_put(g, ">", 1)) != 0)
 					goto out;
 				bol = false;

@@ -150,7 +150,7 @@ idx_record_ok(const struct idx_record *rec, size_t i, off_t prev_end,
 	if (i > 0 && rec->from_off != (uint64_t)prev_end &&
 	    rec->from_off != (uint64_t)prev_end + 1)
 		return false;
-	if (rec->from_off + 5 > rec->hdr_off ||
+	if (rec->from_off + MBOX_FROM_LEN > rec->hdr_off ||
 	    rec->hdr_off > rec->body_off || rec->body_off > rec->end ||
 	    rec->end > (uint64_t)scanned || rec->reserved != 0 || rec->dup > i)
 		return false;

@@ -25,7 +25,7 @@
 #include "xmalloc.h"
 
 /* Bytes that may wait for the next read: "From " after a '>' run. */
-#define READER_LOOKAHEAD	5
+#define READER_LOOKAHEAD	MBOX_FROM_LEN
 
 enum reader_state {
 	RD_BOL,		/* at the start of a line */
@@ -129,7 +129,7 @@ reader_process(struct mbox_reader *rd, const char *buf, size_t len,
 			if (avail < READER_LOOKAHEAD && !eof)
 				goto out;
 			if (avail < READER_LOOKAHEAD ||
-			    memcmp(p, "From ", 5) != 0) {
+			    !mbox_is_from(p, MBOX_FROM_LEN)) {
 				*o++ = '>';	/* not quoting: give it back */
 				rd->prev = '>';
 			}

@@ -35,7 +35,7 @@
 #include "xmalloc.h"
 
 /* Bytes needed to classify a line start: "From ". */
-#define SCAN_LOOKAHEAD	5
+#define SCAN_LOOKAHEAD	MBOX_FROM_LEN
 
 enum scan_state {
 	SCAN_BOL,	/* at the start of a line */
@@ -162,7 +162,7 @@ scan_chunk(struct scan *s, const char *buf, off_t base, size_t len, bool eof)
 				goto out;
 			lo = base + (p - buf);
 			if (avail >= SCAN_LOOKAHEAD &&
-			    memcmp(p, "From ", 5) == 0) {
+			    mbox_is_from(p, MBOX_FROM_LEN)) {
 				if (s->in_msg && s->t->n + 1 >=
 				    MBOX_SCAN_MESSAGES_MAX) {
 					scan_close(s, lo, buf, base);
@@ -214,7 +214,7 @@ scan_chunk(struct scan *s, const char *buf, off_t base, size_t len, bool eof)
 				goto out;
 			/* mboxrd: the reader removes one '>' here */
 			if (avail >= SCAN_LOOKAHEAD &&
-			    memcmp(p, "From ", 5) == 0)
+			    mbox_is_from(p, MBOX_FROM_LEN))
 				s->cur.octets--;
 			s->st = SCAN_LINE;
 			break;
@@ -280,15 +280,17 @@ out:
 static int
 scan_restart_ok(int fd, off_t off)
 {
-	char	b[6];
+	char	b[1 + MBOX_FROM_LEN];
 	ssize_t	n;
 
 	if (off == 0) {
-		n = fd_pread_full(fd, b, 5, 0);
-		return n == -1 ? -1 : n == 5 && memcmp(b, "From ", 5) == 0;
+		n = fd_pread_full(fd, b, MBOX_FROM_LEN, 0);
+		return n == -1 ? -1 : mbox_is_from(b, (size_t)n);
 	}
-	n = fd_pread_full(fd, b, 6, off - 1);
-	return n == -1 ? -1 : n == 6 && memcmp(b, "\nFrom ", 6) == 0;
+	/* a From_ line right after a LF */
+	n = fd_pread_full(fd, b, sizeof(b), off - 1);
+	return n == -1 ? -1 :
+	    n > 0 && b[0] == '\n' && mbox_is_from(b + 1, (size_t)n - 1);
 }
 
 int

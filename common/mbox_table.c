@@ -64,7 +64,7 @@ mbox_table_span_end(const struct mbox_table *t, size_t i)
 static int
 table_check_pread(int fd, const struct mbox_table *t, const bool *skip)
 {
-	char	b[6];
+	char	b[1 + MBOX_FROM_LEN];
 	size_t	i;
 	ssize_t	n;
 	off_t	off;
@@ -75,12 +75,13 @@ table_check_pread(int fd, const struct mbox_table *t, const bool *skip)
 		off = t->v[i].from_off;
 		b[0] = '\n';	/* the start of the file counts as after a LF */
 		do
-			n = off == 0 ? pread(fd, b + 1, 5, 0) :
-			    pread(fd, b, 6, off - 1);
+			n = off == 0 ? pread(fd, b + 1, MBOX_FROM_LEN, 0) :
+			    pread(fd, b, 1 + MBOX_FROM_LEN, off - 1);
 		while (n == -1 && errno == EINTR);
 		if (n == -1)
 			return -1;
-		if (n != (off == 0 ? 5 : 6) || memcmp(b, "\nFrom ", 6) != 0)
+		if (n != (ssize_t)(off == 0 ? MBOX_FROM_LEN : 1 + MBOX_FROM_LEN)
+		    || b[0] != '\n' || !mbox_is_from(b + 1, MBOX_FROM_LEN))
 			return 0;
 	}
 	return 1;
@@ -108,7 +109,7 @@ mbox_table_check_starts(int fd, const struct mbox_table *t, const bool *skip)
 	if (t->n == 0)
 		return 1;
 	/* every start is below the last one */
-	len = (size_t)t->v[t->n - 1].from_off + 5;
+	len = (size_t)t->v[t->n - 1].from_off + MBOX_FROM_LEN;
 	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return table_check_pread(fd, t, skip);
@@ -132,7 +133,7 @@ mbox_table_check_starts(int fd, const struct mbox_table *t, const bool *skip)
 				continue;
 			off = t->v[i].from_off;
 			if ((off > 0 && map[off - 1] != '\n') ||
-			    memcmp(map + off, "From ", 5) != 0) {
+			    !mbox_is_from(map + off, MBOX_FROM_LEN)) {
 				ok = 0;
 				break;
 			}

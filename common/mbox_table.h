@@ -33,8 +33,22 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <string.h>
+
 #include "bounds.h"
 #include "reason.h"
+
+/* The separator that starts every message, at the start of a line. */
+#define MBOX_FROM	"From "
+#define MBOX_FROM_LEN	5	/* an int, to compare with pointer differences */
+_Static_assert(sizeof(MBOX_FROM) - 1 == MBOX_FROM_LEN, "MBOX_FROM_LEN");
+
+/* Whether the n bytes at p begin with MBOX_FROM. */
+static inline bool
+mbox_is_from(const char *p, size_t n)
+{
+	return n >= MBOX_FROM_LEN && memcmp(p, MBOX_FROM, MBOX_FROM_LEN) == 0;
+}
 
 struct mbox_msg {
 	off_t	from_off;	/* the "From " of the From_ line */

@@ -16,6 +16,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -41,7 +42,7 @@
 #define PREFIX_MAX	(SMTP_PATH_MAX * 4 + 64)
 
 struct maildrop {
-	char	path[4096];
+	char	path[PATH_MAX];
 	int	fd;
 	bool	dotlocked;
 };
@@ -294,7 +295,7 @@ static int
 open_queue_file(int qdirfd, const char *qid)
 {
 	const char	*dirs[] = { QUEUE_DIR_ACTIVE, QUEUE_DIR_DEFERRED };
-	char		 path[64];
+	char		 path[QUEUE_RELPATH_MAX];
 	size_t		 i;
 	int		 fd;
 

@@ -40,7 +40,7 @@ queue_dirs_init(const char *queue_dir, char *err, size_t errsz)
 {
 	const char	*sub[] = { "", QUEUE_DIR_INCOMING, QUEUE_DIR_ACTIVE,
 			    QUEUE_DIR_DEFERRED, "corrupt" };
-	char		 path[4096];
+	char		 path[PATH_MAX];
 	size_t		 i;
 
 	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
@@ -67,11 +67,11 @@ queue_id_new(char *id)
 		memset(rnd, (int)getpid(), sizeof(rnd));
 	/* 40 bits of seconds, 20 of microseconds, 20 random: 16 characters */
 	t = ((uint64_t)ts.tv_sec << 20) | (uint64_t)(ts.tv_nsec / 1000);
-	for (i = 11; i >= 0; i--, t >>= 5)
+	for (i = QUEUE_ID_TIME_LEN - 1; i >= 0; i--, t >>= 5)
 		id[i] = b32[t & 31];
-	for (i = 0; i < 4; i++)
-		id[12 + i] = b32[rnd[i] & 31];
-	id[16] = '\0';
+	for (i = 0; i < QUEUE_ID_LEN - QUEUE_ID_TIME_LEN; i++)
+		id[QUEUE_ID_TIME_LEN + i] = b32[rnd[i] & 31];
+	id[QUEUE_ID_LEN] = '\0';
 }
 
 bool
@@ -80,9 +80,9 @@ queue_id_valid(const char *s)
 	size_t	i;
 
 	for (i = 0; s[i] != '\0'; i++)
-		if (strchr(b32, s[i]) == NULL || i >= 16)
+		if (strchr(b32, s[i]) == NULL || i >= QUEUE_ID_LEN)
 			return false;
-	return i == 16;
+	return i == QUEUE_ID_LEN;
 }
 
 /* --- field encoding -------------------------------------------------- */
@@ -183,7 +183,7 @@ int
 queue_writer_begin(struct queue_writer *w, const char *queue_dir,
     struct queue_env *env, off_t limit, struct reason *r)
 {
-	char	*buf, path[64];
+	char	*buf, path[QUEUE_RELPATH_MAX];
 	size_t	 cap = ENV_MAX, len = 0, i;
 	int	 n;
 
@@ -298,7 +298,7 @@ queue_writer_write(struct queue_writer *w, const void *buf, size_t n)
 int
 queue_writer_commit(struct queue_writer *w, struct reason *r)
 {
-	char	from[64], to[64];
+	char	from[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
 
 	if (w->overflow) {
 		reason_set(r, "5.3.4", "message too big");
@@ -339,7 +339,7 @@ fail:
 void
 queue_writer_abort(struct queue_writer *w)
 {
-	char	path[64];
+	char	path[QUEUE_RELPATH_MAX];
 
 	if (w->fd != -1) {
 		close(w->fd);
@@ -397,6 +397,33 @@ digits_value(const char *s, size_t n)
 }
 
 /* Parses one envelope line (without LF) at file offset off. */
+/* The envelope lines that must appear exactly once. */
+enum env_seen {
+	SEEN_V = 1 << 0,
+	SEEN_I = 1 << 1,
+	SEEN_T = 1 << 2,
+	SEEN_N = 1 << 3,
+	SEEN_ALL = SEEN_V | SEEN_I | SEEN_T | SEEN_N
+};
+
+/* Digits of an arrival time we accept: far beyond any real clock. */
+#define TIME_DIGITS_MAX	15
+
+static bool
+rcpt_status_valid(char c)
+{
+	switch (c) {
+	case QRCPT_PENDING:
+	case QRCPT_TRYING:
+	case QRCPT_DONE:
+	case QRCPT_BOUNCED:
+	case QRCPT_RELAY:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int
 env_line(struct queue_env *env, const char *l, size_t n, off_t off,
     unsigned *seen)
@@ -410,29 +437,29 @@ env_line(struct queue_env *env, const char *l, size_t n, off_t off,
 	n -= 2;
 	switch (l[-2]) {
 	case 'V':
-		if (n != 1 || l[0] != '1' || (*seen & 1))
+		if (n != 1 || l[0] != '1' || (*seen & SEEN_V))
 			return -1;
-		*seen |= 1;
+		*seen |= SEEN_V;
 		return 0;
 	case 'I':
-		if (n != 16 || (*seen & 2))
+		if (n != QUEUE_ID_LEN || (*seen & SEEN_I))
 			return -1;
-		memcpy(env->id, l, 16);
-		env->id[16] = '\0';
-		*seen |= 2;
+		memcpy(env->id, l, QUEUE_ID_LEN);
+		env->id[QUEUE_ID_LEN] = '\0';
+		*seen |= SEEN_I;
 		return queue_id_valid(env->id) ? 0 : -1;
 	case 'T':
-		if (!all_digits(l, n) || n > 15 || (*seen & 4))
+		if (!all_digits(l, n) || n > TIME_DIGITS_MAX || (*seen & SEEN_T))
 			return -1;
 		env->arrival = (time_t)digits_value(l, n);
-		*seen |= 4;
+		*seen |= SEEN_T;
 		return 0;
 	case 'N':
-		if (n != ATT_DIGITS || !all_digits(l, n) || (*seen & 8))
+		if (n != ATT_DIGITS || !all_digits(l, n) || (*seen & SEEN_N))
 			return -1;
 		env->attempts = (unsigned)digits_value(l, n);
 		env->attempts_off = off + 2;
-		*seen |= 8;
+		*seen |= SEEN_N;
 		return 0;
 	case 'S':
 		if (env->sender != NULL)
@@ -459,9 +486,9 @@ env_line(struct queue_env *env, const char *l, size_t n, off_t off,
 		if (n < 2 + OFF_DIGITS + 4 || l[1] != ' ' ||
 		    l[2 + OFF_DIGITS] != ' ' || !all_digits(l + 2, OFF_DIGITS))
 			return -1;
-		if (strchr("-TDBX", l[0]) == NULL || l[0] == '\0')
+		if (!rcpt_status_valid(l[0]))
 			return -1;
-		if (env->nrcpts >= 100000)
+		if (env->nrcpts >= QUEUE_RCPTS_MAX)
 			return -1;
 		env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1,
 		    sizeof(*env->rcpts));
@@ -528,7 +555,7 @@ queue_env_read(int fd, struct queue_env *env, struct reason *r)
 		}
 		p = nl + 1;
 	}
-	if (seen != 15 || env->sender == NULL || env->client == NULL ||
+	if (seen != SEEN_ALL || env->sender == NULL || env->client == NULL ||
 	    env->nrcpts == 0) {
 		reason_set(r, "4.3.0", "envelope lacks a required line");
 		goto fail;

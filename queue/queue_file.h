@@ -33,6 +33,18 @@
 /* The user field of a remote recipient. */
 #define QRCPT_REMOTE	"@"
 
+/*
+ * A queue id: QUEUE_ID_TIME_LEN base32 characters of arrival time (so
+ * that ids sort by age), then random ones; QUEUE_ID_LEN in all, which
+ * fits QUEUE_ID_MAX (bounds.h).
+ */
+#define QUEUE_ID_LEN		16
+#define QUEUE_ID_TIME_LEN	12
+_Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
+
+/* A queue file's name relative to queue_dir ("deferred/" and an id), with room. */
+#define QUEUE_RELPATH_MAX	64
+
 #define QUEUE_DIR_INCOMING	"incoming"
 #define QUEUE_DIR_ACTIVE	"active"
 #define QUEUE_DIR_DEFERRED	"deferred"

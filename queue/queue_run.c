@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -269,7 +270,7 @@ qitem_open(struct runner *rn, struct qitem *q)
 	struct reason	r;
 	struct stat	st1, st2;
 	struct flock	fl;
-	char		path[64], to[64];
+	char		path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
 	q->fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -327,7 +328,7 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 	const struct config	*cfg = rn->cfg;
 	struct queue_env	*env = &q->env;
 	struct timespec		 ts[2];
-	char			 path[64], to[64];
+	char			 path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
 	const char		*locked_user = NULL;
 	size_t			*bounced, nb = 0, i, k;
 	time_t			 now = time(NULL), due;
@@ -782,7 +783,7 @@ queue_clean_incoming(const struct config *cfg, int max_age)
 	struct dirent	*e;
 	struct stat	 st;
 	DIR		*d;
-	char		 path[4096];
+	char		 path[PATH_MAX];
 	time_t		 now = time(NULL);
 
 	snprintf(path, sizeof(path), "%s/" QUEUE_DIR_INCOMING,
@@ -812,7 +813,7 @@ queue_list(const struct config *cfg, FILE *fp)
 	struct dirent	*e;
 	struct queue_env env;
 	struct reason	 r;
-	char		 path[4096], when[32];
+	char		 path[PATH_MAX], when[32];
 	DIR		*d;
 	size_t		 i, k;
 	int		 fd, count = 0;

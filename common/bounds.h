@@ -62,6 +62,11 @@
 #define USER_NAME_MAX		256
 /* A password (as received; wiped after use). */
 #define PASSWORD_MAX		1024
+/*
+ * A client's address as text (sockaddr_ntop): INET6_ADDRSTRLEN (46) for
+ * the longest IPv6 form, rounded up.
+ */
+#define CLIENT_ADDR_TEXT_MAX	64
 /* A host name, as the client claims or as we resolve it. */
 #define HOST_NAME_MAX_LEN	255
 

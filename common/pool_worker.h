@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "reason.h"
+#include "sockaddr.h"
 
 /* What a listening socket is for; decides the session's rules. */
 enum listen_role {
@@ -89,15 +90,5 @@ int	worker_session_begin(int client_fd, int role,
  * when fd is not an IP connection (a pipe or socketpair).
  */
 const struct sockaddr *worker_inetd_peer(int fd, struct sockaddr_storage *ss);
-
-/* Sets TCP_NODELAY on a client connection (ignored if not TCP). */
-void	socket_nodelay(int fd);
-
-/* Formats a socket address as "1.2.3.4" or "::1" (no port). */
-void	sockaddr_ntop(const struct sockaddr *, char *buf, size_t bufsz);
-/* The same with the port: "1.2.3.4:25", "[::1]:25". */
-void	sockaddr_ntop_port(const struct sockaddr *, char *buf, size_t bufsz);
-/* Whether sa is on the loopback network (127/8, ::1, v4-mapped 127/8). */
-bool	sockaddr_is_loopback(const struct sockaddr *sa);
 
 #endif

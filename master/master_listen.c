@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "sockaddr.h"
 #include "xmalloc.h"
 
 static int

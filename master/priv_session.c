@@ -16,6 +16,7 @@
 #include "pool_worker.h"
 #include "priv.h"
 #include "priv_proto.h"
+#include "sockaddr.h"
 
 int
 priv_answer_ping(struct priv *p, struct ipc_msg *m)

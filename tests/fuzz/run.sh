@@ -84,7 +84,8 @@ priv|smtp_session|pop3_session)
 	    common/fdutil.c common/ipc.c common/log.c common/mbox_append.c
 	    common/mbox_index.c common/mbox_lock.c common/mbox_open.c
 	    common/mbox_reader.c common/mbox_rewrite.c common/mbox_scan.c
-	    common/mbox_table.c common/pool_worker.c common/priv_client.c
+	    common/mbox_table.c common/pool_worker.c common/sockaddr.c
+	    common/priv_client.c
 	    common/rfc5322.c common/session_id.c common/uidl.c
 	    common/xmalloc.c"
 	if [ "$target" = smtp_session ]; then

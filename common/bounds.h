@@ -5,6 +5,9 @@
 #ifndef MAILD_BOUNDS_H
 #define MAILD_BOUNDS_H
 
+/* The number of elements of an array (not a pointer). */
+#define NITEMS(a)		(sizeof(a) / sizeof((a)[0]))
+
 /* One log line, before syslog adds its own prefix. */
 #define LOG_LINE_MAX		1024
 /* "sid=" values: 12 base32 characters, about 60 random bits. */

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "bounds.h"
 #include "reason.h"
 #include "sockaddr.h"
 
@@ -23,6 +24,9 @@ enum listen_role {
 	ROLE_POP3,		/* port 110: STLS offered */
 	ROLE_POP3S,		/* port 995: implicit TLS */
 };
+/* The number of roles, and so the most listeners one pool can have. */
+#define ROLE_COUNT		5
+#define POOL_LISTENERS_MAX	(LISTEN_MAX * ROLE_COUNT)
 
 const char	*listen_role_name(enum listen_role);
 

@@ -70,16 +70,11 @@ reset_signals(void)
 static void
 close_master_fds(struct master *m, const int *keep, size_t nkeep)
 {
-	size_t	i, j, p;
-	int	fds[8];
+	const int	fds[] = { m->pidfile_fd, m->sigpipe_r, m->sigpipe_w,
+			    m->life_w, m->notify_r, m->notify_w };
+	size_t		i, j, p;
 
-	fds[0] = m->pidfile_fd;
-	fds[1] = m->sigpipe_r;
-	fds[2] = m->sigpipe_w;
-	fds[3] = m->life_w;
-	fds[4] = m->notify_r;
-	fds[5] = m->notify_w;
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < NITEMS(fds); i++)
 		close_unless_kept(fds[i], keep, nkeep);
 	for (i = 0; i < m->listeners->n; i++)
 		close_unless_kept(m->listeners->v[i].fd, keep, nkeep);
@@ -94,15 +89,15 @@ worker_main(struct master *m, struct pool *pl, int sock, int status_w)
 {
 	struct pool_worker	w;
 
-	int	keep[LISTEN_MAX * 5 + 3];
+	/* its IPC socket, status pipe and life pipe, and the listeners */
+	int	keep[3 + POOL_LISTENERS_MAX];
 	size_t	n = 0, i;
 
 	/* the worker needs neither NSS nor PAM: keep only what it uses */
 	keep[n++] = sock;
 	keep[n++] = status_w;
 	keep[n++] = m->life_r;
-	for (i = 0; i < pl->nlisteners && n < sizeof(keep) / sizeof(keep[0]);
-	    i++)
+	for (i = 0; i < pl->nlisteners && n < NITEMS(keep); i++)
 		keep[n++] = pl->listeners[i].fd;
 	fd_keep_only(keep, n);
 	log_setident(pl->name);
@@ -185,7 +180,8 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 pid_t
 spawn_monitor(struct master *m, struct pool *pl, int status_r, int status_w)
 {
-	int	keep[LISTEN_MAX * 5 + 4];
+	/* status pipe, life pipe, notify pipe, and the pool's listeners */
+	int	keep[3 + POOL_LISTENERS_MAX];
 	size_t	n = 0, i;
 	pid_t	pid;
 
@@ -204,8 +200,7 @@ spawn_monitor(struct master *m, struct pool *pl, int status_r, int status_w)
 	keep[n++] = m->life_r;
 	if (m->notify_w != -1)
 		keep[n++] = m->notify_w;
-	for (i = 0; i < pl->nlisteners && n < sizeof(keep) / sizeof(keep[0]);
-	    i++)
+	for (i = 0; i < pl->nlisteners && n < NITEMS(keep); i++)
 		keep[n++] = pl->listeners[i].fd;
 	close_master_fds(m, keep, n);
 	close(status_r);	/* the master's end of our own status pipe */
@@ -221,7 +216,7 @@ spawn_monitor(struct master *m, struct pool *pl, int status_r, int status_w)
 pid_t
 spawn_runner(struct master *m)
 {
-	int	keep[2];
+	int	keep[2];	/* the notify and life pipes */
 	pid_t	pid;
 
 	switch (pid = fork()) {
@@ -236,7 +231,7 @@ spawn_runner(struct master *m)
 	reset_signals();
 	keep[0] = m->notify_r;
 	keep[1] = m->life_r;
-	close_master_fds(m, keep, 2);
+	close_master_fds(m, keep, NITEMS(keep));
 	log_setident("maild-queue");
 	prctl(PR_SET_NAME, "maild-queue", 0, 0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1)

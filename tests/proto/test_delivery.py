@@ -383,3 +383,55 @@ def test_mailbox_full_defers_and_keeps_the_maildrop(make_maild):
     ms = wait_messages(m, "alice", 2, timeout=20)
     assert [x["Subject"] for x in ms] == ["old", "over quota"]
     assert_maildrop_owner(m, "alice")
+
+
+def smtp_tx(m, c, mail_args=""):
+    c.cmd("MAIL FROM:<s@example.org>" + mail_args)
+    return c.smtp_reply()
+
+
+def test_queue_below_min_free_refuses_mail_with_452(make_maild, sandbox):
+    # the queue on a 16 MB file system, queue.min_free 4M: MAIL is
+    # refused when less is free, or when the declared SIZE would go below
+    # it; DATA when the message went below it; and all is well again when
+    # space is back
+    queue = sandbox.path("queue")
+    with small_fs(queue, 16, 0):
+        os.chmod(queue, 0o755)
+        cfg = {"queue": {"min_free": "4M"}}
+        m = make_maild(config=cfg)
+        try:
+            filler = os.path.join(queue, "filler")
+            c = connect(m)
+            ehlo(c)
+            assert smtp_tx(m, c)[0] == 250
+            c.cmd("RSET")
+            assert c.smtp_reply()[0] == 250
+            # leave about 4.5M: a plain MAIL passes, one saying 1M does not
+            fill_as_user(filler, 0, user_free(queue) - (4608 << 10))
+            assert 4 << 20 < user_free(queue) < 5 << 20
+            code, lines = smtp_tx(m, c, " SIZE=1048576")
+            assert (code, lines[0][:5]) == (452, "4.3.1"), lines
+            assert smtp_tx(m, c)[0] == 250
+            c.cmd("RCPT TO:<alice@example.test>")
+            assert c.smtp_reply()[0] == 250
+            c.cmd("DATA")
+            assert c.smtp_reply()[0] == 354
+            c.send(msg("big", ("y" * 998 + "\r\n") * 1100))
+            code, lines = c.smtp_reply()
+            assert (code, lines[0][:5]) == (452, "4.3.1"), lines
+            assert queue_files(m, "incoming") == []
+            assert queue_files(m, "active") == [] and queue_files(m, "deferred") == []
+            m.wait_log(r"mail refused: \d+ bytes free in queue_dir")
+            # below the reserve: every MAIL is refused
+            fill_as_user(filler, 0, user_free(queue) - (1 << 20))
+            code, lines = smtp_tx(m, c)
+            assert (code, lines[0][:5]) == (452, "4.3.1"), lines
+            # space back
+            os.unlink(filler)
+            assert send(m, "s@example.org", ["alice@example.test"], msg("after"), c)[0] == 250
+            c.cmd("QUIT")
+            c.smtp_reply()
+            wait_messages(m, "alice", 1)
+        finally:
+            m.stop()

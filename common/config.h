@@ -126,6 +126,7 @@ struct config {
 		int			 retry_max;
 		int			 max_lifetime;	/* then bounce */
 		int			 locked_retry;	/* maildrop in use */
+		long long		 min_free;	/* bytes; 0 = no check */
 	} queue;
 };
 

@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -57,7 +58,7 @@ static config_validate_fn	v_not_yet,
 				v_pam_service, v_banner, v_expire, v_listen,
 				v_pool_min_spare, v_pool_max_spare,
 				v_tls_pair, v_cipher_list,
-				v_queue_order;
+				v_queue_order, v_min_free;
 static config_compute_fn	compute_hostname, compute_local_domains,
 				compute_aliases;
 
@@ -391,6 +392,13 @@ const struct config_key config_keys[] = {
 	  .offset = OFF(queue.locked_retry),
 	  .help = "How soon to retry a delivery whose maildrop was locked "
 	    "(in use by a POP3 session or a mail reader)." },
+	{ .name = "queue.min_free", .type = CONFIG_SIZE, .def = Q("100M"),
+	  .min = 0, .max = 1024 * GIB, .validate = v_min_free,
+	  .offset = OFF(queue.min_free),
+	  .help = "The space to keep free on queue_dir's file system (as "
+	    "users see it: the root reserve does not count); below it, and "
+	    "when a message would go below it, new mail is refused with "
+	    "452 4.3.1 until space is back. 0 turns the check off." },
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 
@@ -842,6 +850,32 @@ v_queue_order(struct config_check *chk, const struct config_key *k,
 	else
 		check_order(chk, cfg, config_key_sibling(k, "retry_max"), k,
 		    true);
+}
+
+/*
+ * A reserve as large as the whole file system would refuse every
+ * message. Only looks: a queue_dir that does not exist yet (maild makes
+ * it) is not judged.
+ */
+static void
+v_min_free(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct config_key	*qk = config_key_find("queue_dir");
+	struct statvfs		 sv;
+	unsigned long long	 total;
+	char			 a[32], b[32];
+
+	if (cfg->queue.min_free == 0 || qk == NULL ||
+	    !config_check_is_ok(chk, qk) ||
+	    statvfs(cfg->queue_dir, &sv) == -1)
+		return;
+	total = (unsigned long long)sv.f_blocks * sv.f_frsize;
+	if ((unsigned long long)cfg->queue.min_free >= total)
+		config_check_error(chk, k, "%s is not less than the size of "
+		    "queue_dir's file system (%s): no mail would be accepted",
+		    config_fmt_size(cfg->queue.min_free, a, sizeof(a)),
+		    config_fmt_size((long long)total, b, sizeof(b)));
 }
 
 /* The certificate and its key come together. */

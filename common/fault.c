@@ -106,6 +106,10 @@ fault_point(const char *name)
 			errno = ENOSPC;
 			return -1;
 		}
+		if (strcmp(f->action, "edquot") == 0) {
+			errno = EDQUOT;
+			return -1;
+		}
 		errno = EIO;
 		return -1;
 	}

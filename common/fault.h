@@ -10,6 +10,7 @@
  *	kill	the process kills itself with SIGKILL (a crash at that instant)
  *	eio	returns -1 with errno EIO
  *	enospc	returns -1 with errno ENOSPC (disk full)
+ *	edquot	returns -1 with errno EDQUOT (over the user's disk quota)
  *	exit	_exit(3)
  * With MAILD_FAULT_ONCE=path set, only the first process to reach a
  * point acts (it creates path): a restarted process then goes on, as

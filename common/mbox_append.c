@@ -2,8 +2,11 @@
  * Local delivery into an mbox maildrop: one message appended with mboxrd
  * quoting, fsync'ed, and cut back to the old length on any failure; and
  * the crash-recovery check that compares the maildrop with what an
- * append would have written. Called by the queue runner (as root, or as
- * the recipient after privdrop) with the maildrop locked. RFC 4155 for
+ * append would have written. Called by the root deliverers (queue
+ * runner, maild -q, an inetd monitor) with the maildrop locked: appends
+ * run with the recipient's effective ids (privdrop_become in
+ * deliver_local.c), so the kernel applies quotas and the root reserve
+ * and EDQUOT/ENOSPC come back here; the check runs as root. RFC 4155 for
  * the format; HACKING.md "The queue" for the recovery protocol.
  *
  * Both use one generator that produces the appended bytes into a large

@@ -8,8 +8,17 @@
  * worker cannot add recipients or claim an authentication it did not do.
  * The queue file is committed (fsync, rename, directory fsync) before
  * DATA_END is answered: the worker says 250 only after that.
+ *
+ * Mail is refused (452 4.3.1, RFC 3463 "mail system full") while the
+ * queue's file system has less than queue.min_free free for users: at
+ * MAIL, counting the size the client declared (RFC 1870), and again
+ * before DATA_END is committed, counting the message as written. The
+ * monitor writes the queue as root, so without this a sender could fill
+ * the file system into the root reserve.
  */
 #include "autoconf.h"
+
+#include <sys/statvfs.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +78,35 @@ priv_txn_abort(struct priv *p)
 	p->txn = TXN_NONE;
 }
 
+/*
+ * Whether the queue's file system keeps queue.min_free bytes free after
+ * need more: f_bavail, what users may still use (not the root reserve).
+ * Says yes when the check is off or statvfs fails (writing the queue
+ * file then reports the trouble). Otherwise logs and fills r.
+ */
+static bool
+queue_has_room(const struct config *cfg, uint64_t need, struct reason *r)
+{
+	struct statvfs	sv;
+	uint64_t	avail;
+
+	if (cfg->queue.min_free <= 0)
+		return true;
+	if (statvfs(cfg->queue_dir, &sv) == -1) {
+		log_warn("statvfs %s", cfg->queue_dir);
+		return true;
+	}
+	avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	if (avail >= need && avail - need >= (uint64_t)cfg->queue.min_free)
+		return true;
+	log_warnx("mail refused: %llu bytes free in queue_dir, queue.min_free "
+	    "is %lld, message %llu bytes", (unsigned long long)avail,
+	    cfg->queue.min_free, (unsigned long long)need);
+	reason_set(r, "4.3.1", "insufficient system storage, try again "
+	    "later");
+	return false;
+}
+
 static bool
 needs_auth(const struct priv *p)
 {
@@ -117,6 +155,10 @@ priv_answer_mail(struct priv *p, struct ipc_msg *m)
 		priv_txn_abort(p);
 		reason_set(&r, "5.3.4", "message size exceeds the limit of "
 		    "%lld octets", p->cfg->smtp.message_size_limit);
+		return priv_reply_fail(p, &r);
+	}
+	if (!queue_has_room(p->cfg, size, &r)) {
+		priv_txn_abort(p);
 		return priv_reply_fail(p, &r);
 	}
 	snprintf(t->sender_text, sizeof(t->sender_text), "%s", sender);
@@ -264,6 +306,11 @@ priv_answer_data_end(struct priv *p, struct ipc_msg *m)
 		    (unsigned long long)t->data_bytes);
 		priv_txn_abort(p);
 		reason_set(&r, "4.3.0", "internal error, try again later");
+		return priv_reply_fail(p, &r);
+	}
+	/* the message is written (not yet synced): it counts already */
+	if (!queue_has_room(p->cfg, 0, &r)) {
+		priv_txn_abort(p);
 		return priv_reply_fail(p, &r);
 	}
 	t->writing = false;

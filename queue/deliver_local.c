@@ -12,6 +12,13 @@
  * touched, the journal records each message's offset and exact length
  * (journal.c); after a crash, deliver_local_recover() compares the bytes
  * there with what the message would have written.
+ *
+ * The maildrop is opened, created and locked as root (the spool directory
+ * is not the user's to write, and a new maildrop is chown'ed), but its
+ * bytes are written with the recipient's identity (privdrop_become): so
+ * the kernel applies the user's disk quota and the file system's root
+ * reserve, and a full mailbox defers the mail ("4.2.2 mailbox full")
+ * instead of filling the disk as root.
  */
 #include "autoconf.h"
 
@@ -32,6 +39,7 @@
 #include "mbox_append.h"
 #include "mbox_lock.h"
 #include "mbox_open.h"
+#include "privdrop.h"
 #include "rfc5322.h"
 #include "xmalloc.h"
 
@@ -45,6 +53,8 @@ struct maildrop {
 	char	path[PATH_MAX];
 	int	fd;
 	bool	dotlocked;
+	uid_t	uid;		/* the recipient: written with these ids */
+	gid_t	gid;
 };
 
 static gid_t
@@ -92,6 +102,8 @@ maildrop_open(const struct config *cfg, const char *user, bool create,
 		reason_set(r, "5.1.1", "no such user: %s", user);
 		return DELIVER_BOUNCE;
 	}
+	md->uid = pw->pw_uid;
+	md->gid = pw->pw_gid;
 	if ((size_t)snprintf(md->path, sizeof(md->path), "%s/%s",
 	    cfg->spool_dir, user) >= sizeof(md->path)) {
 		reason_set(r, "5.3.5", "maildrop path too long");
@@ -172,6 +184,7 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 	struct journal_batch	 jb;
 	struct mbox_append_msg	*msgs;
 	struct mbox_append_result res;
+	struct privdrop_saved	 ids;
 	struct reason		 r;
 	struct stat		 st;
 	enum deliver_result	 dr;
@@ -233,6 +246,17 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 		}
 		goto out;
 	}
+	/* from here to the fsync (or the cut back) as the recipient */
+	if (privdrop_become(md.uid, md.gid, &ids) == -1) {
+		log_warn("cannot take the ids of %s (uid %lu) to deliver",
+		    user, (unsigned long)md.uid);
+		reason_set(&r, "4.3.0", "cannot take the recipient's identity");
+		for (i = 0; i < k; i++) {
+			items[idx[i]].result = DELIVER_DEFER;
+			items[idx[i]].why = r;
+		}
+		goto out;
+	}
 	for (i = 0; i < k; i++) {
 		struct deliver_item *it = &items[idx[i]];
 
@@ -258,6 +282,7 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 		if (ftruncate(md.fd, start) == -1 || fsync(md.fd) == -1)
 			log_warn("cannot cut %s back to %lld bytes", md.path,
 			    (long long)start);
+		privdrop_restore(&ids);
 		reason_set(&r, "4.2.0", "cannot write the maildrop");
 		for (i = 0; i < n; i++)
 			if (items[i].result == DELIVER_OK) {
@@ -266,6 +291,7 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 			}
 		goto out;
 	}
+	privdrop_restore(&ids);
 	for (i = 0; i < n; i++) {
 		struct deliver_item *it = &items[i];
 

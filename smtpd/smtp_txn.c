@@ -33,8 +33,9 @@ code_for(const struct reason *r, int perm)
 		return 530;
 	if (strcmp(r->status, "5.3.4") == 0)
 		return 552;
-	if (strcmp(r->status, "4.5.3") == 0)
-		return 452;
+	if (strcmp(r->status, "4.5.3") == 0 ||
+	    strcmp(r->status, "4.3.1") == 0)
+		return 452;	/* too many recipients; no room (RFC 1870) */
 	if (strcmp(r->status, "5.7.1") == 0 && perm == 550)
 		return 554;	/* relaying denied */
 	if (r->status[0] == '4')

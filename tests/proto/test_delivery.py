@@ -1,6 +1,9 @@
 """Queue and local delivery: crash safety, locked and hostile maildrops,
-bounces, and a real client (swaks)."""
+bounces, a real client (swaks), and full disks: a maildrop written with
+its user's identity (quotas and the root reserve apply), and the queue's
+free-space reserve (queue.min_free)."""
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -233,3 +236,202 @@ def test_batch_killed_midway_recovers_exactly_once(make_maild, fault):
              queue_files(m, "deferred") == [], what="empty queue")
     if os.path.exists(stamp):
         os.unlink(stamp)
+
+
+# --- full disks ------------------------------------------------------------------
+
+FAST_RETRY = {"queue": {"retry_min": "2s", "retry_max": "2s"}}
+OLD_MAILDROP = b"From old@example.org Tue Nov 14 22:13:20 2023\nSubject: old\n\nold\n\n"
+
+
+def own_maildrop(m, user, data=b""):
+    """Makes user's maildrop as maild would (0600 user:mail) holding data."""
+    path = m.sb.path("spool", user)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if os.geteuid() == 0:
+            os.fchown(fd, m.sb.uids[user], m.sb.mail_gid)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return path
+
+
+def assert_maildrop_owner(m, user):
+    st = os.stat(m.sb.path("spool", user))
+    assert st.st_mode & 0o7777 == 0o600
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (m.sb.uids[user], m.sb.mail_gid)
+
+
+@contextlib.contextmanager
+def small_fs(path, megabytes, reserved_pct):
+    """A fresh ext4 of that size, with that root reserve, mounted on path
+    (a loop device: root only). Always unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a file system")
+    if shutil.which("mkfs.ext4") is None:
+        pytest.skip("no mkfs.ext4")
+    img = path.rstrip("/") + ".img"
+    with open(img, "wb") as f:
+        f.truncate(megabytes << 20)
+    try:
+        r = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", str(reserved_pct), img],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            pytest.skip("mkfs.ext4 failed: " + r.stderr.strip())
+        r = subprocess.run(["mount", "-o", "loop", img, path], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            pytest.skip("cannot mount a loop device: " + r.stderr.strip())
+        try:
+            yield path
+        finally:
+            for _ in range(50):
+                if subprocess.run(["umount", path], capture_output=True,
+                                  timeout=60).returncode == 0:
+                    break
+                time.sleep(0.2)
+            else:
+                subprocess.run(["umount", "-l", path], capture_output=True, timeout=60)
+    finally:
+        os.unlink(img)
+
+
+def fill_as_user(path, uid, limit):
+    """Writes path as uid until the file system refuses (ENOSPC) or limit
+    bytes are written; returns how many were. A user stops at the root
+    reserve; root would not."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchown(fd, uid, uid)
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        n = 0
+        try:
+            os.close(rd)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            buf = b"\0" * 65536
+            while n < limit:
+                n += os.write(fd, buf[:min(len(buf), limit - n)])
+            os.fsync(fd)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                n = -1
+        finally:
+            os.write(wr, b"%d" % n)
+            os._exit(0)
+    os.close(wr)
+    os.close(fd)
+    got = int(os.read(rd, 64) or b"-1")
+    os.close(rd)
+    os.waitpid(pid, 0)
+    assert got >= 0, "filling %s failed" % path
+    return got
+
+
+def user_free(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def test_full_maildrop_file_system_defers_without_using_root_reserve(make_maild, sandbox):
+    # the spool on an ext4 with a 25% root reserve, filled by a user up
+    # to that reserve: the deliverer writes as alice, so the disk is full
+    # for it too; mail waits in the queue, the maildrop stays as it was
+    spool = sandbox.path("spool")
+    with small_fs(spool, 8, 25):
+        os.chmod(spool, 0o775)
+        m = make_maild(config=FAST_RETRY)
+        try:
+            path = own_maildrop(m, "alice", OLD_MAILDROP)
+            filler = os.path.join(spool, "filler")
+            fill_as_user(filler, 65534, 64 << 20)
+            assert user_free(spool) < 64 << 10
+            reserve = os.statvfs(spool).f_bfree * os.statvfs(spool).f_frsize
+            assert reserve > 1 << 20     # root could still write here
+            assert send(m, "s@example.org", ["alice@example.test"],
+                        msg("waits", ("x" * 998 + "\r\n") * 100))[0] == 250
+            m.wait_log(r"deferred to=<alice@example\.test>.*4\.3\.1 mail system full")
+            with open(path, "rb") as f:
+                assert f.read() == OLD_MAILDROP
+            assert len(queue_files(m, "deferred")) == 1
+            # space back: delivered at the next try
+            os.unlink(filler)
+            ms = wait_messages(m, "alice", 2, timeout=20)
+            assert [x["Subject"] for x in ms] == ["old", "waits"]
+            assert_maildrop_owner(m, "alice")
+            wait_for(lambda: queue_files(m, "deferred") == [] and
+                     queue_files(m, "active") == [], what="empty queue")
+        finally:
+            m.stop()
+
+
+def test_mailbox_full_defers_and_keeps_the_maildrop(make_maild):
+    # EDQUOT from the maildrop (simulated: kernel quotas are not
+    # available everywhere, and not at all without root): the delivery is
+    # deferred as 4.2.2, the maildrop cut back, and the next try delivers
+    m = make_maild(config=FAST_RETRY,
+                   env={"MAILD_FAULT": "mbox_append.mid_write:edquot"})
+    path = own_maildrop(m, "alice", OLD_MAILDROP)
+    assert send(m, "s@example.org", ["alice@example.test"], msg("over quota"))[0] == 250
+    m.wait_log(r"deferred to=<alice@example\.test>.*4\.2\.2 mailbox full")
+    with open(path, "rb") as f:
+        assert f.read() == OLD_MAILDROP
+    ms = wait_messages(m, "alice", 2, timeout=20)
+    assert [x["Subject"] for x in ms] == ["old", "over quota"]
+    assert_maildrop_owner(m, "alice")
+
+
+def smtp_tx(m, c, mail_args=""):
+    c.cmd("MAIL FROM:<s@example.org>" + mail_args)
+    return c.smtp_reply()
+
+
+def test_queue_below_min_free_refuses_mail_with_452(make_maild, sandbox):
+    # the queue on a 16 MB file system, queue.min_free 4M: MAIL is
+    # refused when less is free, or when the declared SIZE would go below
+    # it; DATA when the message went below it; and all is well again when
+    # space is back
+    queue = sandbox.path("queue")
+    with small_fs(queue, 16, 0):
+        os.chmod(queue, 0o755)
+        cfg = {"queue": {"min_free": "4M"}}
+        m = make_maild(config=cfg)
+        try:
+            filler = os.path.join(queue, "filler")
+            c = connect(m)
+            ehlo(c)
+            assert smtp_tx(m, c)[0] == 250
+            c.cmd("RSET")
+            assert c.smtp_reply()[0] == 250
+            # leave about 4.5M: a plain MAIL passes, one saying 1M does not
+            fill_as_user(filler, 0, user_free(queue) - (4608 << 10))
+            assert 4 << 20 < user_free(queue) < 5 << 20
+            code, lines = smtp_tx(m, c, " SIZE=1048576")
+            assert (code, lines[0][:5]) == (452, "4.3.1"), lines
+            assert smtp_tx(m, c)[0] == 250
+            c.cmd("RCPT TO:<alice@example.test>")
+            assert c.smtp_reply()[0] == 250
+            c.cmd("DATA")
+            assert c.smtp_reply()[0] == 354
+            c.send(msg("big", ("y" * 998 + "\r\n") * 1100))
+            code, lines = c.smtp_reply()
+            assert (code, lines[0][:5]) == (452, "4.3.1"), lines
+            assert queue_files(m, "incoming") == []
+            assert queue_files(m, "active") == [] and queue_files(m, "deferred") == []
+            m.wait_log(r"mail refused: \d+ bytes free in queue_dir")
+            # below the reserve: every MAIL is refused
+            fill_as_user(filler, 0, user_free(queue) - (1 << 20))
+            code, lines = smtp_tx(m, c)
+            assert (code, lines[0][:5]) == (452, "4.3.1"), lines
+            # space back
+            os.unlink(filler)
+            assert send(m, "s@example.org", ["alice@example.test"], msg("after"), c)[0] == 250
+            c.cmd("QUIT")
+            c.smtp_reply()
+            wait_messages(m, "alice", 1)
+        finally:
+            m.stop()

@@ -243,12 +243,12 @@ END_TEST
 
 /*
  * Every field of struct config has a row: 18 at the top (not counting
- * path), 19 + 4 in smtp, 9 + 4 in pop3, 5 in tls, 4 in queue. A new field
+ * path), 19 + 4 in smtp, 9 + 4 in pop3, 5 in tls, 5 in queue. A new field
  * without a row, or a row without a field, changes one side of this.
  */
 START_TEST(test_table_covers_struct)
 {
-	ck_assert_uint_eq(config_nkeys, 18 + 19 + 4 + 9 + 4 + 5 + 4);
+	ck_assert_uint_eq(config_nkeys, 18 + 19 + 4 + 9 + 4 + 5 + 5);
 }
 END_TEST
 
@@ -314,6 +314,7 @@ static const struct {
 	{ "queue.retry_max",		"\"1h\"" },
 	{ "queue.max_lifetime",		"\"5d\"" },
 	{ "queue.locked_retry",		"\"1s\"" },
+	{ "queue.min_free",		"\"100M\"" },
 };
 
 START_TEST(test_default_value)
@@ -699,6 +700,10 @@ static const struct broken broken[] = {
 	    "queue: {\n max_lifetime = \"30m\"; };\n", 2,
 	    "queue.max_lifetime: 30m is out of range: must be between 1h and "
 	    "30d" },
+	{ "reserve larger than the queue's file system",
+	    "queue_dir = \"/proc\";\nqueue: {\n min_free = \"1M\"; };\n", 3,
+	    "queue.min_free: 1M is not less than the size of queue_dir's "
+	    "file system (0): no mail would be accepted" },
 	{ "duplicate in one list",
 	    "smtp: { listen = [ \"127.0.0.1:25\",\n \"127.0.0.1:25\" ]; };\n",
 	    2, "\"127.0.0.1:25\" is already used by smtp.listen at" },

@@ -5,15 +5,19 @@
  * scanner and reader (a 5 MB message byte for byte), Python's mailbox
  * module reading what we wrote, every fault point leaving the file at
  * its old length, and the crash-recovery check (complete, torn at every
- * byte, damaged, absent).
+ * byte, damaged, absent). And an append as the deliverers make it, with
+ * the recipient's identity (privdrop_become): no capabilities meanwhile,
+ * the maildrop's owner and mode as they were, root again afterwards.
  */
 #include "autoconf.h"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@
 #include "mbox_append.h"
 #include "mbox_scan.h"
 #include "mbox_test.h"
+#include "privdrop.h"
 #include "unit.h"
 
 #define S(s)	s, sizeof(s) - 1
@@ -364,6 +369,8 @@ static const struct fault_case fault_cases[] = {
 	{ "mbox_append.mid_write", "enospc", "4.3.1", ENOSPC },
 	{ "mbox_append.after_write", "enospc", "4.3.1", ENOSPC },
 	{ "mbox_append.after_fsync", "enospc", "4.3.1", ENOSPC },
+	{ "mbox_append.before_write", "edquot", "4.2.2", EDQUOT },
+	{ "mbox_append.mid_write", "edquot", "4.2.2", EDQUOT },
 };
 
 #define OLD_MBOX	"From x Mon Jan  1 00:00:00 2024\n\nold body"
@@ -406,6 +413,92 @@ START_TEST(test_fault_points)
 	    all);
 	free(all);
 	free(out);
+	close(fd);
+}
+END_TEST
+
+/* The effective capability set (/proc/self/status CapEff), or -1. */
+static long long
+cap_eff(void)
+{
+	FILE		*fp;
+	char		 line[256];
+	long long	 v = -1;
+
+	if ((fp = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, "CapEff:", 7) == 0)
+			v = strtoll(line + 7, NULL, 16);
+	fclose(fp);
+	return v;
+}
+
+#define RCPT_UID	60001
+#define RCPT_GID	60001
+#define MAIL_GID	60008
+
+/*
+ * The deliverers write a maildrop as its user: with seteuid the
+ * effective capabilities go (CAP_SYS_RESOURCE would pass quotas and the
+ * root reserve; setfsuid alone would keep it), and they come back.
+ * Needs real root: skipped as an ordinary user, and under uid_wrapper
+ * (which fakes the ids, not the kernel's capabilities).
+ */
+START_TEST(test_append_as_recipient)
+{
+	struct privdrop_saved	 ids;
+	struct mbox_append_msg	 m;
+	struct reason		 r;
+	struct stat		 st;
+	gid_t			 g[8];
+	long long		 caps;
+	int			 fd, bfd, dumpable, ngroups;
+
+	caps = cap_eff();
+	if (geteuid() != 0 || caps <= 0)
+		return;
+	fd = mt_file("mbox", S(OLD_MBOX));
+	ck_assert_int_eq(fchown(fd, RCPT_UID, MAIL_GID), 0);
+	ck_assert_int_eq(fchmod(fd, 0600), 0);
+	write_body_file();
+	ck_assert_int_ne(bfd = open(mt_path("body"), O_RDONLY), -1);
+	ck_assert_int_eq(fstat(bfd, &st), 0);
+	memset(&m, 0, sizeof(m));
+	m.sender = "a@b";
+	m.arrival = T1;
+	m.body_fd = bfd;
+	m.body_len = st.st_size;
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	ngroups = getgroups(0, NULL);
+
+	ck_assert_int_eq(privdrop_become(RCPT_UID, RCPT_GID, &ids), 0);
+	ck_assert_uint_eq(geteuid(), RCPT_UID);
+	ck_assert_uint_eq(getegid(), RCPT_GID);
+	ck_assert_int_eq(getgroups(8, g), 1);
+	ck_assert_uint_eq(g[0], RCPT_GID);
+	ck_assert_msg(cap_eff() == 0, "CapEff %llx as the recipient",
+	    cap_eff());
+	ck_assert_int_eq(mbox_append(fd, &m, NULL, &r), 0);
+	privdrop_restore(&ids);
+
+	ck_assert_uint_eq(geteuid(), 0);
+	ck_assert_uint_eq(getegid(), 0);
+	ck_assert_int_eq(getgroups(0, NULL), ngroups);
+	ck_assert_int_eq(cap_eff(), caps);
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_uint_eq(st.st_uid, RCPT_UID);
+	ck_assert_uint_eq(st.st_gid, MAIL_GID);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_gt(st.st_size, (off_t)sizeof(OLD_MBOX) - 1);
+
+	/* root's own maildrop: nothing to change */
+	ck_assert_int_eq(privdrop_become(0, 0, &ids), 0);
+	ck_assert(!ids.active);
+	ck_assert_int_eq(cap_eff(), caps);
+	privdrop_restore(&ids);
+	close(bfd);
 	close(fd);
 }
 END_TEST
@@ -556,6 +649,7 @@ mbox_append_suite(void)
 	tcase_add_loop_test(tc, test_fault_points, 0, nitems(fault_cases));
 	tcase_add_loop_test(tc, test_crash_recovery, 0, nitems(kill_cases));
 	tcase_add_test(tc, test_check_results);
+	tcase_add_test(tc, test_append_as_recipient);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -42,8 +42,8 @@ struct priv_txn_state {
 	char			 helo[SMTP_DOMAIN_MAX + 1];
 	bool			 utf8;
 	char			 qid[QUEUE_ID_MAX + 1];
-	struct resolve_list	 targets;	/* deduplicated final targets */
-	char			**rcpt_text;	/* per target: as given */
+	struct resolve_list	 targets;	/* deduplicated final targets,
+						   each with its recipient */
 	size_t			 nrcpt_cmds;	/* RCPTs accepted */
 	struct queue_writer	 w;
 	bool			 writing;
@@ -63,14 +63,10 @@ void
 priv_txn_abort(struct priv *p)
 {
 	struct priv_txn_state	*t = p->smtp;
-	size_t			 i;
 
 	if (t != NULL) {
 		if (t->writing)
 			queue_writer_abort(&t->w);
-		for (i = 0; i < t->targets.n; i++)
-			free(t->rcpt_text[i]);
-		free(t->rcpt_text);
 		resolve_list_free(&t->targets);
 		free(t);
 		p->smtp = NULL;
@@ -177,7 +173,6 @@ priv_answer_rcpt(struct priv *p, struct ipc_msg *m)
 	struct mailaddr		 a;
 	struct reason		 r;
 	char			 text[SMTP_PATH_MAX + 1];
-	size_t			 before, i;
 	int			 code;
 
 	if (ipc_get_str(m, text, sizeof(text), SMTP_PATH_MAX) == -1 ||
@@ -190,17 +185,13 @@ priv_answer_rcpt(struct priv *p, struct ipc_msg *m)
 		reason_set(&r, "4.5.3", "too many recipients");
 		return priv_reply_fail(p, &r);
 	}
-	before = t->targets.n;
+	/* a refused recipient leaves the targets as they were (resolve.h) */
 	if (resolve_rcpt(p->cfg, p->aliases, &a, p->authed, &t->targets,
 	    &code, &r) == -1) {
 		log_info("recipient <%s> refused: %s %s", text, r.status,
 		    r.text);
 		return priv_reply_fail(p, &r);
 	}
-	t->rcpt_text = xreallocarray(t->rcpt_text, t->targets.n,
-	    sizeof(*t->rcpt_text));
-	for (i = before; i < t->targets.n; i++)
-		t->rcpt_text[i] = xstrdup(text);
 	t->nrcpt_cmds++;
 	p->txn = TXN_RCPT;
 	return priv_reply_ok(p);
@@ -249,7 +240,7 @@ priv_answer_data_begin(struct priv *p, struct ipc_msg *m)
 		env.rcpts[i].status = remote ? QRCPT_RELAY : QRCPT_PENDING;
 		env.rcpts[i].user = t->targets.v[i].user;
 		env.rcpts[i].addr = remote ? t->targets.v[i].addr :
-		    t->rcpt_text[i];
+		    t->targets.v[i].rcpt;
 	}
 	if (p->cfg->smtp.message_size_limit > 0)
 		limit = (off_t)p->cfg->smtp.message_size_limit + TRACE_SLACK;
@@ -360,8 +351,10 @@ priv_answer_vrfy(struct priv *p, struct ipc_msg *m)
 	    ADDR_UTF8, &a, &r) == -1)
 		return PRIV_H_REFUSE;
 	/* only our own users: VRFY never says anything about relaying */
-	if (resolve_rcpt(p->cfg, p->aliases, &a, false, &l, &code, &r) == -1)
+	if (resolve_rcpt(p->cfg, p->aliases, &a, false, &l, &code, &r) == -1) {
+		resolve_list_free(&l);	/* empty: resolve_rcpt took nothing */
 		return priv_reply_fail(p, &r);
+	}
 	log_info("%s <%s>: %zu target(s)", expand ? "EXPN" : "VRFY", text,
 	    l.n);
 	out = xmalloc(cap);

@@ -25,19 +25,56 @@ struct expand_ctx {
 	int			 depth;
 };
 
-static void
-add(struct resolve_list *out, const char *user, const char *addr)
+static bool
+has(const struct resolve_list *l, const char *user, const char *addr)
 {
 	size_t	i;
 
-	for (i = 0; i < out->n; i++)
-		if (strcmp(out->v[i].user, user) == 0 &&
-		    strcmp(out->v[i].addr, addr) == 0)
-			return;
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].user, user) == 0 &&
+		    strcmp(l->v[i].addr, addr) == 0)
+			return true;
+	return false;
+}
+
+/* Into the expansion's own list: the recipient is set by merge(). */
+static void
+add(struct resolve_list *out, const char *user, const char *addr)
+{
+	if (has(out, user, addr))
+		return;
 	out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
 	out->v[out->n].user = xstrdup(user);
 	out->v[out->n].addr = xstrdup(addr);
+	out->v[out->n].rcpt = NULL;
 	out->n++;
+}
+
+/*
+ * Moves the targets of a whole, successful resolution (from) to the end
+ * of out, each with rcpt, leaving out the ones out has already; from is
+ * left empty. Nothing here can fail half-way (xreallocarray aborts).
+ */
+static void
+merge(struct resolve_list *out, struct resolve_list *from, const char *rcpt)
+{
+	size_t	i;
+
+	if (from->n > 0)
+		out->v = xreallocarray(out->v, out->n + from->n,
+		    sizeof(*out->v));
+	for (i = 0; i < from->n; i++) {
+		struct resolved *t = &from->v[i];
+
+		if (has(out, t->user, t->addr))
+			continue;
+		out->v[out->n].user = t->user;
+		out->v[out->n].addr = t->addr;
+		out->v[out->n].rcpt = xstrdup(rcpt);
+		out->n++;
+		t->user = t->addr = NULL;
+	}
+	resolve_list_free(from);
 }
 
 /* A user name we are willing to use as a maildrop file name. */
@@ -161,9 +198,15 @@ resolve_rcpt(const struct config *cfg, const struct aliases *al,
     const struct mailaddr *rcpt, bool relay_ok, struct resolve_list *out,
     int *code_out, struct reason *r)
 {
+	struct resolve_list	got = { NULL, 0 };
 	struct expand_ctx	ctx;
 	char			text[ADDR_TEXT_SIZE];
 
+	if (addr_format(rcpt, text, sizeof(text)) == -1) {
+		*code_out = 501;
+		reason_set(r, "5.1.3", "bad recipient address");
+		return -1;
+	}
 	if (rcpt->domain[0] != '\0' &&
 	    !config_is_local_domain(cfg, rcpt->domain)) {
 		if (!relay_ok) {
@@ -171,25 +214,28 @@ resolve_rcpt(const struct config *cfg, const struct aliases *al,
 			reason_set(r, "5.7.1", "relay access denied");
 			return -1;
 		}
-		if (addr_format(rcpt, text, sizeof(text)) == -1) {
-			*code_out = 501;
-			reason_set(r, "5.1.3", "bad recipient address");
-			return -1;
-		}
-		add(out, QRCPT_REMOTE, text);
+		add(&got, QRCPT_REMOTE, text);
+		merge(out, &got, text);
 		return 0;
 	}
+	/*
+	 * Into a list of its own: an alias reports its targets one by one,
+	 * and a member refused after others were taken must not leave those
+	 * in out (the caller answers 5xx/4xx for the whole recipient).
+	 */
 	ctx.cfg = cfg;
 	ctx.al = al;
-	ctx.out = out;
+	ctx.out = &got;
 	ctx.depth = 0;
 	if (resolve_local(&ctx, rcpt->local, r) == -1) {
+		resolve_list_free(&got);
 		*code_out = r->status[0] == '4' ? 451 : 550;
 		if (strcmp(r->status, "5.4.6") == 0 ||
 		    strcmp(r->status, "5.5.3") == 0)
 			*code_out = 550;
 		return -1;
 	}
+	merge(out, &got, text);
 	return 0;
 }
 
@@ -224,6 +270,7 @@ resolve_list_free(struct resolve_list *l)
 	for (i = 0; i < l->n; i++) {
 		free(l->v[i].user);
 		free(l->v[i].addr);
+		free(l->v[i].rcpt);
 	}
 	free(l->v);
 	l->v = NULL;

@@ -15,9 +15,15 @@
 #include "config.h"
 #include "reason.h"
 
+/*
+ * One final target, with the recipient that brought it in: a single
+ * record, so that what an envelope lists per target cannot get out of
+ * step with the targets themselves.
+ */
 struct resolved {
 	char	*user;		/* a local user, or QRCPT_REMOTE ("@") */
-	char	*addr;		/* remote: the address to relay to */
+	char	*addr;		/* remote: the address to relay to; else "" */
+	char	*rcpt;		/* the recipient resolved (addr_format) */
 };
 
 struct resolve_list {
@@ -30,7 +36,9 @@ struct resolve_list {
  * part, in lower case, through the aliases (al may be NULL), then NSS;
  * postmaster with no alias and no such user goes to root. Another
  * domain is a remote recipient, allowed only when relay_ok (the client
- * authenticated). Appends the targets to out (duplicates dropped).
+ * authenticated). Appends the targets not already in out, each with
+ * rcpt as its recipient; all of them or, on failure, none: an alias whose
+ * third member is refused leaves out exactly as it was.
  * Returns 0, or -1 with *code_out (550, 554, 451, ...) and r.
  */
 int	resolve_rcpt(const struct config *cfg, const struct aliases *al,
@@ -46,6 +54,7 @@ bool	resolve_sender_owned(const struct config *cfg,
 	    const struct aliases *al, const struct mailaddr *sender,
 	    const char *user);
 
-void	resolve_list_free(struct resolve_list *);
+/* Frees every record and leaves l empty ({ NULL, 0 }). */
+void	resolve_list_free(struct resolve_list *l);
 
 #endif

@@ -41,6 +41,7 @@ lookup_arg(struct smtp_session *s, const struct smtp_cmd *cmd, char *arg,
 	struct reason	r;
 	const char	*p = cmd->args;
 	size_t		n = cmd->argslen;
+	int		len;
 
 	if (n == 0) {
 		*result = smtp_reply(s, 501, "5.5.4", "%s requires an address",
@@ -51,17 +52,22 @@ lookup_arg(struct smtp_session *s, const struct smtp_cmd *cmd, char *arg,
 		p++;
 		n -= 2;
 	}
-	if (n > (size_t)(SMTP_PATH_MAX - SMTP_DOMAIN_MAX - 2)) {
+	/* the address as the monitor will see it: at most a path's length */
+	if (n > ADDR_TEXT_MAX) {
 		*result = smtp_reply(s, 501, "5.5.4", "address too long");
 		return -1;
 	}
 	if (memchr(p, '@', n) == NULL)
 		/* a bare local part: one of ours, in our first local domain */
-		snprintf(arg, argsz, "%.*s@%s", (int)n, p,
+		len = snprintf(arg, argsz, "%.*s@%s", (int)n, p,
 		    s->cfg->local_domains.n > 0 ? s->cfg->local_domains.v[0] :
 		    s->cfg->hostname);
 	else
-		snprintf(arg, argsz, "%.*s", (int)n, p);
+		len = snprintf(arg, argsz, "%.*s", (int)n, p);
+	if (len < 0 || (size_t)len >= argsz || (size_t)len > ADDR_TEXT_MAX) {
+		*result = smtp_reply(s, 501, "5.5.4", "address too long");
+		return -1;
+	}
 	if (addr_parse_mailbox(arg, strlen(arg), ADDR_ALLOW_POSTMASTER |
 	    ((s->ext & SMTP_EXT_SMTPUTF8) ? ADDR_UTF8 : 0), &a, &r) == -1) {
 		*result = smtp_reply(s, 501, r.status, "%s", r.text);

@@ -13,7 +13,9 @@
  *			otherwise: a fresh socket pair's end).
  * Flags: bit 0 POP3 (else SMTP); bit 1 (POP3) first log in as the user
  * running the fuzzer, for real, through APOP against a scratch secrets
- * file, so that the maildrop requests are reachable.
+ * file, so that the maildrop requests are reachable; bit 2 VRFY and EXPN
+ * enabled. RCPT, VRFY and EXPN resolve through the scratch aliases
+ * (SCRATCH_ALIASES: partly failing, nested, remote, looping).
  * PRIV_AUTH requests are skipped: PAM would make each run take seconds.
  *
  * Checks: no crash, leak or hang (libFuzzer and ASan); every reply is a
@@ -173,6 +175,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	d.pop3 = (data[0] & 1) != 0;
+	sc.cfg->smtp.vrfy = sc.cfg->smtp.expn = (data[0] & 4) != 0;
 	wfd = d.sock = scratch_monitor_start(&mon, &sc,
 	    d.pop3 ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP);
 

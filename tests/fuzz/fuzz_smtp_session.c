@@ -6,8 +6,10 @@
  * a scratch mail system (scratch.h). Nothing is delivered.
  *
  * The first input octet picks the role (bit 0: submission, else smtp;
- * smtps needs TLS, which is not configured here) and whether HELO is
- * required (bit 1); the rest is the client's bytes.
+ * smtps needs TLS, which is not configured here), whether HELO is
+ * required (bit 1) and whether VRFY and EXPN are on (bit 2); the rest is
+ * the client's bytes. Recipients resolve through the scratch aliases
+ * (SCRATCH_ALIASES: team@localhost fails part-way, and so on).
  *
  * Checks: no crash, leak or hang; every reply line is "NNN" then " " or
  * "-" then text, CRLF, with a code from 2xx to 5xx, a multi-line reply
@@ -99,6 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	sc.cfg->smtp.helo_required = (data[0] & 2) != 0;
+	sc.cfg->smtp.vrfy = sc.cfg->smtp.expn = (data[0] & 4) != 0;
 	wfd = scratch_monitor_start(&mon, &sc, PRIV_PROTO_SMTP);
 	priv_client_init(wfd);
 

@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "aliases.h"
 #include "config.h"
 #include "log.h"
 #include "queue/queue_file.h"
@@ -55,10 +56,35 @@ sub(const struct scratch *s, char *buf, size_t n, const char *name)
 	return buf;
 }
 
+/* SCRATCH_ALIASES with USER replaced, written to path and loaded. */
+static struct aliases *
+make_aliases(const char *path)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	struct aliases		*al;
+	struct passwd		*pw;
+	const char		*p, *q;
+	FILE			*f;
+
+	CHECK((pw = getpwuid(getuid())) != NULL);
+	CHECK((f = fopen(path, "w")) != NULL);
+	for (p = SCRATCH_ALIASES; (q = strstr(p, "USER")) != NULL; p = q + 4)
+		fprintf(f, "%.*s%s", (int)(q - p), p, pw->pw_name);
+	fputs(p, f);
+	CHECK(fclose(f) == 0);
+	al = aliases_load(path, &errs);
+	if (errs.n > 0)
+		config_errors_print(stderr, &errs);
+	CHECK(al != NULL && errs.n == 0);
+	CHECK(aliases_count(al) == 11);
+	config_errors_free(&errs);
+	return al;
+}
+
 void
 scratch_init(struct scratch *s, const char *name)
 {
-	char	err[256];
+	char	err[256], apath[128];
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->top, sizeof(s->top), "%s/maild-%s-XXXXXX",
@@ -81,7 +107,9 @@ scratch_init(struct scratch *s, const char *name)
 	SET(state_dir, s->state);
 	SET(queue_dir, s->queue);
 	SET(mail_group, "");
+	SET(aliases, sub(s, apath, sizeof(apath), "aliases"));
 #undef SET
+	s->aliases = make_aliases(s->cfg->aliases);
 	s->cfg->auth_fail_delay = 0;
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -192,6 +220,7 @@ scratch_monitor_start(struct scratch_monitor *m, const struct scratch *s,
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
 	memset(m, 0, sizeof(*m));
 	m->p.cfg = s->cfg;
+	m->p.aliases = s->aliases;
 	m->p.proto = proto;
 	m->p.sock = sv[1];
 	m->p.notify_fd = -1;

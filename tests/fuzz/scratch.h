@@ -2,10 +2,11 @@
  * A scratch mail system for the fuzz targets that run the real monitor:
  * spool, queue and state directories under one temporary directory (in
  * /dev/shm when there is one, so that fsync costs nothing), removed when
- * the fuzzer exits, a configuration that points there, a real monitor in
- * a thread, and the client's side of a session: APOP, sending, reading
- * lines. (priv_inetd_queued, which inetd mode would call, is here too
- * and aborts: these monitors are not in inetd mode.)
+ * the fuzzer exits, a configuration that points there, an aliases file
+ * (SCRATCH_ALIASES), a real monitor in a thread, and the client's side
+ * of a session: APOP, sending, reading lines. (priv_inetd_queued, which
+ * inetd mode would call, is here too and aborts: these monitors are not
+ * in inetd mode.)
  */
 #ifndef MAILD_FUZZ_SCRATCH_H
 #define MAILD_FUZZ_SCRATCH_H
@@ -18,6 +19,28 @@
 
 #include "master/priv.h"
 
+/*
+ * The aliases every scratch monitor resolves with (local domains:
+ * localhost and the host name); USER is the user running the fuzzer.
+ * One of each way an expansion can go: team fails after a good member,
+ * outer fails in a nested alias, nested and fwd succeed (fwd with a
+ * remote target), loopa/loopb loop through local addresses to the depth
+ * limit, la/lb loop by name, self names itself, incl asks for an
+ * :include: that the monitor does not allow.
+ */
+#define SCRATCH_ALIASES \
+	"team:   USER, nosuchuser_zz\n" \
+	"outer:  root, team\n" \
+	"nested: inner, root\n" \
+	"inner:  USER, fwd\n" \
+	"fwd:    USER, someone@elsewhere.example\n" \
+	"loopa:  USER, loopb@localhost\n" \
+	"loopb:  root, loopa@localhost\n" \
+	"la:     lb\n" \
+	"lb:     la\n" \
+	"self:   self, root\n" \
+	"incl:   root, :include:/nonexistent\n"
+
 #define CHECK(e)	do { if (!(e)) { fprintf(stderr, "%s:%d: %s\n", \
 			    __FILE__, __LINE__, #e); abort(); } } while (0)
 
@@ -28,6 +51,7 @@ struct scratch {
 	char		 queue[128];
 	char		 user[64];	/* with scratch_apop(): APOP's user */
 	struct config	*cfg;
+	struct aliases	*aliases;	/* SCRATCH_ALIASES, for every monitor */
 };
 
 /* A real monitor, priv_serve(), in a thread. */
@@ -39,9 +63,9 @@ struct scratch_monitor {
 #define SCRATCH_SECRET	"fuzz-apop-secret"
 
 /*
- * Makes the directories and the configuration (log to stderr when the
- * environment has FUZZ_LOG; FUZZ_LOG=2 adds debug lines). Aborts on
- * failure.
+ * Makes the directories, the aliases file and the configuration (log to
+ * stderr when the environment has FUZZ_LOG; FUZZ_LOG=2 adds debug
+ * lines). Aborts on failure.
  */
 void	scratch_init(struct scratch *, const char *name);
 /* Removes the files in dir (not below); with report, names each one. */

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from maildtest import Client, wait_for
+from maildtest import Client, alive, proc_tree, wait_for
 from test_smtp import connect, ehlo, messages, msg, send, start_data, wait_messages
 
 
@@ -435,3 +435,116 @@ def test_queue_below_min_free_refuses_mail_with_452(make_maild, sandbox):
             wait_messages(m, "alice", 1)
         finally:
             m.stop()
+
+
+# --- an alias that fails part-way (a member is not a user) -----------------
+# aliases are resolved by the root monitor; a refused RCPT must leave its
+# transaction exactly as it was, whatever the alias had expanded so far
+
+PARTLY_BAD = "team: alice, nosuchuser_zz\n"
+
+
+def alias_maild(make_maild, sandbox, text=PARTLY_BAD):
+    path = sandbox.path("aliases")
+    with open(path, "w") as f:
+        f.write(text)
+    return make_maild(config={"aliases": path})
+
+
+def session_monitor(m, c):
+    """The pid of the monitor that serves client c's session."""
+    port = c.sock.getsockname()[1]
+    mm = m.wait_log(r"smtpd\[(\d+)\]: sid=\S+ connect from 127\.0\.0\.1:%d " % port)
+    return proc_tree()[int(mm.group(1))][0]
+
+
+def envelope_rcpts(m, qid):
+    """The R lines of a queued file: [(user, original recipient)]."""
+    def read():
+        for sub in ("deferred", "active"):
+            with contextlib.suppress(FileNotFoundError):
+                with open(m.sb.path("queue", sub, qid), "rb") as f:
+                    return f.read()
+        return None     # moved between the two: look again
+    env = wait_for(read, what="queue file %s" % qid).split(b"\n\n", 1)[0].decode()
+    return [tuple(line.split(" ")[3:5]) for line in env.split("\n")
+            if line.startswith("R ")]
+
+
+def test_partly_failing_alias_then_quit_keeps_the_monitor(make_maild, sandbox):
+    m = alias_maild(make_maild, sandbox)
+    c = connect(m)
+    ehlo(c)
+    mon = session_monitor(m, c)
+    c.cmd("MAIL FROM:<>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<team@localhost>")
+    code, lines = c.smtp_reply()
+    assert code == 550 and lines[0].startswith("5.1.1"), lines
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+    assert c.closed()
+    # the end of the session frees the transaction in the monitor
+    m.wait_log(r"sid=\S+ disconnect client=127\.0\.0\.1 ")
+    time.sleep(1.0)
+    assert "killed by signal" not in m.log()
+    assert alive(mon)
+
+
+def test_partly_failing_alias_then_rset_goes_on(make_maild, sandbox):
+    m = alias_maild(make_maild, sandbox)
+    c = connect(m)
+    ehlo(c)
+    mon = session_monitor(m, c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<team@example.test>")
+    assert c.smtp_reply()[0] == 550
+    c.cmd("RSET")
+    assert c.smtp_reply()[0] == 250
+    # the same session, the same monitor: a whole transaction still works
+    assert send(m, "s@example.org", ["bob@example.test"], msg("after rset"), c)[0] == 250
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+    assert wait_messages(m, "bob", 1)[0]["Subject"] == "after rset"
+    assert alive(mon)
+    assert messages(m, "alice") == []
+    assert "killed by signal" not in m.log()
+
+
+def test_partly_failing_alias_queues_only_accepted_recipients(make_maild, sandbox):
+    m = alias_maild(make_maild, sandbox)
+    with held_maildrop(m, "bob"), held_maildrop(m, "carol"):
+        c = connect(m)
+        ehlo(c)
+        mon = session_monitor(m, c)
+        c.cmd("MAIL FROM:<s@example.org>")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("RCPT TO:<bob@example.test>")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("RCPT TO:<team@example.test>")
+        code, lines = c.smtp_reply()
+        assert code == 550 and lines[0].startswith("5.1.1"), lines
+        c.cmd("RCPT TO:<carol@example.test>")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("DATA")
+        assert c.smtp_reply()[0] == 354
+        c.send(msg("not for team"))
+        code, lines = c.smtp_reply()
+        # committed and acknowledged once: no 421 that makes the client resend
+        assert code == 250 and "queued as" in lines[0], (code, lines)
+        qid = lines[0].split()[-1]
+        c.cmd("NOOP")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("QUIT")
+        assert c.smtp_reply()[0] == 221
+        m.wait_log(r"deferred to=<carol@example\.test>")
+        assert envelope_rcpts(m, qid) == [("bob", "bob@example.test"),
+                                          ("carol", "carol@example.test")]
+    assert wait_messages(m, "bob", 1)[0]["Subject"] == "not for team"
+    assert wait_messages(m, "carol", 1)[0]["Subject"] == "not for team"
+    wait_for(lambda: queue_files(m, "active") == [] and
+             queue_files(m, "deferred") == [], what="empty queue")
+    assert messages(m, "alice") == []
+    assert alive(mon)
+    assert "killed by signal" not in m.log()

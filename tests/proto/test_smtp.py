@@ -528,6 +528,52 @@ def test_vrfy_and_expn_when_enabled(make_maild, sandbox):
     assert code == 550 and lines[0].startswith("5.7.1")
 
 
+def _domain(n):
+    """A syntactically good domain of exactly n octets (labels of <= 63)."""
+    labels, left = [], n
+    while left > 64:
+        labels.append("d" * 62)
+        left -= 63
+    labels.append("e" * left)
+    return ".".join(labels)
+
+
+def test_vrfy_and_expn_bound_the_address(make_maild):
+    m = make_maild(config={"smtp": {"vrfy": True, "expn": True}})
+    c = connect(m)
+    ehlo(c)
+    at_limit = "alice@" + _domain(254 - 6)     # 254 octets: a whole path
+    assert len(at_limit) == 254
+    for verb in ("VRFY", "EXPN"):
+        # long but within a path's length: looked up (not ours: 5.7.1)
+        c.cmd("%s <%s>" % (verb, at_limit))
+        code, lines = c.smtp_reply()
+        assert code == 550 and lines[0].startswith("5.7.1"), lines
+        # one octet more, or a bare local part that does not leave room
+        # for "@example.test": refused as such, not cut down and parsed
+        for arg in ("<x%s>" % at_limit, "a" * 250):
+            c.cmd("%s %s" % (verb, arg))
+            assert c.smtp_reply() == (501, ["5.5.4 address too long"]), arg
+
+
+def test_vrfy_and_expn_of_a_partly_failing_alias(make_maild, sandbox):
+    aliases = sandbox.path("aliases")
+    with open(aliases, "w") as f:
+        f.write("team: alice, nosuchuser_zz\nstaff: alice, bob\n")
+    m = make_maild(config={"aliases": aliases, "smtp": {"vrfy": True, "expn": True}})
+    c = connect(m)
+    ehlo(c)
+    for verb in ("EXPN", "VRFY", "EXPN"):
+        c.cmd("%s team" % verb)
+        code, lines = c.smtp_reply()
+        assert code == 550 and lines[0].startswith("5.1.1"), lines
+    # the monitor goes on, and lists only what a later lookup finds
+    c.cmd("EXPN staff")
+    code, lines = c.smtp_reply()
+    assert code == 250 and sorted(lines) == ["2.1.5 <alice>", "2.1.5 <bob>"]
+    assert "killed by signal" not in m.log()
+
+
 def test_aliases_deliver_to_members(make_maild, sandbox):
     aliases = sandbox.path("aliases")
     with open(aliases, "w") as f:

@@ -207,7 +207,11 @@ const struct config_key config_keys[] = {
 	{ .name = "auth_fail_delay", .type = CONFIG_DURATION, .def = Q("2s"),
 	  .min = 0, .max = MINUTE, .offset = OFF(auth_fail_delay),
 	  .help = "How long to wait before answering a failed login or "
-	    "AUTH, to slow down password guessing." },
+	    "AUTH, to slow down password guessing. From the fourth failure "
+	    "from one client address (an IPv4 address or an IPv6 /64) on, "
+	    "1, 2, 4 ... up to 30 seconds more; the failures are forgotten "
+	    "15 minutes after the last one, and a successful login does "
+	    "not forgive them." },
 	{ .name = "shutdown_grace", .type = CONFIG_DURATION, .def = Q("30s"),
 	  .min = 0, .max = HOUR, .offset = OFF(shutdown_grace),
 	  .help = "On shutdown, how long sessions may run on before they "

@@ -66,7 +66,8 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 	log_session(p->sid);
 
 	max = p->proto == PRIV_PROTO_SMTP ?
-	    p->cfg->smtp.max_connections_per_ip : 0;
+	    p->cfg->smtp.max_connections_per_ip :
+	    p->cfg->pop3.max_connections_per_ip;
 	if (p->have_peer) {
 		if (!client_table_connect((struct sockaddr *)&p->peer,
 		    ct_proto(p), max)) {

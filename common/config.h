@@ -105,6 +105,7 @@ struct config {
 		struct listen_list	 pop3s_listen;
 		int			 timeout;		/* seconds */
 		int			 max_errors;
+		int			 max_connections_per_ip;
 		char			*apop_secrets;	/* "" = no APOP */
 		int			 login_delay;	/* seconds, 0 = none */
 		char			*expire;	/* "" = not advertised */

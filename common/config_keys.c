@@ -49,6 +49,11 @@
 #define MINUTE		60LL
 #define HOUR		(60 * MINUTE)
 #define DAY		(24 * HOUR)
+/*
+ * The default per-address connection limit is this fraction of the
+ * pool's workers, so that a handful of addresses cannot take them all.
+ */
+#define PER_IP_SHARE	8
 #define KIB		1024LL
 #define GIB		(KIB * KIB * KIB)
 
@@ -60,7 +65,8 @@ static config_validate_fn	v_not_yet,
 				v_tls_pair, v_cipher_list,
 				v_queue_order, v_min_free;
 static config_compute_fn	compute_hostname, compute_local_domains,
-				compute_aliases;
+				compute_aliases, compute_smtp_per_ip,
+				compute_pop3_per_ip;
 
 static const struct config_enum facilities[] = {
 	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
@@ -208,7 +214,11 @@ const struct config_key config_keys[] = {
 	{ .name = "auth_fail_delay", .type = CONFIG_DURATION, .def = Q("2s"),
 	  .min = 0, .max = MINUTE, .offset = OFF(auth_fail_delay),
 	  .help = "How long to wait before answering a failed login or "
-	    "AUTH, to slow down password guessing." },
+	    "AUTH, to slow down password guessing. From the fourth failure "
+	    "from one client address (an IPv4 address or an IPv6 /64) on, "
+	    "1, 2, 4 ... up to 30 seconds more; the failures are forgotten "
+	    "15 minutes after the last one, and a successful login does "
+	    "not forgive them." },
 	{ .name = "shutdown_grace", .type = CONFIG_DURATION, .def = Q("30s"),
 	  .min = 0, .max = HOUR, .offset = OFF(shutdown_grace),
 	  .help = "On shutdown, how long sessions may run on before they "
@@ -246,11 +256,17 @@ const struct config_key config_keys[] = {
 	  .min = 1, .max = 1000, .offset = OFF(smtp.max_errors),
 	  .help = "A session is closed after this many failed commands." },
 	{ .name = "smtp.max_connections_per_ip", .type = CONFIG_INT,
-	  .def = "50", .min = 0, .max = POOL_WORKERS_CEILING,
+	  .min = 0, .max = POOL_WORKERS_CEILING,
 	  .offset = OFF(smtp.max_connections_per_ip),
-	  .help = "The most sessions at once from one client address; 0 "
-	    "means no limit. Standalone only: under inetd, set the "
-	    "super-server's per-source limit." },
+	  .help = "The most SMTP sessions at once from one client address "
+	    "(an IPv4 address or an IPv6 /64), loopback included; 0 means "
+	    "no limit. The default keeps a handful of addresses from "
+	    "taking every worker. Standalone only: under inetd, set the "
+	    "super-server's per-source limit.",
+	  .compute = compute_smtp_per_ip,
+	  .def_doc = "an eighth of smtp.pool.max_workers, at least 1 (8 "
+	    "with the default 64 workers)",
+	  .example = "8" },
 	{ .name = "smtp.max_line_length", .type = CONFIG_INT,
 	  .def = "1000", .min = SMTP_TEXT_LINE_MAX,
 	  .max = SMTP_TEXT_LINE_CEILING, .offset = OFF(smtp.max_line_length),
@@ -316,6 +332,18 @@ const struct config_key config_keys[] = {
 	{ .name = "pop3.max_errors", .type = CONFIG_INT, .def = "10",
 	  .min = 1, .max = 1000, .offset = OFF(pop3.max_errors),
 	  .help = "A session is closed after this many failed commands." },
+	{ .name = "pop3.max_connections_per_ip", .type = CONFIG_INT,
+	  .min = 0, .max = POOL_WORKERS_CEILING,
+	  .offset = OFF(pop3.max_connections_per_ip),
+	  .help = "The most POP3 sessions at once from one client address "
+	    "(an IPv4 address or an IPv6 /64), loopback included; 0 means "
+	    "no limit. The default keeps a handful of addresses from "
+	    "taking every worker. Standalone only: under inetd, set the "
+	    "super-server's per-source limit.",
+	  .compute = compute_pop3_per_ip,
+	  .def_doc = "an eighth of pop3.pool.max_workers, at least 1 (8 "
+	    "with the default 64 workers)",
+	  .example = "8" },
 	{ .name = "pop3.apop_secrets", .type = CONFIG_PATH, .def = Q(""),
 	  .validate = v_readable, .offset = OFF(pop3.apop_secrets),
 	  .flags = CONFIG_K_EMPTY_OK,
@@ -530,6 +558,28 @@ compute_aliases(struct config *dst, const struct config *ctx)
 	xfree(&dst->aliases);
 	dst->aliases = xstrdup(stat(ALIASES_FILE, &st) == 0 ||
 	    errno != ENOENT ? ALIASES_FILE : "");
+}
+
+/* A pool's share for one address: see PER_IP_SHARE. */
+static int
+per_ip_share(int max_workers)
+{
+	return max_workers / PER_IP_SHARE > 1 ? max_workers / PER_IP_SHARE :
+	    1;
+}
+
+static void
+compute_smtp_per_ip(struct config *dst, const struct config *ctx)
+{
+	dst->smtp.max_connections_per_ip =
+	    per_ip_share(ctx->smtp.pool.max_workers);
+}
+
+static void
+compute_pop3_per_ip(struct config *dst, const struct config *ctx)
+{
+	dst->pop3.max_connections_per_ip =
+	    per_ip_share(ctx->pop3.pool.max_workers);
 }
 
 /* --- validators --------------------------------------------------------- */

@@ -1,12 +1,24 @@
 /*
  * The shared client-address table (see client_table.h). A fixed array
- * with linear probing. Standalone, it is a shared anonymous mapping
- * guarded by one process-shared robust mutex: a monitor that dies holding
- * it does not wedge the others. Under inetd it is the file
- * STATE_DIR/clients, mapped by every session's root process and guarded
- * by flock(2), which the kernel lets go when a holder dies and which
- * leaves no state in the file. Entries are recycled when they count no
- * connection and their failures are older than the penalty window.
+ * with linear probing under a keyed hash (a random key per table, so
+ * that nobody can aim many addresses at one probe window). Standalone,
+ * it is a shared anonymous mapping guarded by one process-shared robust
+ * mutex: a monitor that dies holding it does not wedge the others. Under
+ * inetd it is the file STATE_DIR/clients, mapped by every session's root
+ * process and guarded by flock(2), which the kernel lets go when a holder
+ * dies and which leaves no state in the file.
+ *
+ * Entries are recycled when they count no connection and their failures
+ * are older than the penalty window. When a probe window has no such
+ * entry, the least recently seen one is taken over (one counting no
+ * connection first): a flood of fresh addresses then pushes out old
+ * records, never the attacker that is at work now, and the table never
+ * stops counting.
+ *
+ * An IPv6 client is counted per /64: that is what one subscriber gets
+ * (RFC 7421, RFC 6177), and it can pick any address in it at will.
+ * IPv4 clients, and IPv4 clients seen through a v4-mapped IPv6 socket,
+ * are counted per address.
  */
 #include "autoconf.h"
 
@@ -18,6 +30,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,27 +42,47 @@
 #define CT_PROBE	64		/* probe length before giving up */
 #define CT_WINDOW	(15 * 60)	/* failures forgotten after this */
 #define CT_PENALTY_MAX	30		/* seconds */
+#define CT_FAILS_MAX	1000		/* a counter that cannot wrap */
+#define CT_EVICT_LOG	60		/* seconds between two such log lines */
 
 struct ct_entry {
-	unsigned char	addr[16];	/* IPv4 as v4-mapped IPv6 */
-	uint32_t	conns;
+	unsigned char	addr[16];	/* IPv4 as v4-mapped IPv6; IPv6 /64 */
+	uint32_t	conns[CLIENT_TABLE_NPROTO];
 	uint32_t	fails;
 	time_t		last_fail;
+	uint64_t	seen;		/* ct->clock at its last use */
 };
 
 #define CT_MAGIC	0x6d646374u	/* "mdct" */
-#define CT_VERSION	1
+#define CT_VERSION	2		/* 2: /64 keys, LRU, per-protocol */
 
 struct ct {
 	uint32_t	magic;		/* the file's: checked at each open */
 	uint32_t	version;
 	uint32_t	size;		/* sizeof(struct ct) */
+	uint64_t	hash_key;	/* random, chosen with the table */
+	uint64_t	clock;		/* counts uses: the eviction order */
 	pthread_mutex_t	lock;		/* standalone only */
 	struct ct_entry	e[CT_SIZE];
 };
 
 static struct ct	*ct;
 static int		 ct_fd = -1;	/* inetd: the file, for flock */
+static time_t		 ct_evict_logged;	/* this process's last */
+
+/* A new table's hash key. */
+static uint64_t
+new_hash_key(void)
+{
+	uint64_t	k;
+
+	if (getrandom(&k, sizeof(k), GRND_NONBLOCK) == (ssize_t)sizeof(k))
+		return k;
+	/* early at boot: guessable, which only makes collisions aimable */
+	log_warn("client table: getrandom");
+	return (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^
+	    (uint64_t)getpid();
+}
 
 void
 client_table_init(void)
@@ -61,6 +94,7 @@ client_table_init(void)
 	if (ct == MAP_FAILED)
 		fatal("mmap client table");
 	memset(ct, 0, sizeof(*ct));
+	ct->hash_key = new_hash_key();
 	if (pthread_mutexattr_init(&a) != 0 ||
 	    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
 	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
@@ -125,6 +159,7 @@ client_table_open(const char *dir)
 		m->magic = CT_MAGIC;
 		m->version = CT_VERSION;
 		m->size = sizeof(*ct);
+		m->hash_key = new_hash_key();
 	}
 	(void)flock_retry(fd, LOCK_UN);
 	close(dfd);
@@ -150,13 +185,18 @@ client_table_unmap(void)
 	ct_fd = -1;
 }
 
+/* The table's key for sa: the IPv4 address, or the IPv6 /64. */
 static bool
 key(const struct sockaddr *sa, unsigned char out[16])
 {
+	const struct in6_addr	*a6;
+
 	memset(out, 0, 16);
 	if (sa->sa_family == AF_INET6) {
-		memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->
-		    sin6_addr, 16);
+		a6 = &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr;
+		/* a v4-mapped address is an IPv4 client: all of it */
+		memcpy(out, a6, IN6_IS_ADDR_V4MAPPED(a6) ? 16 : 8);
 		return true;
 	}
 	if (sa->sa_family == AF_INET) {
@@ -192,70 +232,124 @@ unlock(void)
 }
 
 static bool
+has_conns(const struct ct_entry *e)
+{
+	int	i;
+
+	for (i = 0; i < CLIENT_TABLE_NPROTO; i++)
+		if (e->conns[i] != 0)
+			return true;
+	return false;
+}
+
+static bool
 is_free(const struct ct_entry *e, time_t now)
 {
-	return e->conns == 0 && (e->fails == 0 ||
+	return !has_conns(e) && (e->fails == 0 ||
 	    now - e->last_fail > CT_WINDOW);
 }
 
-/* Finds (or, with create, makes) the entry for k. Called locked. */
+/* Whether a should go before b: no connection first, then the oldest. */
+static bool
+evicts_before(const struct ct_entry *a, const struct ct_entry *b)
+{
+	if (has_conns(a) != has_conns(b))
+		return !has_conns(a);
+	return a->seen < b->seen;
+}
+
+/* splitmix64's finaliser: every input bit moves every output bit. */
+static uint64_t
+mix(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Finds (or, with create, makes) the entry for k, and marks it used.
+ * With create it fails only when the table is not there. Called locked.
+ */
 static struct ct_entry *
 lookup(const unsigned char k[16], bool create)
 {
-	struct ct_entry	*e, *freeslot = NULL;
-	uint32_t	 h = 2166136261u;
+	struct ct_entry	*e, *freeslot = NULL, *victim = NULL;
+	uint64_t	 w0, w1, h;
 	time_t		 now = time(NULL);
 	int		 i;
 
-	for (i = 0; i < 16; i++)
-		h = (h ^ k[i]) * 16777619u;
+	memcpy(&w0, k, 8);
+	memcpy(&w1, k + 8, 8);
+	h = mix(mix(ct->hash_key ^ w0) ^ w1);
 	for (i = 0; i < CT_PROBE; i++) {
-		e = &ct->e[(h + (uint32_t)i) % CT_SIZE];
-		if (memcmp(e->addr, k, 16) == 0 && !is_free(e, now))
+		e = &ct->e[(h + (uint64_t)i) % CT_SIZE];
+		if (is_free(e, now)) {
+			if (freeslot == NULL)
+				freeslot = e;
+			continue;
+		}
+		if (memcmp(e->addr, k, 16) == 0) {
+			e->seen = ++ct->clock;
 			return e;
-		if (freeslot == NULL && is_free(e, now))
-			freeslot = e;
+		}
+		if (victim == NULL || evicts_before(e, victim))
+			victim = e;
 	}
-	if (!create || freeslot == NULL)
+	if (!create)
 		return NULL;
+	if (freeslot == NULL) {
+		/* a flood of addresses: forget the least recently seen */
+		freeslot = victim;
+		if (now - ct_evict_logged >= CT_EVICT_LOG) {
+			log_info("client table full: forgetting the least "
+			    "recently seen addresses");
+			ct_evict_logged = now;
+		}
+	}
 	memset(freeslot, 0, sizeof(*freeslot));
 	memcpy(freeslot->addr, k, 16);
+	freeslot->seen = ++ct->clock;
 	return freeslot;
 }
 
 bool
-client_table_connect(const struct sockaddr *sa, int max)
+client_table_connect(const struct sockaddr *sa,
+    enum client_table_proto proto, int max)
 {
 	struct ct_entry	*e;
 	unsigned char	 k[16];
 	bool		 ok = true;
 
 	/* inetd: the super-server limits connections (see maild-smtpd(8)) */
-	if (ct == NULL || ct_fd != -1 || !key(sa, k))
+	if (ct == NULL || ct_fd != -1 || !key(sa, k) ||
+	    (unsigned)proto >= CLIENT_TABLE_NPROTO)
 		return true;
 	lock();
 	if ((e = lookup(k, true)) != NULL) {
-		if (max > 0 && e->conns >= (uint32_t)max)
+		if (max > 0 && e->conns[proto] >= (uint32_t)max)
 			ok = false;
 		else
-			e->conns++;
+			e->conns[proto]++;
 	}
-	/* a full table counts nothing rather than refusing everyone */
 	unlock();
 	return ok;
 }
 
 void
-client_table_disconnect(const struct sockaddr *sa)
+client_table_disconnect(const struct sockaddr *sa,
+    enum client_table_proto proto)
 {
 	struct ct_entry	*e;
 	unsigned char	 k[16];
 
-	if (ct == NULL || ct_fd != -1 || !key(sa, k))
+	if (ct == NULL || ct_fd != -1 || !key(sa, k) ||
+	    (unsigned)proto >= CLIENT_TABLE_NPROTO)
 		return;
 	lock();
-	if ((e = lookup(k, false)) != NULL && e->conns > 0)
-		e->conns--;
+	/* (an entry taken over while counting: its count started afresh) */
+	if ((e = lookup(k, false)) != NULL && e->conns[proto] > 0)
+		e->conns[proto]--;
 	unlock();
 }
 
@@ -291,23 +385,30 @@ client_table_auth_failed(const struct sockaddr *sa)
 		return;
 	lock();
 	if ((e = lookup(k, true)) != NULL) {
-		if (e->fails < 1000)
+		if (e->fails < CT_FAILS_MAX)
 			e->fails++;
 		e->last_fail = time(NULL);
 	}
 	unlock();
 }
 
+/*
+ * A success forgives nothing. Clearing the count here let anyone with
+ * one account of their own reset it between guesses (two guesses, one
+ * real login, and again), so the penalty never started; OpenSSH's
+ * PerSourcePenalties and fail2ban likewise count failures on their own.
+ * A legitimate user pays nothing for it: the penalty delays only a
+ * failed answer, and failures are forgotten CT_WINDOW after the last.
+ */
 void
 client_table_auth_ok(const struct sockaddr *sa)
 {
-	struct ct_entry	*e;
 	unsigned char	 k[16];
 
 	if (ct == NULL || !key(sa, k))
 		return;
 	lock();
-	if ((e = lookup(k, false)) != NULL)
-		e->fails = 0;
+	/* only marks the address as in use, for the eviction order */
+	(void)lookup(k, false);
 	unlock();
 }

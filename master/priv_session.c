@@ -18,6 +18,13 @@
 #include "priv_proto.h"
 #include "sockaddr.h"
 
+static enum client_table_proto
+ct_proto(const struct priv *p)
+{
+	return p->proto == PRIV_PROTO_SMTP ? CLIENT_TABLE_SMTP :
+	    CLIENT_TABLE_POP3;
+}
+
 int
 priv_answer_ping(struct priv *p, struct ipc_msg *m)
 {
@@ -60,9 +67,11 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 	log_session(p->sid);
 
 	max = p->proto == PRIV_PROTO_SMTP ?
-	    p->cfg->smtp.max_connections_per_ip : 0;
+	    p->cfg->smtp.max_connections_per_ip :
+	    p->cfg->pop3.max_connections_per_ip;
 	if (p->have_peer) {
-		if (!client_table_connect((struct sockaddr *)&p->peer, max)) {
+		if (!client_table_connect((struct sockaddr *)&p->peer,
+		    ct_proto(p), max)) {
 			log_info("too many connections from %s (max %d)",
 			    p->client, max);
 			/* no session: the worker goes straight back to accept */
@@ -93,7 +102,8 @@ priv_session_reset(struct priv *p)
 	if (p->pop3 != NULL)
 		priv_maildrop_release(p);
 	if (p->peer_counted)
-		client_table_disconnect((struct sockaddr *)&p->peer);
+		client_table_disconnect((struct sockaddr *)&p->peer,
+		    ct_proto(p));
 	p->peer_counted = false;
 	p->session = false;
 	p->authed = false;

@@ -253,10 +253,14 @@ class Maild:
         self.smtp_port = free_port()
         self.pop3_port = free_port()
         cfg = sandbox.base_config()
+        # Every client is 127.0.0.1: no per-address limit (the default
+        # would be an eighth of max_workers) except where a test sets one.
         merge(cfg, {
             "smtp": {"listen": ["127.0.0.1:%d" % self.smtp_port],
+                     "max_connections_per_ip": 0,
                      "pool": {"min_spare": 2, "max_spare": 4, "max_workers": 8}},
             "pop3": {"listen": ["127.0.0.1:%d" % self.pop3_port],
+                     "max_connections_per_ip": 0,
                      "pool": {"min_spare": 1, "max_spare": 3, "max_workers": 4}},
         })
         merge(cfg, config or {})

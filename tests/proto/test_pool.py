@@ -97,3 +97,34 @@ def test_workers_dying_at_start_back_off(make_maild):
     assert 4 <= len(delays) <= 7, m.log()
     assert delays == sorted(delays) and delays[-1] >= 800, delays
     assert all(b == min(2 * a, 30000) for a, b in zip(delays, delays[1:])), delays
+
+
+def test_default_per_address_limit_is_a_share_of_max_workers(make_maild):
+    """Left unset, max_connections_per_ip is an eighth of the pool's
+    max_workers (at least 1), so that a couple of addresses cannot take
+    every worker. The harness sets no limit: take that out again."""
+    m = make_maild(config={"smtp": {"pool": {"min_spare": 2, "max_spare": 4,
+                                             "max_workers": 16}}},
+                   start=False)
+    del m.config["smtp"]["max_connections_per_ip"]
+    del m.config["pop3"]["max_connections_per_ip"]
+    m.write_config()
+    m.start()
+    clients = []
+    try:
+        # smtp: 16 workers, 2 per address
+        for _ in range(2):
+            clients.append(Client(m.smtp_port))
+            assert clients[-1].smtp_reply()[0] == 220
+        clients.append(Client(m.smtp_port))
+        code, lines = clients[-1].smtp_reply()
+        assert code == 421 and lines[0].startswith("4.7.0"), (code, lines)
+        # pop3: 4 workers, 1 per address
+        clients.append(Client(m.pop3_port))
+        assert clients[-1].readline().startswith("+OK")
+        clients.append(Client(m.pop3_port))
+        r = clients[-1].readline()
+        assert r.startswith("-ERR [SYS/TEMP] "), r
+    finally:
+        for c in clients:
+            c.close()

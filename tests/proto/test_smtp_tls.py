@@ -411,10 +411,23 @@ def test_failed_logins_slow_down_per_client_address(tmaild):
         c.close()
     assert all(t >= 0.9 for t in took[:3]), took
     assert took[3] >= 1.9 and took[4] >= 2.9, took
-    # a success clears the slate for that address
+    # a success is not slowed down, and forgives nothing: else two
+    # guesses, a login to one's own account, two guesses ... never slow down
     c = connect(tmaild)
     ehlo(c)
     starttls(tmaild, c)
     ehlo(c)
+    t0 = time.monotonic()
     c.cmd("AUTH PLAIN " + plain("alice", "alice-pw-1"))
     assert c.smtp_reply()[0] == 235
+    assert time.monotonic() - t0 < 0.9
+    c.close()
+    c = connect(tmaild)
+    ehlo(c)
+    starttls(tmaild, c)
+    ehlo(c)
+    t0 = time.monotonic()
+    c.cmd("AUTH PLAIN " + plain("alice", "not-it"))
+    assert c.smtp_reply()[0] == 535
+    assert time.monotonic() - t0 >= 4.9
+    c.close()

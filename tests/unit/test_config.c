@@ -243,12 +243,12 @@ END_TEST
 
 /*
  * Every field of struct config has a row: 18 at the top (not counting
- * path), 19 + 4 in smtp, 9 + 4 in pop3, 5 in tls, 5 in queue. A new field
+ * path), 19 + 4 in smtp, 10 + 4 in pop3, 5 in tls, 5 in queue. A new field
  * without a row, or a row without a field, changes one side of this.
  */
 START_TEST(test_table_covers_struct)
 {
-	ck_assert_uint_eq(config_nkeys, 18 + 19 + 4 + 9 + 4 + 5 + 5);
+	ck_assert_uint_eq(config_nkeys, 18 + 19 + 4 + 10 + 4 + 5 + 5);
 }
 END_TEST
 
@@ -278,7 +278,7 @@ static const struct {
 	{ "smtp.message_size_limit",	"\"10M\"" },
 	{ "smtp.max_recipients",	"100" },
 	{ "smtp.max_errors",		"10" },
-	{ "smtp.max_connections_per_ip", "50" },
+	{ "smtp.max_connections_per_ip", "8" },
 	{ "smtp.max_line_length",	"1000" },
 	{ "smtp.bare_newlines",		"\"normalize\"" },
 	{ "smtp.vrfy",			"false" },
@@ -298,6 +298,7 @@ static const struct {
 	{ "pop3.pop3s_listen",		"[ ]" },
 	{ "pop3.timeout",		"\"10m\"" },
 	{ "pop3.max_errors",		"10" },
+	{ "pop3.max_connections_per_ip", "8" },
 	{ "pop3.apop_secrets",		"\"\"" },
 	{ "pop3.login_delay",		"\"0s\"" },
 	{ "pop3.expire",		"\"\"" },
@@ -1194,6 +1195,43 @@ START_TEST(test_print_computed_default)
 }
 END_TEST
 
+/*
+ * The per-address connection limits default to an eighth of their pool,
+ * so that two addresses (or a handful) cannot take every worker; a value
+ * in the file is kept, 0 included.
+ */
+START_TEST(test_per_ip_default_is_a_share_of_the_pool)
+{
+	struct config	*cfg = config_defaults();
+	char		*s;
+
+	ck_assert_int_eq(cfg->smtp.max_connections_per_ip, 8);
+	ck_assert_int_eq(cfg->pop3.max_connections_per_ip, 8);
+	ck_assert_int_lt(2 * cfg->smtp.max_connections_per_ip,
+	    cfg->smtp.pool.max_workers);
+	ck_assert_int_lt(2 * cfg->pop3.max_connections_per_ip,
+	    cfg->pop3.pool.max_workers);
+	config_free(&cfg);
+
+	cfg = expect_load("per ip", "smtp: { pool: { max_workers = 40; }; };\n"
+	    "pop3: { pool: { min_spare = 1; max_spare = 2; "
+	    "max_workers = 3; }; };\n");
+	ck_assert_int_eq(cfg->smtp.max_connections_per_ip, 5);
+	ck_assert_int_eq(cfg->pop3.max_connections_per_ip, 1);
+	/* it follows max_workers, so it is not printed */
+	s = print_to_string(cfg, false);
+	ck_assert_ptr_null(strstr(s, "max_connections_per_ip"));
+	free(s);
+	config_free(&cfg);
+
+	cfg = expect_load("per ip set", "smtp: { max_connections_per_ip = 0;"
+	    " };\npop3: { max_connections_per_ip = 30; };\n");
+	ck_assert_int_eq(cfg->smtp.max_connections_per_ip, 0);
+	ck_assert_int_eq(cfg->pop3.max_connections_per_ip, 30);
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_local_domain)
 {
 	struct config	*cfg = expect_load("local", "local_domains = "
@@ -1265,6 +1303,7 @@ config_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_print_defaults);
 	tcase_add_test(tc, test_print_computed_default);
+	tcase_add_test(tc, test_per_ip_default_is_a_share_of_the_pool);
 	suite_add_tcase(s, tc);
 	return s;
 }

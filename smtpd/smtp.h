@@ -104,6 +104,15 @@ int	smtp_mail(struct smtp_session *, const struct smtp_cmd *);
 int	smtp_rcpt(struct smtp_session *, const struct smtp_cmd *);
 int	smtp_data(struct smtp_session *, const struct smtp_cmd *);
 int	smtp_bdat(struct smtp_session *, const struct smtp_cmd *);
+/*
+ * Refuses a BDAT command with "code status text", after reading its
+ * chunk and throwing it away (RFC 3030 2: the octets after BDAT are
+ * data whatever the reply, never commands). A size that does not parse
+ * is answered 501 and ends the session (CMD_CLOSE), as does a chunk
+ * that does not arrive.
+ */
+int	smtp_bdat_refuse(struct smtp_session *, const struct smtp_cmd *,
+	    int code, const char *status, const char *text);
 int	smtp_rset(struct smtp_session *, const struct smtp_cmd *);
 
 /* smtp_tls.c */

@@ -4,7 +4,9 @@
  * to the monitor, which asks PAM and answers after a fixed delay when it
  * fails. AUTH is offered and accepted only under TLS unless the
  * administrator set smtp.allow_plaintext_auth. Passwords are wiped as
- * soon as the monitor has them.
+ * soon as the monitor has them. Credentials past the monitor's bounds,
+ * and user names that a log line could not carry as one word, are
+ * refused here without asking the monitor.
  */
 #include "autoconf.h"
 
@@ -51,6 +53,12 @@ challenge(struct smtp_session *s, const char *prompt, char *out,
 		return -1;
 	}
 	if (line.flags & IO_LINE_PARTIAL) {
+		explicit_bzero(line.data, line.len);
+		/* the rest of the line is no command either */
+		if (io_skip_line(s->io, SMTP_SKIP_MAX) != IO_OK) {
+			*result = CMD_CLOSE;
+			return -1;
+		}
 		*result = smtp_reply(s, 500, "5.5.6", "authentication line "
 		    "too long");
 		return -1;
@@ -68,6 +76,51 @@ challenge(struct smtp_session *s, const char *prompt, char *out,
 		return -1;
 	}
 	out[*outlen] = '\0';
+	return 0;
+}
+
+/*
+ * A user name the monitor can take and a log line can carry: at most
+ * USER_NAME_MAX octets, none of them a space, a control character or
+ * DEL (the failed-login line says "user=NAME client=ADDR", and fail2ban
+ * reads the client from it: a space in NAME could forge it).
+ */
+static bool
+user_name_ok(const char *u, size_t len)
+{
+	size_t	i;
+
+	if (len > USER_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Checks the credentials against the monitor's bounds (bounds.h) before
+ * they go there: a request past them is refused by the monitor as a
+ * broken worker's. Returns 0, or -1 after replying (*result).
+ */
+static int
+check_credentials(struct smtp_session *s, const char *mech, const char *u,
+    const char *pw, int *result)
+{
+	if (!user_name_ok(u, strlen(u))) {
+		log_info("AUTH %s refused: user name too long or with a space "
+		    "or control character", mech);
+		*result = smtp_reply(s, 501, "5.5.2", "malformed user name");
+		return -1;
+	}
+	if (strlen(pw) > PASSWORD_MAX) {
+		/* it cannot be anyone's password */
+		log_info("AUTH %s refused: password longer than %d octets",
+		    mech, PASSWORD_MAX);
+		*result = smtp_reply(s, 535, "5.7.8", "authentication "
+		    "credentials invalid");
+		return -1;
+	}
 	return 0;
 }
 
@@ -143,7 +196,9 @@ smtp_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		} else if ((n = challenge(s, LOGIN_USER_PROMPT, user,
 		    sizeof(user), &ulen, &result)) != 0)
 			goto out;
-		if (memchr(user, '\0', ulen) != NULL) {
+		if (memchr(user, '\0', ulen) != NULL ||
+		    !user_name_ok(user, ulen)) {
+			/* refused before the password is asked for */
 			result = smtp_reply(s, 501, "5.5.2", "malformed user "
 			    "name");
 			goto out;
@@ -157,6 +212,8 @@ smtp_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return smtp_reply(s, 504, "5.5.4", "unrecognized "
 		    "authentication type");
 
+	if (check_credentials(s, a.mech, u, pw, &result) == -1)
+		goto out;
 	if (s->tls)
 		flags |= PRIV_AUTH_TLS;
 	n = priv_auth_user(u, pw, a.mech, flags, canon, sizeof(canon), &r);

@@ -140,6 +140,45 @@ smtp_parse_cmd(const char *line, size_t len, struct smtp_cmd *out,
 	return 0;
 }
 
+bool
+smtp_parse_is_bdat(const char *line, size_t len)
+{
+	return len >= 4 && word_eq(line, 4, "BDAT") &&
+	    (len == 4 || !is_alpha((unsigned char)line[4]));
+}
+
+int
+smtp_parse_bdat(const char *args, size_t len, uint64_t *size_out,
+    bool *last_out, int *code_out, struct reason *r)
+{
+	const char	*p = args, *end = args + len;
+	uint64_t	 v = 0, d;
+
+	if (p == end || !is_digit((unsigned char)*p))
+		goto bad;
+	for (; p < end && is_digit((unsigned char)*p); p++) {
+		d = (uint64_t)(*p - '0');
+		/* v * 10 + d > UINT64_MAX, without overflowing on the way */
+		if (v > UINT64_MAX / 10 || d > UINT64_MAX - v * 10)
+			goto bad;
+		v = v * 10 + d;
+	}
+	*size_out = v;
+	*last_out = false;
+	if (p == end)
+		return 0;
+	if (*p++ != ' ')
+		goto bad;
+	while (p < end && *p == ' ')
+		p++;
+	if (word_eq(p, (size_t)(end - p), "LAST")) {
+		*last_out = true;
+		return 0;
+	}
+bad:
+	return fail(code_out, 501, r, "5.5.4", "syntax: BDAT size [LAST]");
+}
+
 /* esmtp-value = 1*(%d33-60 / %d62-126), plus UTF-8 under SMTPUTF8. */
 static bool
 esmtp_value_ok(const char *s, size_t len, bool utf8)

@@ -161,6 +161,23 @@ int	smtp_parse_auth_response(const char *line, size_t len, void *out,
 	    struct reason *r);
 
 /*
+ * Whether a command line (without its CRLF) is a BDAT command, well
+ * formed or not: "BDAT" in any case, then the end of the line or any
+ * octet that cannot continue a verb. Such a line announces a chunk of
+ * data; if its size cannot be read, the session cannot know where the
+ * chunk ends and must close rather than read the chunk as commands.
+ */
+bool	smtp_parse_is_bdat(const char *line, size_t len);
+
+/*
+ * The arguments of BDAT (RFC 3030 2): "chunk-size [SP LAST]", the size
+ * in decimal digits up to UINT64_MAX, LAST in any case. Returns 0 with
+ * the values, or -1 with *code_out (501) and r.
+ */
+int	smtp_parse_bdat(const char *args, size_t len, uint64_t *size_out,
+	    bool *last_out, int *code_out, struct reason *r);
+
+/*
  * xtext (RFC 3461 4): "+" and two upper-case hex digits for an octet,
  * other octets 33..126 except "+" and "=" as themselves. Decode: NUL-
  * terminated into out; -1 if malformed, if it decodes to a NUL or if

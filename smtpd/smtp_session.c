@@ -3,6 +3,9 @@
  * the command loop, the command table and the state machine. A command
  * is read, split (smtp_parse.c), looked up in the table, checked
  * against the state (503 when out of order) and handed to its handler.
+ * A BDAT command is followed by its chunk whatever the reply: a refused
+ * one's chunk is read and thrown away, and one whose size cannot be
+ * read ends the session, so that no chunk octet is taken for a command.
  * Replies are flushed only when no more client input is buffered
  * (RFC 2920 PIPELINING: a whole batch in one packet gets its replies in
  * one packet too). Too many errors end the session with 421, as does
@@ -200,6 +203,11 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 			break;
 		}
 		if (line.flags & IO_LINE_PARTIAL) {
+			if (smtp_parse_is_bdat(line.data, line.len)) {
+				/* its chunk follows, of a size we cannot know */
+				smtp_reply(&s, 500, "5.5.2", "line too long");
+				break;
+			}
 			if (io_skip_line(s.io, SMTP_SKIP_MAX) != IO_OK)
 				break;
 			if (smtp_reply(&s, 500, "5.5.2", "line too long") ==
@@ -210,8 +218,8 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 		if (smtp_parse_cmd(line.data, line.len, &cmd, &code, &r) ==
 		    -1) {
 			if (smtp_reply(&s, code, r.status, "%s", r.text) ==
-			    CMD_CLOSE)
-				break;
+			    CMD_CLOSE || smtp_parse_is_bdat(line.data, line.len))
+				break;	/* a chunk of unknown size follows */
 			continue;
 		}
 		def = lookup(cmd.verb);
@@ -234,7 +242,12 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 			else if (strcmp(cmd.verb, "RCPT") == 0 &&
 			    s.state == SMTP_READY)
 				why = "need MAIL before RCPT";
-			if (smtp_reply(&s, 503, "5.5.1", "%s", why) ==
+			if (strcmp(cmd.verb, "BDAT") == 0) {
+				/* the chunk is data, refused or not */
+				if (smtp_bdat_refuse(&s, &cmd, 503, "5.5.1",
+				    why) == CMD_CLOSE)
+					break;
+			} else if (smtp_reply(&s, 503, "5.5.1", "%s", why) ==
 			    CMD_CLOSE)
 				break;
 			continue;

@@ -5,6 +5,12 @@
  * byte of client input read before the handshake (plaintext pipelined
  * behind STARTTLS is never executed inside TLS: the CVE-2011-0411
  * class). The session starts again from before EHLO.
+ *
+ * STARTTLS after a successful AUTH (possible only where plaintext AUTH
+ * is allowed) is refused with 503 rather than honoured: honouring it
+ * would mean forgetting the login here and in the monitor, which keeps
+ * it for relaying and the queue file's "A" line, while the client
+ * gains nothing it could not have had by starting TLS first.
  */
 #include "autoconf.h"
 
@@ -17,7 +23,7 @@
 bool
 smtp_tls_offered(const struct smtp_session *s)
 {
-	return s->tls_ctx != NULL && !s->tls;
+	return s->tls_ctx != NULL && !s->tls && !s->authed;
 }
 
 int
@@ -48,6 +54,10 @@ smtp_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "arguments");
 	if (s->tls)
 		return smtp_reply(s, 503, "5.5.1", "TLS already active");
+	if (s->authed)
+		/* see the top of the file */
+		return smtp_reply(s, 503, "5.5.1", "STARTTLS not allowed "
+		    "after AUTH");
 	if (s->tls_ctx == NULL)
 		return smtp_reply(s, 454, "4.7.0", "TLS not available");
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");

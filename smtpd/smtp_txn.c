@@ -25,6 +25,12 @@
 #include "smtp.h"
 #include "xmalloc.h"
 
+/*
+ * The data timeout bounds the arrival of each BDAT_PACE octets of a
+ * chunk: the pace DATA asks for, where it bounds each line.
+ */
+#define BDAT_PACE	SMTP_TEXT_LINE_MAX
+
 /* The reply code for a refusal the monitor gave as a reason. */
 static int
 code_for(const struct reason *r, int perm)
@@ -313,33 +319,75 @@ bdat_discard(void *arg, const char *buf, size_t n)
 	return 0;
 }
 
-/* "BDAT size [LAST]": returns 0 with the values, or -1. */
+/*
+ * Reads a chunk of size octets into fn. The data timeout bounds each
+ * piece of BDAT_PACE octets, not the whole chunk: as in DATA, where it
+ * bounds each line, a client that keeps sending is never cut off by a
+ * deadline for a large chunk, and one that stalls is, after
+ * timeout_data. Returns IO_OK, or what io_read_exact() failed with.
+ */
 static int
-parse_bdat(const struct smtp_cmd *cmd, uint64_t *size, bool *last)
+read_chunk(struct smtp_session *s, uint64_t size,
+    int (*fn)(void *, const char *, size_t), void *arg)
 {
-	const char	*p = cmd->args, *end = cmd->args + cmd->argslen;
-	uint64_t	 v = 0;
+	size_t	n;
+	int	r = IO_OK;
 
-	if (p == end || *p < '0' || *p > '9')
-		return -1;
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*p - '0');
+	io_set_read_timeout(s->io, s->cfg->smtp.timeout_data * 1000);
+	while (size > 0) {
+		n = size > BDAT_PACE ? BDAT_PACE : (size_t)size;
+		if ((r = io_read_exact(s->io, n, fn, arg)) != IO_OK)
+			break;
+		size -= n;
 	}
-	*size = v;
-	*last = false;
-	if (p == end)
-		return 0;
-	if (*p++ != ' ')
+	io_set_read_timeout(s->io, s->cfg->smtp.timeout_command * 1000);
+	return r;
+}
+
+/* The chunk could not be read to its end: the session is over. */
+static int
+chunk_lost(struct smtp_session *s, const char *qid, int n)
+{
+	log_info("id=%s connection %s during BDAT", qid != NULL ? qid : "-",
+	    n == IO_TIMEOUT ? "timed out" : "lost");
+	if (n == IO_TIMEOUT)
+		smtp_reply(s, 421, "4.4.2", "%s timeout during BDAT",
+		    s->cfg->hostname);
+	return CMD_CLOSE;
+}
+
+/* The size of a BDAT command, or -1 after replying (the session ends). */
+static int
+bdat_args(struct smtp_session *s, const struct smtp_cmd *cmd,
+    uint64_t *size, bool *last)
+{
+	struct reason	r;
+	int		code;
+
+	if (smtp_parse_bdat(cmd->args, cmd->argslen, size, last, &code,
+	    &r) == -1) {
+		/* we cannot know where the chunk ends: stop here */
+		smtp_reply(s, code, r.status, "%s", r.text);
 		return -1;
-	while (p < end && *p == ' ')
-		p++;
-	if (end - p == 4 && strncasecmp(p, "LAST", 4) == 0) {
-		*last = true;
-		return 0;
 	}
-	return -1;
+	return 0;
+}
+
+int
+smtp_bdat_refuse(struct smtp_session *s, const struct smtp_cmd *cmd,
+    int code, const char *status, const char *text)
+{
+	uint64_t	size;
+	bool		last;
+	int		n;
+
+	if (bdat_args(s, cmd, &size, &last) == -1)
+		return CMD_CLOSE;
+	if ((n = read_chunk(s, size, bdat_discard, NULL)) != IO_OK)
+		return chunk_lost(s, NULL, n);
+	log_debug("discarded the %llu octets of a refused BDAT chunk",
+	    (unsigned long long)size);
+	return smtp_reply(s, code, status, "%s", text);
 }
 
 int
@@ -351,13 +399,14 @@ smtp_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	bool		 last;
 	int		 code = 0, n;
 
-	if (!s->cfg->smtp.chunking || !s->esmtp)
-		return smtp_unknown(s, cmd);
-	if (parse_bdat(cmd, &size, &last) == -1) {
-		/* we cannot know where the chunk ends: stop here */
-		smtp_reply(s, 501, "5.5.4", "syntax: BDAT size [LAST]");
-		return CMD_CLOSE;
+	if (!s->cfg->smtp.chunking || !s->esmtp) {
+		/* not offered, so not a command; its chunk is data still */
+		log_info("unknown command %s", cmd->verb);
+		return smtp_bdat_refuse(s, cmd, 500, "5.5.1",
+		    "command not recognized");
 	}
+	if (bdat_args(s, cmd, &size, &last) == -1)
+		return CMD_CLOSE;
 	if (!t->bdat) {
 		t->bdat = true;
 		s->nrcpts_total += (unsigned)t->nrcpts;
@@ -367,16 +416,12 @@ smtp_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 			t->bdat_failed = true;
 		}
 	}
-	io_set_read_timeout(s->io, s->cfg->smtp.timeout_data * 1000);
-	n = io_read_exact(s->io, (size_t)size,
-	    t->bdat_failed ? bdat_discard : bdat_feed, t);
-	io_set_read_timeout(s->io, s->cfg->smtp.timeout_command * 1000);
+	n = read_chunk(s, size, t->bdat_failed ? bdat_discard : bdat_feed, t);
 	if (n != IO_OK) {
-		log_info("id=%s connection %s during BDAT", t->qid,
-		    n == IO_TIMEOUT ? "timed out" : "lost");
+		/* the message is lost: never deliver a partial one */
 		if (!t->bdat_failed && !t->ipc_failed)
 			(void)priv_data_end(0, 0, NULL, 0, &r);
-		return CMD_CLOSE;
+		return chunk_lost(s, t->qid, n);
 	}
 	if (t->bdat_failed) {
 		/*

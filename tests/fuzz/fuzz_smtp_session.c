@@ -14,13 +14,17 @@
  * Checks: no crash, leak or hang; every reply line is "NNN" then " " or
  * "-" then text, CRLF, with a code from 2xx to 5xx, a multi-line reply
  * keeps its code, and nothing follows a 221 or a 421; every queued
- * message reads back as a queue file, and nothing is left in incoming/.
+ * message reads back as a queue file, and nothing is left in incoming/;
+ * no octet of a BDAT chunk runs as a command, whether the BDAT was
+ * accepted or refused (max_replies() says how that is checked).
  */
 #define _GNU_SOURCE
 #include "autoconf.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +33,7 @@
 #include "pool_worker.h"
 #include "priv_client.h"
 #include "scratch.h"
+#include "smtpd/smtp_parse.h"
 #include "smtpd/smtp_session.h"
 #include "worker_env.h"
 
@@ -41,6 +46,7 @@ struct client {
 	const uint8_t	*data;
 	size_t		 len;
 	int		 code;		/* of an unfinished multi-line reply */
+	size_t		 finals;	/* final replies but 3xx */
 	bool		 closed;	/* 221 or 421 was said */
 };
 
@@ -69,6 +75,8 @@ check_line(const char *l, size_t n, void *arg)
 	if (c->code != 0)
 		CHECK(code == c->code);
 	c->code = l[3] == '-' ? code : 0;
+	if (l[3] == ' ' && l[0] != '3')
+		c->finals++;
 	if (l[3] == ' ' && (code == 221 || code == 421))
 		c->closed = true;
 }
@@ -82,6 +90,97 @@ reader(void *arg)
 	CHECK(scratch_read_lines(c->fd, check_line, c) == 0);
 	CHECK(c->code == 0);	/* no unfinished multi-line reply */
 	return NULL;
+}
+
+/*
+ * An upper bound on the final replies (3xx aside) the session may give
+ * to the client's bytes d[0..n): the greeting, one per command line on
+ * the longest way through the input, and the 421 after too many
+ * errors. The ways: after a command line comes the next line; after a
+ * BDAT line (smtp_parse_is_bdat()) only the octet after its chunk, if
+ * the size parses (the session closes otherwise); after DATA also the
+ * line after the end of data (the first ".", CR LF after CR LF), for
+ * when it was accepted; after AUTH also the line after one or two
+ * responses. A session that runs the octets of a BDAT chunk as
+ * commands answers more than that as soon as the chunk holds enough.
+ */
+static size_t
+max_replies(const uint8_t *d, size_t n)
+{
+	const char	*t = (const char *)d;
+	struct smtp_cmd	 cmd;
+	struct reason	 r;
+	size_t		*nl, *dataend, p, q, e, len, nxt, most = 0;
+	size_t		 succ[3], ns, i;
+	long		*best;
+	uint64_t	 size;
+	bool		 last;
+	int		 code;
+
+	nl = calloc(n + 1, sizeof(*nl));
+	dataend = calloc(n + 1, sizeof(*dataend));
+	best = calloc(n + 1, sizeof(*best));
+	CHECK(nl != NULL && dataend != NULL && best != NULL);
+	/* nl[p]: the LF at or after p (n: none) */
+	nl[n] = n;
+	for (p = n; p-- > 0; )
+		nl[p] = d[p] == '\n' ? p : nl[p + 1];
+	/* dataend[q], q at a line start: the first "." line from q on that
+	 * follows a CRLF, or n */
+	dataend[n] = n;
+	for (q = n; q-- > 0; ) {
+		if (q > 0 && d[q - 1] != '\n')
+			continue;
+		if (nl[q] == q + 2 && d[q] == '.' && d[q + 1] == '\r' &&
+		    q >= 2 && d[q - 2] == '\r')
+			dataend[q] = q;
+		else
+			dataend[q] = nl[q] < n ? dataend[nl[q] + 1] : n;
+	}
+	for (p = 0; p <= n; p++)
+		best[p] = -1;
+	best[0] = 0;
+	for (p = 0; p < n; p++) {
+		if (best[p] < 0)
+			continue;
+		e = nl[p];
+		nxt = e < n ? e + 1 : n;
+		len = e - p;
+		if (e < n && len > 0 && d[e - 1] == '\r')
+			len--;
+		if ((size_t)best[p] + 1 > most)
+			most = (size_t)best[p] + 1;
+		ns = 0;
+		if (smtp_parse_is_bdat(t + p, len)) {
+			if (smtp_parse_cmd(t + p, len, &cmd, &code, &r) == 0 &&
+			    smtp_parse_bdat(cmd.args, cmd.argslen, &size, &last,
+			    &code, &r) == 0 && size <= n - nxt)
+				succ[ns++] = nxt + (size_t)size;
+		} else {
+			succ[ns++] = nxt;
+			if (nxt < n && smtp_parse_cmd(t + p, len, &cmd, &code,
+			    &r) == 0) {
+				if (strcmp(cmd.verb, "DATA") == 0) {
+					q = nxt + 2 == nl[nxt] && d[nxt] == '.' &&
+					    d[nxt + 1] == '\r' ? nxt : dataend[nxt];
+					if (q < n)
+						succ[ns++] = nl[q] + 1;
+				} else if (strcmp(cmd.verb, "AUTH") == 0) {
+					for (q = nxt; ns < 3 && nl[q] < n; ) {
+						q = nl[q] + 1;
+						succ[ns++] = q;
+					}
+				}
+			}
+		}
+		for (i = 0; i < ns; i++)
+			if (succ[i] <= n && best[succ[i]] < best[p] + 1)
+				best[succ[i]] = best[p] + 1;
+	}
+	free(nl);
+	free(dataend);
+	free(best);
+	return 1 + most + 1;
 }
 
 int
@@ -121,6 +220,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	CHECK(pthread_join(wt, NULL) == 0);
 	CHECK(pthread_join(rt, NULL) == 0);
+	CHECK(c.finals <= max_replies(c.data, c.len));
 	close(cs[0]);
 	close(wfd);
 	scratch_monitor_join(&mon);

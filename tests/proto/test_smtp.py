@@ -490,6 +490,133 @@ def test_bdat_chunking(maild):
     assert m.get_payload() == "first line\nsecond line\n.not stuffed\n"
 
 
+# A refused BDAT's chunk is data all the same (RFC 3030 2): its octets are
+# read and thrown away, never run as commands, whatever the refusal.
+SMUGGLED = (b"RSET\r\nMAIL FROM:<ceo@example.org>\r\nRCPT TO:<bob@example.test>\r\n"
+            b"DATA\r\nSubject: injected\r\n\r\nsmuggled by the BDAT chunk\r\n.\r\n")
+
+
+def queued_nothing(m):
+    for d in ("incoming", "active", "deferred"):
+        assert os.listdir(m.sb.path("queue", d)) == [], d
+    assert messages(m, "bob") == []
+
+
+@pytest.mark.parametrize("greet,prefix,codes,refusal", [
+    # before HELO/EHLO
+    ("", [], [], 503),
+    # before MAIL
+    ("EHLO", [], [], 503),
+    # after MAIL, no RCPT
+    ("EHLO", ["MAIL FROM:<attacker@evil.example>"], [250], 503),
+    # every recipient refused (the audit's reproduction)
+    ("EHLO", ["MAIL FROM:<attacker@evil.example>", "RCPT TO:<nosuchuser@localhost>"],
+     [250, 550], 503),
+    # after a refused message
+    ("EHLO", ["MAIL FROM:<a@example.org>", "RCPT TO:<alice@example.test>",
+              "DATA\r\n" + "y" * 1200 + "\r\n."], [250, 250, 354, 554], 503),
+    # a HELO session: no CHUNKING, BDAT is not a command
+    ("HELO", ["MAIL FROM:<a@example.org>", "RCPT TO:<alice@example.test>"],
+     [250, 250], 500),
+], ids=["greeted", "ready", "mail", "rcpt-refused", "after-554", "helo"])
+def test_refused_bdat_chunk_is_not_executed(maild, greet, prefix, codes, refusal):
+    c = connect(maild)
+    batch = b""
+    if greet:
+        batch += greet.encode() + b" relay.example\r\n"
+    for line in prefix:
+        batch += line.encode() + b"\r\n"
+    batch += b"BDAT %d LAST\r\n" % len(SMUGGLED) + SMUGGLED + b"QUIT\r\n"
+    c.send(batch)       # all at once, as a pipelining relay would
+    if greet:
+        assert c.smtp_reply()[0] == 250
+    got = [c.smtp_reply()[0] for _ in codes]
+    assert got == codes
+    code, lines = c.smtp_reply()
+    assert code == refusal, lines
+    # the next reply is QUIT's: nothing of the chunk ran
+    assert c.smtp_reply()[0] == 221
+    assert c.closed()
+    time.sleep(0.5)
+    queued_nothing(maild)
+
+
+def test_bdat_chunk_discarded_when_chunking_is_off(make_maild):
+    m = make_maild(config={"smtp": {"chunking": False}})
+    c = connect(m)
+    assert "CHUNKING" not in ehlo(c)
+    c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.test>\r\n"
+           b"BDAT %d LAST\r\n" % len(SMUGGLED) + SMUGGLED + b"NOOP\r\nQUIT\r\n")
+    assert [c.smtp_reply()[0] for _ in range(5)] == [250, 250, 500, 250, 221]
+    time.sleep(0.5)
+    queued_nothing(m)
+    assert messages(m, "alice") == []
+
+
+@pytest.mark.parametrize("line,code", [
+    (b"BDAT 10\x01 LAST", 500),        # a control character: not a command line
+    (b"BDAT\t10 LAST", 500),           # not "verb SP args"
+    (b"BDAT 10 LAST" + b" " * 3000 + b"x", 500),    # longer than a command line
+    (b"BDAT ten LAST", 501),
+], ids=["control", "tab", "long", "size"])
+def test_malformed_bdat_closes_the_session(maild, line, code):
+    # where the chunk ends cannot be known: nothing after it is read
+    c = connect(maild)
+    ehlo(c)
+    c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.test>\r\n" +
+           line + b"\r\n" + SMUGGLED + b"QUIT\r\n")
+    assert [c.smtp_reply()[0] for _ in range(3)] == [250, 250, code]
+    assert c.closed()
+    time.sleep(0.5)
+    queued_nothing(maild)
+    assert messages(maild, "alice") == []
+
+
+def bdat_session(m):
+    c = connect(m)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    return c
+
+
+def test_bdat_timeout_is_per_piece_not_per_chunk(make_maild):
+    # a client that keeps sending is not cut off by one deadline for the
+    # whole chunk: 8000 octets over about 3.2 s, with a 2 s data timeout
+    m = make_maild(config={"smtp": {"timeout_data": 2}})
+    c = bdat_session(m)
+    body = b"Subject: slow\r\n\r\n" + b"".join(b"%04d " % i + b"z" * 73 + b"\r\n"
+                                             for i in range(101))
+    body = body[:8000 - 2] + b"\r\n"
+    c.send(b"BDAT %d LAST\r\n" % len(body))
+    t0 = time.monotonic()
+    for i in range(0, len(body), 800):
+        time.sleep(0.4)
+        c.send(body[i:i + 800])
+    assert time.monotonic() - t0 > 3
+    code, lines = c.smtp_reply()
+    assert code == 250 and "queued as" in lines[0], lines
+    (msg_,) = wait_messages(m, "alice", 1)
+    assert msg_["Subject"] == "slow"
+
+
+def test_bdat_stalled_chunk_times_out(make_maild):
+    m = make_maild(config={"smtp": {"timeout_data": 2}})
+    c = bdat_session(m)
+    c.send(b"BDAT 5000 LAST\r\nSubject: stalled\r\n\r\nsome of it")
+    t0 = time.monotonic()
+    code, lines = c.smtp_reply()
+    took = time.monotonic() - t0
+    assert code == 421 and lines[0].startswith("4.4.2"), lines
+    assert 1.5 < took < 5, took
+    assert c.closed()
+    time.sleep(0.5)
+    assert os.listdir(m.sb.path("queue", "active")) == []
+    assert os.listdir(m.sb.path("queue", "incoming")) == []
+
+
 def test_client_disconnect_mid_data_delivers_nothing(maild):
     c = start_data(maild)
     c.send("Subject: partial\r\n\r\nhalf a message\r\n")

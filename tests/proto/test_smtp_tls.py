@@ -431,3 +431,121 @@ def test_failed_logins_slow_down_per_client_address(tmaild):
     assert c.smtp_reply()[0] == 535
     assert time.monotonic() - t0 >= 4.9
     c.close()
+
+
+# --- AUTH: bounded credentials, safe user names, STARTTLS after AUTH ---------
+
+def plain_bytes(user, pw):
+    return base64.b64encode(b"\0" + user + b"\0" + pw).decode()
+
+
+def one_worker_plaintext_auth(make_maild, extra=None):
+    cfg = {"smtp": {"allow_plaintext_auth": True,
+                    "pool": {"min_spare": 1, "max_spare": 1, "max_workers": 1}}}
+    if extra:
+        cfg["smtp"].update(extra)
+    m = make_maild(config=cfg)
+    return m
+
+
+def test_overlong_credentials_refused_by_the_worker(make_maild):
+    # the monitor's bounds (PASSWORD_MAX, USER_NAME_MAX) are the worker's
+    # too: an over-long password or user name is answered without
+    # bothering the monitor, which kept refusing such requests and then
+    # dropped the worker
+    m = one_worker_plaintext_auth(make_maild)
+    (worker,) = m.workers("smtpd")
+    for i in range(12):
+        c = connect(m)
+        ehlo(c)
+        c.cmd("AUTH PLAIN " + plain_bytes(b"alice", b"x" * 1100))
+        code, lines = c.smtp_reply()
+        assert code == 535 and lines[0].startswith("5.7.8"), (i, code, lines)
+        c.cmd("QUIT")
+        assert c.smtp_reply()[0] == 221
+        c.close()
+    c = connect(m)
+    ehlo(c)
+    c.cmd("AUTH PLAIN " + plain_bytes(b"a" * 300, b"pw"))
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.5.2"), lines
+    c.cmd("AUTH LOGIN")
+    assert c.smtp_reply()[0] == 334
+    c.cmd(base64.b64encode(b"alice").decode())
+    assert c.smtp_reply()[0] == 334
+    c.cmd(base64.b64encode(b"y" * 1025).decode())
+    code, lines = c.smtp_reply()
+    assert code == 535 and lines[0].startswith("5.7.8"), lines
+    # the longest password allowed still reaches the monitor (and fails)
+    c.cmd("AUTH PLAIN " + plain_bytes(b"alice", b"z" * 1024))
+    assert c.smtp_reply()[0] == 535
+    c.cmd("AUTH PLAIN " + plain("alice", "alice-pw-1"))
+    assert c.smtp_reply()[0] == 235
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+    # the same worker served every session, and its monitor kept it
+    assert m.workers("smtpd") == [worker]
+    log = m.log()
+    assert "malformed AUTH" not in log and "dropping worker" not in log
+
+
+@pytest.mark.parametrize("user", [
+    b"alice client=192.0.2.1",
+    b"alice\tclient=192.0.2.1",
+    b"alice\r\nfailed login user=bob client=192.0.2.1 method=PLAIN",
+    b"alice\x7fclient=192.0.2.1",
+], ids=["space", "tab", "crlf", "del"])
+def test_auth_user_name_cannot_forge_the_log(make_maild, user):
+    # fail2ban reads "client=" from the failed-login line
+    m = one_worker_plaintext_auth(make_maild)
+    c = connect(m)
+    ehlo(c)
+    c.cmd("AUTH PLAIN " + plain_bytes(user, b"wrong"))
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.5.2"), lines
+    c.cmd("AUTH LOGIN " + base64.b64encode(user).decode())
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.5.2"), lines
+    c.cmd("AUTH LOGIN")
+    assert c.smtp_reply()[0] == 334
+    c.cmd(base64.b64encode(user).decode())
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.5.2"), lines
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+    m.wait_log("disconnect client=127.0.0.1")
+    assert "192.0.2.1" not in m.log()
+
+
+def test_starttls_after_auth_is_refused(make_maild, sandbox):
+    # RFC 3207 4.2: a TLS session starts from nothing, AUTH included; we
+    # refuse STARTTLS once authenticated rather than keep the login
+    ports, cfg = tls_config(sandbox)
+    cfg["smtp"]["allow_plaintext_auth"] = True
+    m = make_maild(config=cfg)
+    c = connect(m)
+    assert "STARTTLS" in ehlo(c)
+    c.cmd("AUTH PLAIN " + plain("alice", "alice-pw-1"))
+    assert c.smtp_reply()[0] == 235
+    lines = ehlo(c)
+    assert "STARTTLS" not in lines, lines
+    c.cmd("STARTTLS")
+    code, lines = c.smtp_reply()
+    assert code == 503 and lines[0].startswith("5.5.1"), lines
+    # the session goes on in the clear, as it was
+    c.cmd("NOOP")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("QUIT")
+    assert c.smtp_reply()[0] == 221
+
+
+def test_rest_of_an_overlong_auth_line_is_not_a_command(make_maild):
+    m = one_worker_plaintext_auth(make_maild)
+    c = connect(m)
+    ehlo(c)
+    # the first 12288 octets are the response; "QUIT" is its tail
+    c.send("AUTH PLAIN\r\n" + "A" * 12288 + "QUIT\r\nNOOP\r\n")
+    assert c.smtp_reply()[0] == 334
+    code, lines = c.smtp_reply()
+    assert code == 500 and lines[0].startswith("5.5.6"), lines
+    assert c.smtp_reply()[0] == 250

@@ -2,7 +2,7 @@
  * Unit tests for smtpd/smtp_parse.c: splitting command lines, MAIL and
  * RCPT arguments with every ESMTP parameter we know (good values, bad
  * values, duplicates, unknown and unadvertised ones, and the reply code
- * each failure gets), AUTH arguments and responses, xtext.
+ * each failure gets), AUTH arguments and responses, xtext, BDAT.
  */
 #include "autoconf.h"
 
@@ -469,6 +469,70 @@ START_TEST(test_auth_response)
 }
 END_TEST
 
+struct bdat_case {
+	const char	*args;
+	int		 ok;
+	uint64_t	 size;
+	bool		 last;
+};
+
+static const struct bdat_case bdat_cases[] = {
+	{ "0", 1, 0, false },
+	{ "119 LAST", 1, 119, true },
+	{ "5 last", 1, 5, true },
+	{ "5   LaSt", 1, 5, true },
+	{ "007", 1, 7, false },
+	{ "18446744073709551615", 1, UINT64_MAX, false },
+	{ "18446744073709551616", 0, 0, false },
+	{ "99999999999999999999999", 0, 0, false },
+	{ "", 0, 0, false },
+	{ "LAST", 0, 0, false },
+	{ "-1", 0, 0, false },
+	{ "+1", 0, 0, false },
+	{ "1 LASTX", 0, 0, false },
+	{ "1 FIRST", 0, 0, false },
+	{ "1LAST", 0, 0, false },
+	{ "1\tLAST", 0, 0, false },
+	{ "1 LAST 2", 0, 0, false },
+};
+
+START_TEST(test_bdat)
+{
+	const struct bdat_case	*c = &bdat_cases[_i];
+	struct reason		 r = { "", "" };
+	uint64_t		 size = 42;
+	bool			 last = !c->last;
+	int			 code = 0, rc;
+
+	rc = smtp_parse_bdat(c->args, strlen(c->args), &size, &last, &code,
+	    &r);
+	if (!c->ok) {
+		ck_assert_msg(rc == -1 && code == 501, "\"%s\": got %d/%d, "
+		    "want failure 501", c->args, rc, code);
+		ck_assert_str_eq(r.status, "5.5.4");
+		return;
+	}
+	ck_assert_msg(rc == 0 && size == c->size && last == c->last,
+	    "\"%s\": got %d size %llu last %d, want size %llu last %d",
+	    c->args, rc, (unsigned long long)size, last,
+	    (unsigned long long)c->size, c->last);
+}
+END_TEST
+
+START_TEST(test_is_bdat)
+{
+	ck_assert(smtp_parse_is_bdat("BDAT", 4));
+	ck_assert(smtp_parse_is_bdat("bdat 12 LAST", 12));
+	ck_assert(smtp_parse_is_bdat("BdAt\t12", 7));
+	ck_assert(smtp_parse_is_bdat("BDAT12", 6));
+	ck_assert(smtp_parse_is_bdat("BDAT\0", 5));
+	ck_assert(!smtp_parse_is_bdat("BDA", 3));
+	ck_assert(!smtp_parse_is_bdat("BDATX 1", 7));
+	ck_assert(!smtp_parse_is_bdat(" BDAT 1", 7));
+	ck_assert(!smtp_parse_is_bdat("DATA", 4));
+}
+END_TEST
+
 START_TEST(test_xtext)
 {
 	char	enc[64], dec[64];
@@ -508,6 +572,8 @@ smtp_parse_suite(void)
 	tcase_add_loop_test(tc, test_auth, 0, nitems(auth_cases));
 	tcase_add_test(tc, test_auth_response);
 	tcase_add_test(tc, test_xtext);
+	tcase_add_loop_test(tc, test_bdat, 0, nitems(bdat_cases));
+	tcase_add_test(tc, test_is_bdat);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,6 +75,7 @@ struct config {
 	bool			 dotlock;
 	char			*pam_service;
 	int			 auth_fail_delay;	/* seconds */
+	bool			 limit_loopback;	/* per-IP limits on 127/8 */
 	int			 shutdown_grace;	/* seconds */
 
 	struct {

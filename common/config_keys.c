@@ -219,6 +219,13 @@ const struct config_key config_keys[] = {
 	    "1, 2, 4 ... up to 30 seconds more; the failures are forgotten "
 	    "15 minutes after the last one, and a successful login does "
 	    "not forgive them." },
+	{ .name = "limit_loopback", .type = CONFIG_BOOL, .def = "false",
+	  .offset = OFF(limit_loopback),
+	  .help = "Whether the per-address connection limits "
+	    "(smtp.max_connections_per_ip, pop3.max_connections_per_ip) also "
+	    "apply to clients on the loopback network. Off by default: local "
+	    "programs (webmail, fetchers, a benchmark) all come from one "
+	    "address and are the host's own." },
 	{ .name = "shutdown_grace", .type = CONFIG_DURATION, .def = Q("30s"),
 	  .min = 0, .max = HOUR, .offset = OFF(shutdown_grace),
 	  .help = "On shutdown, how long sessions may run on before they "
@@ -259,7 +266,8 @@ const struct config_key config_keys[] = {
 	  .min = 0, .max = POOL_WORKERS_CEILING,
 	  .offset = OFF(smtp.max_connections_per_ip),
 	  .help = "The most SMTP sessions at once from one client address "
-	    "(an IPv4 address or an IPv6 /64), loopback included; 0 means "
+	    "(an IPv4 address or an IPv6 /64; loopback only with "
+	    "limit_loopback); 0 means "
 	    "no limit. The default keeps a handful of addresses from "
 	    "taking every worker. Standalone only: under inetd, set the "
 	    "super-server's per-source limit.",
@@ -336,7 +344,8 @@ const struct config_key config_keys[] = {
 	  .min = 0, .max = POOL_WORKERS_CEILING,
 	  .offset = OFF(pop3.max_connections_per_ip),
 	  .help = "The most POP3 sessions at once from one client address "
-	    "(an IPv4 address or an IPv6 /64), loopback included; 0 means "
+	    "(an IPv4 address or an IPv6 /64; loopback only with "
+	    "limit_loopback); 0 means "
 	    "no limit. The default keeps a handful of addresses from "
 	    "taking every worker. Standalone only: under inetd, set the "
 	    "super-server's per-source limit.",

@@ -69,7 +69,8 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 	max = p->proto == PRIV_PROTO_SMTP ?
 	    p->cfg->smtp.max_connections_per_ip :
 	    p->cfg->pop3.max_connections_per_ip;
-	if (p->have_peer) {
+	/* loopback is the host's own, unless the admin says otherwise */
+	if (p->have_peer && (!p->peer_local || p->cfg->limit_loopback)) {
 		if (!client_table_connect((struct sockaddr *)&p->peer,
 		    ct_proto(p), max)) {
 			log_info("too many connections from %s (max %d)",

@@ -104,7 +104,8 @@ def test_default_per_address_limit_is_a_share_of_max_workers(make_maild):
     max_workers (at least 1), so that a couple of addresses cannot take
     every worker. The harness sets no limit: take that out again."""
     m = make_maild(config={"smtp": {"pool": {"min_spare": 2, "max_spare": 4,
-                                             "max_workers": 16}}},
+                                             "max_workers": 16}},
+                           "limit_loopback": True},
                    start=False)
     del m.config["smtp"]["max_connections_per_ip"]
     del m.config["pop3"]["max_connections_per_ip"]

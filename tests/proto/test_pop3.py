@@ -467,8 +467,9 @@ def test_two_sessions_second_gets_in_use(maild):
 
 
 def test_connections_per_client_address_limited(make_maild):
-    # as for SMTP (test_smtp.py): loopback is not exempt
-    m = make_maild(config={"pop3": {"max_connections_per_ip": 2}})
+    # as for SMTP (test_smtp.py); loopback counts with limit_loopback
+    m = make_maild(config={"pop3": {"max_connections_per_ip": 2},
+                           "limit_loopback": True})
     a, b = P3(m), P3(m)
     c = Client(m.pop3_port)
     OPEN.append(c)
@@ -489,12 +490,28 @@ def test_connections_per_client_address_limited(make_maild):
 
 def test_pop3_sessions_do_not_count_against_the_smtp_limit(make_maild):
     m = make_maild(config={"smtp": {"max_connections_per_ip": 2},
-                           "pop3": {"max_connections_per_ip": 2}})
+                           "pop3": {"max_connections_per_ip": 2},
+                           "limit_loopback": True})
     P3(m), P3(m)
     s = Client(m.smtp_port)
     OPEN.append(s)
     code, lines = s.smtp_reply()
     assert code == 220, (code, lines)
+
+
+def test_loopback_is_exempt_from_the_per_address_limit(make_maild):
+    # local programs share 127.0.0.1: not limited unless limit_loopback
+    m = make_maild(config={"smtp": {"max_connections_per_ip": 1},
+                           "pop3": {"max_connections_per_ip": 1}})
+    sessions = [P3(m) for _ in range(3)]
+    s = [Client(m.smtp_port) for _ in range(3)]
+    OPEN.extend(s)
+    for c in s:
+        code, lines = c.smtp_reply()
+        assert code == 220, (code, lines)
+    for p in sessions:
+        p.ok("QUIT")
+    assert "too many connections" not in m.log()
 
 
 def test_bad_user_names_are_refused(maild):

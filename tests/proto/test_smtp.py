@@ -735,7 +735,8 @@ def test_smtputf8(maild):
 
 
 def test_connections_per_client_address_limited(make_maild):
-    m = make_maild(config={"smtp": {"max_connections_per_ip": 2}})
+    m = make_maild(config={"smtp": {"max_connections_per_ip": 2},
+                           "limit_loopback": True})
     a, b = connect(m), connect(m)
     c = Client(m.smtp_port)
     code, lines = c.smtp_reply()

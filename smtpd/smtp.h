@@ -27,13 +27,14 @@ enum smtp_state {
 	SMTP_NSTATES
 };
 
-#define IN(s)		(1u << (s))
-#define ANY_STATE	(IN(SMTP_GREETED) | IN(SMTP_READY) | IN(SMTP_MAIL) | \
-			 IN(SMTP_RCPT))
+#define SMTP_IN(s)	(1u << (s))
+#define SMTP_ANY_STATE	(SMTP_IN(SMTP_GREETED) | SMTP_IN(SMTP_READY) | \
+			 SMTP_IN(SMTP_MAIL) | \
+			 SMTP_IN(SMTP_RCPT))
 
 /* Handler results. */
-#define CMD_OK		0	/* replied; go on */
-#define CMD_CLOSE	1	/* replied; end the session */
+#define SMTP_CMD_OK		0	/* replied; go on */
+#define SMTP_CMD_CLOSE	1	/* replied; end the session */
 
 struct smtp_txn {
 	struct smtp_mail_args	 mail;
@@ -71,20 +72,29 @@ struct smtp_session {
 	unsigned		 nmsgs, nrcpts_total;
 };
 
+/*
+ * A row of the command table (smtp_session.c). The verb comes first
+ * (cmd_lookup()). Out of state the command gets 503 with a text that says
+ * why: "send HELO or EHLO first" before HELO/EHLO, else the row's text
+ * for outside or inside a transaction, else "bad sequence of commands".
+ */
 struct smtp_cmd_def {
 	const char	*verb;
-	unsigned	 states;	/* IN() mask where it is allowed */
+	unsigned	 states;	/* SMTP_IN() mask where it is allowed */
 	unsigned	 flags;
 	int		(*handler)(struct smtp_session *, const struct smtp_cmd *);
+	const char	*why_no_txn;	/* refused in SMTP_READY */
+	const char	*why_in_txn;	/* refused in SMTP_MAIL or SMTP_RCPT */
 };
 
 /* smtp_cmd_def.flags */
-#define CMD_SECRET	0x01	/* never log the arguments */
+#define SMTP_CMD_SECRET	0x01	/* never log the arguments */
+#define SMTP_CMD_CHUNK	0x02	/* data follows (BDAT): read even if refused */
 
 /* smtp_session.c */
 /*
  * Sends "code status text". A 4xx/5xx reply counts as an error; past
- * max_errors the session ends (the caller sees CMD_CLOSE).
+ * max_errors the session ends (the caller sees SMTP_CMD_CLOSE).
  */
 int	smtp_reply(struct smtp_session *, int code, const char *status,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -108,7 +118,7 @@ int	smtp_bdat(struct smtp_session *, const struct smtp_cmd *);
  * Refuses a BDAT command with "code status text", after reading its
  * chunk and throwing it away (RFC 3030 2: the octets after BDAT are
  * data whatever the reply, never commands). A size that does not parse
- * is answered 501 and ends the session (CMD_CLOSE), as does a chunk
+ * is answered 501 and ends the session (SMTP_CMD_CLOSE), as does a chunk
  * that does not arrive.
  */
 int	smtp_bdat_refuse(struct smtp_session *, const struct smtp_cmd *,

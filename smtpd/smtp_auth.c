@@ -44,19 +44,19 @@ challenge(struct smtp_session *s, const char *prompt, char *out,
 
 	smtp_reply(s, 334, NULL, "%s", prompt);
 	if (io_flush(s->io) == -1) {
-		*result = CMD_CLOSE;
+		*result = SMTP_CMD_CLOSE;
 		return -1;
 	}
 	n = io_getline(s->io, SMTP_AUTH_LINE_MAX, &line);
 	if (n != IO_OK) {
-		*result = CMD_CLOSE;
+		*result = SMTP_CMD_CLOSE;
 		return -1;
 	}
 	if (line.flags & IO_LINE_PARTIAL) {
 		explicit_bzero(line.data, line.len);
 		/* the rest of the line is no command either */
 		if (io_skip_line(s->io, SMTP_SKIP_MAX) != IO_OK) {
-			*result = CMD_CLOSE;
+			*result = SMTP_CMD_CLOSE;
 			return -1;
 		}
 		*result = smtp_reply(s, 500, "5.5.6", "authentication line "
@@ -154,7 +154,7 @@ smtp_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	const char		*u = NULL, *pw = NULL;
 	size_t			 len = 0;
 	uint32_t		 flags = 0;
-	int			 code, result = CMD_OK, n;
+	int			 code, result = SMTP_CMD_OK, n;
 
 	if (s->authed)
 		return smtp_reply(s, 503, "5.5.1", "already authenticated");
@@ -219,7 +219,7 @@ smtp_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	n = priv_auth_user(u, pw, a.mech, flags, canon, sizeof(canon), &r);
 	if (n == -1) {
 		smtp_reply(s, 421, "4.3.0", "%s %s", s->cfg->hostname, r.text);
-		result = CMD_CLOSE;
+		result = SMTP_CMD_CLOSE;
 	} else if (n == 1) {
 		if (r.status[0] == '4')
 			result = smtp_reply(s, 454, "4.7.0", "temporary "

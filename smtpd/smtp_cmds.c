@@ -25,7 +25,7 @@ smtp_quit(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	(void)cmd;
 	smtp_reply(s, 221, "2.0.0", "%s closing connection", s->cfg->hostname);
-	return CMD_CLOSE;
+	return SMTP_CMD_CLOSE;
 }
 
 /*
@@ -103,7 +103,7 @@ lookup(struct smtp_session *s, const struct smtp_cmd *cmd, bool expand)
 	rc = priv_vrfy(arg, expand, out, sizeof(out), &r);
 	if (rc == -1) {
 		smtp_reply(s, 421, "4.3.0", "%s", r.text);
-		return CMD_CLOSE;
+		return SMTP_CMD_CLOSE;
 	}
 	if (rc == 1)
 		return smtp_reply(s, r.status[0] == '4' ? 450 : 550, r.status,
@@ -115,7 +115,7 @@ lookup(struct smtp_session *s, const struct smtp_cmd *cmd, bool expand)
 		next = strtok_r(NULL, "\n", &save);
 		smtp_reply_line(s, 250, next == NULL, "2.1.5 <%s>", line);
 	}
-	return CMD_OK;
+	return SMTP_CMD_OK;
 }
 
 int
@@ -138,7 +138,7 @@ smtp_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_reply_line(s, 214, false, "2.0.0   HELO EHLO STARTTLS AUTH MAIL "
 	    "RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP");
 	smtp_reply_line(s, 214, true, "2.0.0 End of HELP info");
-	return CMD_OK;
+	return SMTP_CMD_OK;
 }
 
 int

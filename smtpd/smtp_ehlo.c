@@ -13,7 +13,7 @@
 
 /*
  * Checks the argument and resets the session to READY. Returns true, or
- * false after replying with the error (*result: CMD_OK or CMD_CLOSE).
+ * false after replying with the error (*result: SMTP_CMD_OK or SMTP_CMD_CLOSE).
  */
 static bool
 greet(struct smtp_session *s, const struct smtp_cmd *cmd, bool esmtp,
@@ -83,5 +83,5 @@ smtp_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply_line(s, 250, false, "AUTH PLAIN LOGIN");
 	}
 	smtp_reply_line(s, 250, true, "HELP");
-	return CMD_OK;
+	return SMTP_CMD_OK;
 }

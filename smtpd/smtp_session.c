@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cmd_loop.h"
 #include "io.h"
 #include "log.h"
 #include "priv_client.h"
@@ -28,27 +29,38 @@
 #include "smtp_session.h"
 #include "xmalloc.h"
 
+CMD_ROW_CHECK(struct smtp_cmd_def);
+
+#define NEED_RCPT	"need RCPT before DATA"
+#define NEED_MAIL_RCPT	"need MAIL and RCPT before DATA"
+
 static const struct smtp_cmd_def smtp_cmds[] = {
-	/* verb		allowed in			flags	handler */
-	{ "HELO",	ANY_STATE,			0,	smtp_helo },
-	{ "EHLO",	ANY_STATE,			0,	smtp_ehlo },
-	{ "MAIL",	IN(SMTP_READY),			0,	smtp_mail },
-	{ "RCPT",	IN(SMTP_MAIL) | IN(SMTP_RCPT),	0,	smtp_rcpt },
-	{ "DATA",	IN(SMTP_RCPT),			0,	smtp_data },
-	{ "BDAT",	IN(SMTP_RCPT),			0,	smtp_bdat },
-	{ "STARTTLS",	IN(SMTP_GREETED) | IN(SMTP_READY), 0,	smtp_starttls },
-	{ "AUTH",	IN(SMTP_READY),			CMD_SECRET, smtp_auth },
-	{ "RSET",	ANY_STATE,			0,	smtp_rset },
-	{ "NOOP",	ANY_STATE,			0,	smtp_noop },
-	{ "QUIT",	ANY_STATE,			0,	smtp_quit },
-	{ "VRFY",	ANY_STATE,			0,	smtp_vrfy },
-	{ "EXPN",	ANY_STATE,			0,	smtp_expn },
-	{ "HELP",	ANY_STATE,			0,	smtp_help },
-	{ "TURN",	ANY_STATE,			0,	smtp_not_implemented },
-	{ "SOML",	ANY_STATE,			0,	smtp_not_implemented },
-	{ "SAML",	ANY_STATE,			0,	smtp_not_implemented },
-	{ "SEND",	ANY_STATE,			0,	smtp_not_implemented },
-	{ NULL,		ANY_STATE,			0,	smtp_unknown },
+	/* verb, allowed in, flags, handler, why refused: no txn / in a txn */
+	{ "HELO", SMTP_ANY_STATE, 0, smtp_helo, NULL, NULL },
+	{ "EHLO", SMTP_ANY_STATE, 0, smtp_ehlo, NULL, NULL },
+	{ "MAIL", SMTP_IN(SMTP_READY), 0, smtp_mail,
+	    NULL, "nested MAIL command" },
+	{ "RCPT", SMTP_IN(SMTP_MAIL) | SMTP_IN(SMTP_RCPT), 0, smtp_rcpt,
+	    "need MAIL before RCPT", NULL },
+	{ "DATA", SMTP_IN(SMTP_RCPT), 0, smtp_data,
+	    NEED_MAIL_RCPT, NEED_RCPT },
+	{ "BDAT", SMTP_IN(SMTP_RCPT), SMTP_CMD_CHUNK, smtp_bdat,
+	    NEED_MAIL_RCPT, NEED_RCPT },
+	{ "STARTTLS", SMTP_IN(SMTP_GREETED) | SMTP_IN(SMTP_READY), 0,
+	    smtp_starttls, NULL, NULL },
+	{ "AUTH", SMTP_IN(SMTP_READY), SMTP_CMD_SECRET, smtp_auth,
+	    NULL, NULL },
+	{ "RSET", SMTP_ANY_STATE, 0, smtp_rset, NULL, NULL },
+	{ "NOOP", SMTP_ANY_STATE, 0, smtp_noop, NULL, NULL },
+	{ "QUIT", SMTP_ANY_STATE, 0, smtp_quit, NULL, NULL },
+	{ "VRFY", SMTP_ANY_STATE, 0, smtp_vrfy, NULL, NULL },
+	{ "EXPN", SMTP_ANY_STATE, 0, smtp_expn, NULL, NULL },
+	{ "HELP", SMTP_ANY_STATE, 0, smtp_help, NULL, NULL },
+	{ "TURN", SMTP_ANY_STATE, 0, smtp_not_implemented, NULL, NULL },
+	{ "SOML", SMTP_ANY_STATE, 0, smtp_not_implemented, NULL, NULL },
+	{ "SAML", SMTP_ANY_STATE, 0, smtp_not_implemented, NULL, NULL },
+	{ "SEND", SMTP_ANY_STATE, 0, smtp_not_implemented, NULL, NULL },
+	{ NULL, SMTP_ANY_STATE, 0, smtp_unknown, NULL, NULL },
 };
 
 static const char *state_names[SMTP_NSTATES] = {
@@ -73,10 +85,10 @@ vreply(struct smtp_session *s, int code, const char *status, bool last,
 			log_info("too many errors (%d); closing", s->errors);
 			io_printf(s->io, "421 4.7.0 %s too many errors, "
 			    "closing connection\r\n", s->cfg->hostname);
-			return CMD_CLOSE;
+			return SMTP_CMD_CLOSE;
 		}
 	}
-	return CMD_OK;
+	return SMTP_CMD_OK;
 }
 
 int
@@ -127,15 +139,24 @@ smtp_txn_reset(struct smtp_session *s, bool tell_monitor)
 		smtp_enter_state(s, SMTP_READY);
 }
 
-static const struct smtp_cmd_def *
-lookup(const char *verb)
+/* 503 for a command out of state, with the table's reason. */
+static int
+refuse(struct smtp_session *s, const struct smtp_cmd_def *def,
+    const struct smtp_cmd *cmd)
 {
-	const struct smtp_cmd_def	*c;
+	const char	*why;
 
-	for (c = smtp_cmds; c->verb != NULL; c++)
-		if (strcmp(c->verb, verb) == 0)
-			return c;
-	return c;	/* the sentinel: unknown command */
+	if (s->state == SMTP_GREETED)
+		why = "send HELO or EHLO first";
+	else
+		why = s->state == SMTP_READY ? def->why_no_txn :
+		    def->why_in_txn;
+	if (why == NULL)
+		why = "bad sequence of commands";
+	/* a refused chunk is still data, never commands (RFC 3030 2) */
+	if (def->flags & SMTP_CMD_CHUNK)
+		return smtp_bdat_refuse(s, cmd, 503, "5.5.1", why);
+	return smtp_reply(s, 503, "5.5.1", "%s", why);
 }
 
 static void
@@ -148,7 +169,8 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	struct smtp_cmd			 cmd;
 	struct io_line			 line;
 	struct reason			 r;
-	int				 n, code;
+	enum cmd_read			 rd;
+	int				 code;
 
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
@@ -182,77 +204,43 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	io_printf(io, "220 %s %s\r\n", cfg->hostname, cfg->smtp.banner);
 
 	for (;;) {
-		/* RFC 2920: answer a pipelined batch in one go */
-		if (io_pending(io) == 0 && io_flush(io) == -1) {
-			log_info("lost connection: %s", strerror(errno));
-			break;
-		}
-		n = io_getline(io, SMTP_CMD_LINE_ACCEPT, &line);
-		if (n == IO_TIMEOUT) {
+		rd = cmd_read(io, SMTP_CMD_LINE_ACCEPT, &line);
+		if (rd == CMD_READ_TIMEOUT) {
 			log_info("timeout waiting for a command");
 			io_printf(io, "421 4.4.2 %s timeout, closing "
 			    "connection\r\n", cfg->hostname);
 			break;
 		}
-		if (n == IO_EOF) {
-			log_info("client closed the connection without QUIT");
-			break;
-		}
-		if (n != IO_OK) {
-			log_info("lost connection: %s", strerror(errno));
-			break;
-		}
-		if (line.flags & IO_LINE_PARTIAL) {
+		if (rd != CMD_READ_LINE && rd != CMD_READ_TOO_LONG)
+			break;		/* EOF or lost: logged */
+		if (rd == CMD_READ_TOO_LONG) {
 			if (smtp_parse_is_bdat(line.data, line.len)) {
 				/* its chunk follows, of a size we cannot know */
 				smtp_reply(&s, 500, "5.5.2", "line too long");
 				break;
 			}
-			if (io_skip_line(s.io, SMTP_SKIP_MAX) != IO_OK)
-				break;
-			if (smtp_reply(&s, 500, "5.5.2", "line too long") ==
-			    CMD_CLOSE)
+			if (cmd_skip(io, SMTP_SKIP_MAX) == -1 ||
+			    smtp_reply(&s, 500, "5.5.2", "line too long") ==
+			    SMTP_CMD_CLOSE)
 				break;
 			continue;
 		}
 		if (smtp_parse_cmd(line.data, line.len, &cmd, &code, &r) ==
 		    -1) {
 			if (smtp_reply(&s, code, r.status, "%s", r.text) ==
-			    CMD_CLOSE || smtp_parse_is_bdat(line.data, line.len))
+			    SMTP_CMD_CLOSE || smtp_parse_is_bdat(line.data,
+			    line.len))
 				break;	/* a chunk of unknown size follows */
 			continue;
 		}
-		def = lookup(cmd.verb);
-		if (def->verb != NULL && (def->flags & CMD_SECRET))
-			log_debug("command %s ...", cmd.verb);
-		else
-			log_debug("command %.*s", (int)line.len, line.data);
-		if (!(def->states & IN(s.state))) {
-			const char *why = s.state == SMTP_GREETED ?
-			    "send HELO or EHLO first" :
-			    "bad sequence of commands";
-
-			if (strcmp(cmd.verb, "MAIL") == 0 && s.txn != NULL)
-				why = "nested MAIL command";
-			else if (strcmp(cmd.verb, "DATA") == 0 ||
-			    strcmp(cmd.verb, "BDAT") == 0)
-				why = s.state == SMTP_MAIL ?
-				    "need RCPT before DATA" :
-				    "need MAIL and RCPT before DATA";
-			else if (strcmp(cmd.verb, "RCPT") == 0 &&
-			    s.state == SMTP_READY)
-				why = "need MAIL before RCPT";
-			if (strcmp(cmd.verb, "BDAT") == 0) {
-				/* the chunk is data, refused or not */
-				if (smtp_bdat_refuse(&s, &cmd, 503, "5.5.1",
-				    why) == CMD_CLOSE)
-					break;
-			} else if (smtp_reply(&s, 503, "5.5.1", "%s", why) ==
-			    CMD_CLOSE)
+		def = cmd_lookup(smtp_cmds, sizeof(smtp_cmds[0]), cmd.verb);
+		cmd_log(&line, cmd.verb, (def->flags & SMTP_CMD_SECRET) != 0);
+		if (!(def->states & SMTP_IN(s.state))) {
+			if (refuse(&s, def, &cmd) == SMTP_CMD_CLOSE)
 				break;
 			continue;
 		}
-		if (def->handler(&s, &cmd) == CMD_CLOSE)
+		if (def->handler(&s, &cmd) == SMTP_CMD_CLOSE)
 			break;
 	}
 	(void)io_flush(io);

@@ -62,14 +62,14 @@ smtp_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return smtp_reply(s, 454, "4.7.0", "TLS not available");
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
 	if (io_flush(s->io) == -1)
-		return CMD_CLOSE;
+		return SMTP_CMD_CLOSE;
 	if (smtp_tls_handshake(s) == -1)
-		return CMD_CLOSE;
+		return SMTP_CMD_CLOSE;
 	/* RFC 3207 4.2: forget everything learned before */
 	smtp_txn_reset(s, s->txn != NULL);
 	s->helo[0] = '\0';
 	s->esmtp = false;
 	s->ext = 0;
 	smtp_enter_state(s, SMTP_GREETED);
-	return CMD_OK;
+	return SMTP_CMD_OK;
 }

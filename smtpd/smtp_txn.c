@@ -54,7 +54,7 @@ static int
 lost_monitor(struct smtp_session *s, const struct reason *r)
 {
 	smtp_reply(s, 421, "4.3.0", "%s %s", s->cfg->hostname, r->text);
-	return CMD_CLOSE;
+	return SMTP_CMD_CLOSE;
 }
 
 int
@@ -260,7 +260,7 @@ smtp_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct smtp_txn	*t = s->txn;
 	struct io_line	 line;
 	struct reason	 r;
-	int		 code, n, result = CMD_OK;
+	int		 code, n, result = SMTP_CMD_OK;
 
 	if (cmd->argslen != 0)
 		return smtp_reply(s, 501, "5.5.4", "DATA takes no arguments");
@@ -274,7 +274,7 @@ smtp_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->nrcpts_total += (unsigned)t->nrcpts;
 	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 	if (io_pending(s->io) == 0 && io_flush(s->io) == -1)
-		return CMD_CLOSE;
+		return SMTP_CMD_CLOSE;
 	io_set_read_timeout(s->io, s->cfg->smtp.timeout_data * 1000);
 	for (;;) {
 		n = io_getline(s->io, smtp_data_getline_max(&t->reader),
@@ -288,7 +288,7 @@ smtp_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 			if (n == IO_TIMEOUT)
 				smtp_reply(s, 421, "4.4.2", "%s timeout "
 				    "during DATA", s->cfg->hostname);
-			result = CMD_CLOSE;
+			result = SMTP_CMD_CLOSE;
 			break;
 		}
 		if (smtp_data_feed(&t->reader, &line) == SMTP_DATA_END) {
@@ -353,7 +353,7 @@ chunk_lost(struct smtp_session *s, const char *qid, int n)
 	if (n == IO_TIMEOUT)
 		smtp_reply(s, 421, "4.4.2", "%s timeout during BDAT",
 		    s->cfg->hostname);
-	return CMD_CLOSE;
+	return SMTP_CMD_CLOSE;
 }
 
 /* The size of a BDAT command, or -1 after replying (the session ends). */
@@ -382,7 +382,7 @@ smtp_bdat_refuse(struct smtp_session *s, const struct smtp_cmd *cmd,
 	int		n;
 
 	if (bdat_args(s, cmd, &size, &last) == -1)
-		return CMD_CLOSE;
+		return SMTP_CMD_CLOSE;
 	if ((n = read_chunk(s, size, bdat_discard, NULL)) != IO_OK)
 		return chunk_lost(s, NULL, n);
 	log_debug("discarded the %llu octets of a refused BDAT chunk",
@@ -406,7 +406,7 @@ smtp_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "command not recognized");
 	}
 	if (bdat_args(s, cmd, &size, &last) == -1)
-		return CMD_CLOSE;
+		return SMTP_CMD_CLOSE;
 	if (!t->bdat) {
 		t->bdat = true;
 		s->nrcpts_total += (unsigned)t->nrcpts;

@@ -92,14 +92,16 @@ priv|smtp_session|pop3_session)
 		srcs="$srcs smtpd/smtp_session.c smtpd/smtp_ehlo.c
 		    smtpd/smtp_txn.c smtpd/smtp_cmds.c smtpd/smtp_tls.c
 		    smtpd/smtp_auth.c smtpd/smtp_parse.c smtpd/smtp_data.c
-		    common/io.c common/io_tls.c common/tls.c common/base64.c"
+		    common/io.c common/io_tls.c common/tls.c common/base64.c
+		    common/cmd_loop.c"
 	fi
 	if [ "$target" = pop3_session ]; then
 		srcs="$srcs pop3d/pop3_auth.c pop3d/pop3_capa.c
 		    pop3d/pop3_maildrop.c pop3d/pop3_parse.c
 		    pop3d/pop3_session.c pop3d/pop3_stls.c pop3d/pop3_trans.c
 		    pop3d/pop3_update.c
-		    common/io.c common/io_tls.c common/tls.c common/base64.c"
+		    common/io.c common/io_tls.c common/tls.c common/base64.c
+		    common/cmd_loop.c"
 	fi
 	defs=$(settings_defs)
 	libs="$(pkg-config --cflags --libs libconfig libssl) -lpam -lpthread"

@@ -443,11 +443,17 @@ priv_answer_maildrop_tmp(struct priv *p, struct ipc_msg *m)
 		    "cannot make the new maildrop: %s", strerror(saved));
 		return priv_reply_fail(p, &r);
 	}
-	/* the user's, in the maildrop's group, like the file it replaces */
-	if (fchmod(fd, 0600) == -1 ||
-	    (fchown(fd, ost.st_uid, ost.st_gid) == -1 && (errno != EPERM ||
+	/*
+	 * Owner, group and mode of the file it replaces (a 0660 user:mail
+	 * maildrop stays one). The owner first: chown clears set-id bits,
+	 * and the mode is set last from the old one's permission bits. Where
+	 * we may not chown (tests without root) an owner and group that are
+	 * already right will do.
+	 */
+	if ((fchown(fd, ost.st_uid, ost.st_gid) == -1 && (errno != EPERM ||
 	    fstat(fd, &st) == -1 || st.st_uid != ost.st_uid ||
-	    st.st_gid != ost.st_gid)) || fstat(fd, &st) == -1) {
+	    st.st_gid != ost.st_gid)) ||
+	    fchmod(fd, ost.st_mode & 0777) == -1 || fstat(fd, &st) == -1) {
 		saved = errno;
 		log_warn("set up %s", md->tmp_path);
 		(void)unlink(md->tmp_path);	/* ours: O_EXCL made it */

@@ -67,6 +67,28 @@ def test_deleting_inner_messages_replaces_the_file(maild):
     assert not os.path.exists(spool(maild, "alice") + ".lock")
 
 
+def test_replaced_maildrop_keeps_group_and_mode(maild):
+    """A 0660 user:mail maildrop (as many systems make them) is still 0660
+    user:mail after the copy-and-rename update, not 0600."""
+    six(maild)
+    p = spool(maild, "alice")
+    os.chmod(p, 0o660)
+    st = os.stat(p)
+    # as root the harness made it alice:mail (distinct ids); without root
+    # it is ours, and the group is the only one we have: check it all the same
+    if IS_ROOT:
+        assert (st.st_uid, st.st_gid) == (maild.sb.uids["alice"], maild.sb.mail_gid)
+    c = P3(maild)
+    c.login()
+    c.ok("DELE 2")
+    c.ok("QUIT")
+    assert get_mbox(maild, "alice") == SIX[0] + b"".join(SIX[2:])
+    st2 = os.stat(p)
+    assert st2.st_ino != st.st_ino, "not the rewrite path"
+    assert oct(st2.st_mode & 0o7777) == oct(0o660)
+    assert (st2.st_uid, st2.st_gid) == (st.st_uid, st.st_gid)
+
+
 def test_deleting_everything(maild):
     six(maild)
     c = P3(maild)

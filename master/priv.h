@@ -112,10 +112,12 @@ void	priv_maildrop_tick(struct priv *);
 
 /*
  * The two ends of a login, for every method (priv_auth.c). priv_auth_ok
- * marks the session authenticated as user, logs it and answers OK with
- * the name. priv_auth_fail logs the failure (never the password), waits
- * out auth_fail_delay plus the client's penalty counted from start, and
- * answers FAIL: 4.7.0 when temporary, else 5.7.8.
+ * marks the session authenticated as user (the passwd database's
+ * pw_name: one canonical name for the maildrop and for delivery), logs
+ * it and answers OK with the name. priv_auth_fail logs the failure
+ * (never the password), waits out auth_fail_delay plus the client's
+ * penalty counted from start, and answers FAIL: 4.7.0 when temporary,
+ * else 5.7.8.
  */
 int	priv_auth_ok(struct priv *, const char *user, const char *mech);
 /*

@@ -218,8 +218,13 @@ priv_answer_auth(struct priv *p, struct ipc_msg *m)
 		snprintf(why, sizeof(why), "no such user in the passwd "
 		    "database");
 	}
+	/*
+	 * The session's user is the passwd database's name, as delivery
+	 * uses (resolve.c): with a case-insensitive database, a login as
+	 * "Alice" must open alice's maildrop, not make one for "Alice".
+	 */
 	if (rc == 0)
-		return priv_auth_ok(p, canon, mech);
+		return priv_auth_ok(p, pw->pw_name, mech);
 	return priv_auth_fail(p, &start, user, mech, why, rc == -1);
 }
 

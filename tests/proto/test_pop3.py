@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from maildtest import IS_ROOT, POP3D, Client, Maild, wait_for
+from maildtest import IS_ROOT, POP3D, SRCDIR, Client, Maild, wait_for
 from test_smtp import msg, send
 
 DATE = "Tue Nov 24 21:%02d:%02d 2026"
@@ -484,6 +484,46 @@ def test_login_delay_is_enforced(make_maild):
     assert r.startswith("-ERR [LOGIN-DELAY] "), r
     # another user is not held up
     c.login("bob")
+
+
+def casefold_nss(sandbox):
+    """Environment for a case-insensitive user database: nss_wrapper's files
+    backend, then nss_casefold.c (built here), where getpwnam("Alice") is
+    alice's entry, pw_name "alice"."""
+    so = sandbox.path("libnss_casefold.so")
+    src = os.path.join(SRCDIR, "tests", "proto", "nss_casefold.c")
+    try:
+        r = subprocess.run(os.environ.get("CC", "cc").split() +
+                           ["-shared", "-fPIC", "-o", so, src], capture_output=True, text=True,
+                           timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip("cannot build the NSS module: %s" % e)
+    if r.returncode != 0:
+        pytest.skip("cannot build the NSS module: %s" % r.stderr[-500:])
+    return {"NSS_WRAPPER_MODULE_SO_PATH": so, "NSS_WRAPPER_MODULE_FN_PREFIX": "casefold"}
+
+
+def test_login_in_another_case_opens_the_passwd_name_maildrop(make_maild, sandbox):
+    """PAM accepts "Alice" (pam_matrix has the entry); the user database is
+    case-insensitive and says the user is "alice": the session is alice's,
+    with the maildrop delivery uses, not a new SPOOL/Alice."""
+    env = casefold_nss(sandbox)
+    with open(sandbox.path("passdb"), "a") as f:
+        f.write("Alice:alice-pw-1:maildtest\n")
+    m = make_maild(env=env)
+    put_mbox(m, "alice", simple("one"))
+    c = P3(m)
+    r = c.login("Alice", "alice-pw-1")
+    assert r.startswith("+OK alice has 1 message"), r
+    c.ok("DELE 1")
+    c.ok("QUIT")
+    assert get_mbox(m, "alice") == b""
+    assert not os.path.exists(spool(m, "Alice"))
+    assert "login user=alice client=127.0.0.1 method=USER" in m.log()
+    # and mail for Alice@ (folded by delivery) lands in the same maildrop
+    assert send(m, "s@example.org", ["Alice@example.test"], msg("for Alice"))[0] == 250
+    wait_for(lambda: get_mbox(m, "alice") != b"", 15, what="delivery to alice")
+    assert not os.path.exists(spool(m, "Alice"))
 
 
 def test_apop(make_maild, sandbox):

@@ -70,6 +70,7 @@ struct priv {
 	char			 apop_stamp[APOP_STAMP_MAX];	/* "": none */
 
 	int			 refused;	/* malformed requests */
+	bool			 retire;	/* a login: serve no more sessions */
 	char			**queued;	/* inetd: ids to deliver after */
 	size_t			 nqueued;
 	struct ipc_msg		*rep;
@@ -78,6 +79,7 @@ struct priv {
 /* Handler results besides 0 (answered). */
 #define PRIV_H_REFUSE	(-1)	/* malformed: answer PRIV_REFUSED */
 #define PRIV_H_DROP	(-2)	/* not allowed: drop the worker */
+#define PRIV_H_RETIRE	(-3)	/* answered; the worker's life is over */
 
 /*
  * Serves the worker on p->sock until it closes the connection (or is

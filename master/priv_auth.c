@@ -237,6 +237,11 @@ priv_auth_ok(struct priv *p, const char *user, const char *mech)
 		client_table_auth_ok((struct sockaddr *)&p->peer);
 	p->authed = true;
 	snprintf(p->user, sizeof(p->user), "%s", user);
+	/* this worker serves no other session (pool_worker.c) */
+	if (!p->inetd && (p->proto == PRIV_PROTO_SMTP ?
+	    p->cfg->smtp.pool.retire_after_login :
+	    p->cfg->pop3.pool.retire_after_login))
+		p->retire = true;
 	log_info("login user=%s client=%s method=%s", p->user, p->client,
 	    mech);
 	rep = priv_reply_begin(p);

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from maildtest import IS_ROOT, POP3D, SRCDIR, Client, Maild, wait_for
+from maildtest import IS_ROOT, POP3D, SRCDIR, Client, Maild, alive, wait_for
 from test_smtp import msg, send
 
 DATE = "Tue Nov 24 21:%02d:%02d 2026"
@@ -524,6 +524,55 @@ def test_login_in_another_case_opens_the_passwd_name_maildrop(make_maild, sandbo
     assert send(m, "s@example.org", ["Alice@example.test"], msg("for Alice"))[0] == 250
     wait_for(lambda: get_mbox(m, "alice") != b"", 15, what="delivery to alice")
     assert not os.path.exists(spool(m, "Alice"))
+
+
+ONE_WORKER = {"pop3": {"pool": {"min_spare": 1, "max_spare": 1, "max_workers": 1}}}
+
+
+def served_by(m, c, proto="pop3d"):
+    """The pid of the worker that took client c (its "connect from" line)."""
+    port = c.sock.getsockname()[1]
+    return int(m.wait_log(r"%s\[(\d+)\]: sid=\S+ connect from 127\.0\.0\.1:%d " %
+                          (proto, port)).group(1))
+
+
+def test_worker_retires_after_a_login(make_maild):
+    """A worker that logged a user in serves nobody else: one taken over in
+    that session must not see the next user's password."""
+    m = make_maild(config=ONE_WORKER)
+    a = P3(m)
+    pa = served_by(m, a)
+    a.ok("USER alice")
+    a.err("PASS wrong")         # a failed login is no login
+    a.ok("QUIT")
+    b = P3(m)
+    assert served_by(m, b) == pa
+    b.login()
+    b.ok("QUIT")
+    assert b.closed()
+    wait_for(lambda: not alive(pa), 10, what="the worker to retire")
+    c = P3(m)
+    pc = served_by(m, c)
+    assert pc != pa
+    c.login("bob")
+    c.ok("QUIT")
+    d = P3(m)
+    assert served_by(m, d) not in (pa, pc)
+    d.ok("QUIT")
+    assert "killing it" not in m.log()      # it went by itself
+
+
+def test_worker_serves_on_after_a_login_when_told_to(make_maild):
+    cfg = {"pop3": {"pool": dict(ONE_WORKER["pop3"]["pool"], retire_after_login=False)}}
+    m = make_maild(config=cfg)
+    a = P3(m)
+    pa = served_by(m, a)
+    a.login()
+    a.ok("QUIT")
+    b = P3(m)
+    assert served_by(m, b) == pa
+    b.login("bob")
+    b.ok("QUIT")
 
 
 def test_apop(make_maild, sandbox):

@@ -129,6 +129,12 @@
  * holder that keeps the lock longer refreshes it (mbox_dotlock_touch()).
  */
 #define MBOX_DOTLOCK_STALE_SEC	600
+/*
+ * A dotlock holds a pid, perhaps a host name: a bigger file at a lock's
+ * name is a maildrop (user "x.lock"'s is at user x's dotlock), and is
+ * never removed as a stale lock.
+ */
+#define MBOX_DOTLOCK_SIZE_MAX	256
 /* Longest sleep between two attempts while waiting for a busy lock. */
 #define MBOX_LOCK_POLL_MS	50
 /*

@@ -42,6 +42,7 @@ struct config_pool {
 	int	max_spare;
 	int	max_workers;
 	int	max_sessions_per_worker;
+	bool	retire_after_login;
 };
 
 enum bare_newline_policy {

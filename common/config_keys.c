@@ -106,7 +106,7 @@ const struct config_group config_groups[] = {
 };
 const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
 
-/* The four pool rows, the same for each protocol. */
+/* The pool rows, the same for each protocol. */
 #define POOL_ROWS(proto)						\
 	{ .name = #proto ".pool.min_spare", .type = CONFIG_INT,		\
 	  .def = "2", .min = 0, .max = POOL_WORKERS_CEILING,		\
@@ -129,7 +129,14 @@ const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
 	  .type = CONFIG_INT, .def = "100", .min = 1, .max = 1000000,	\
 	  .offset = OFF(proto.pool.max_sessions_per_worker),		\
 	  .help = "A worker is replaced by a fresh one after serving this " \
-	    "many sessions." }
+	    "many sessions." },						\
+	{ .name = #proto ".pool.retire_after_login", .type = CONFIG_BOOL, \
+	  .def = "true",						\
+	  .offset = OFF(proto.pool.retire_after_login),		\
+	  .help = "A worker is replaced by a fresh one after a session " \
+	    "in which a user logged in, so that a worker taken over in " \
+	    "one session never sees another user's password or " \
+	    "maildrop." }
 
 const struct config_key config_keys[] = {
 	/* --- top level ------------------------------------------------- */

@@ -12,11 +12,19 @@
  * leaves only a tiny window (there is no atomic "remove if unchanged").
  * The fcntl() lock, taken as well, is what really excludes maild's own
  * processes from each other.
+ *
+ * USER.lock is also a name another user's maildrop could have: user
+ * "x.lock" owns SPOOL/x.lock, which is user x's dotlock. Such a name never
+ * names a maildrop (mbox_is_maildrop_name(), used by delivery and POP3),
+ * and a "lock" that is an mbox (it starts with a From_ line, or is bigger
+ * than any lock) is never broken as stale: it is left alone and the
+ * maildrop stays busy, for an administrator to look at.
  */
 #include "autoconf.h"
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -36,7 +44,7 @@ static long long	mbox_lock_now_ms(void);
 static void		mbox_lock_sleep_ms(long long);
 static char		*mbox_dotlock_path(const char *);
 static int		mbox_dotlock_read_pid(const char *, struct stat *,
-			    long *);
+			    long *, bool *);
 static int		mbox_dotlock_break_stale(const char *);
 
 static long long
@@ -112,14 +120,35 @@ mbox_dotlock_path(const char *mbox_path)
 	return xasprintf("%s.lock", mbox_path);
 }
 
+bool
+mbox_is_maildrop_name(const char *user)
+{
+	size_t	i, len = strlen(user);
+
+	if (len == 0 || len > USER_NAME_MAX || user[0] == '.' ||
+	    user[0] == '-')
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)user[i]) &&
+		    strchr("._-", user[i]) == NULL)
+			return false;
+	/* SPOOL/x.lock is user x's dotlock (mbox_dotlock_path()) */
+	if (len >= 5 && strcmp(user + len - 5, ".lock") == 0)
+		return false;
+	return true;
+}
+
 /*
  * Reads the pid from a lock file and its status. *pid_out is 0 when the
  * content is not a pid (empty: its creator has not written it yet; or
- * another program's format). Returns 0, or -1 (errno; ENOENT: gone).
+ * another program's format). *mbox_out says whether the file is no lock
+ * but an mbox: it starts with "From " (RFC 4155), or it is bigger than
+ * MBOX_DOTLOCK_SIZE_MAX. Returns 0, or -1 (errno; ENOENT: gone).
  * Accepts "1234", "1234\n" and the padded "      1234\n".
  */
 static int
-mbox_dotlock_read_pid(const char *lockpath, struct stat *st, long *pid_out)
+mbox_dotlock_read_pid(const char *lockpath, struct stat *st, long *pid_out,
+    bool *mbox_out)
 {
 	char		 buf[32], *p, *ep;
 	ssize_t		 n;
@@ -144,6 +173,8 @@ mbox_dotlock_read_pid(const char *lockpath, struct stat *st, long *pid_out)
 		goto fail;
 	close(fd);
 	buf[n] = '\0';
+	*mbox_out = st->st_size > MBOX_DOTLOCK_SIZE_MAX ||
+	    strncmp(buf, "From ", 5) == 0;
 	for (p = buf; *p == ' '; p++)
 		;
 	errno = 0;
@@ -162,7 +193,8 @@ fail:
 
 /*
  * Removes the lock if it is stale. Returns 1 when removed (or already
- * gone: try again at once), 0 when it is live, -1 on error (errno).
+ * gone: try again at once), 0 when it is live, 2 when it is an mbox (no
+ * use waiting), -1 on error (errno).
  */
 static int
 mbox_dotlock_break_stale(const char *lockpath)
@@ -170,10 +202,15 @@ mbox_dotlock_break_stale(const char *lockpath)
 	struct stat	st, again;
 	long		pid;
 	long long	age;
-	bool		dead;
+	bool		dead, mbox;
 
-	if (mbox_dotlock_read_pid(lockpath, &st, &pid) == -1)
+	if (mbox_dotlock_read_pid(lockpath, &st, &pid, &mbox) == -1)
 		return errno == ENOENT ? 1 : -1;
+	if (mbox) {
+		log_warnx("dotlock path=%s is a maildrop, not a lock: never "
+		    "removed; the maildrop it locks stays busy", lockpath);
+		return 2;
+	}
 	dead = pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 	age = (long long)time(NULL) - (long long)st.st_mtime;
 	if (!dead && age <= MBOX_DOTLOCK_STALE_SEC)
@@ -228,8 +265,8 @@ mbox_dotlock_acquire(const char *mbox_path, int timeout_ms, struct reason *r)
 			    strerror(saved));
 			goto fail;
 		}
-		/* live, or not a plain file (never removed): busy */
-		if (deadline == 0 ||
+		/* live, or not a plain file, or an mbox (never removed): busy */
+		if (br == 2 || deadline == 0 ||
 		    (left = deadline - mbox_lock_now_ms()) <= 0) {
 			reason_set(r, "4.2.0", "maildrop is locked");
 			saved = EAGAIN;
@@ -271,8 +308,9 @@ mbox_dotlock_touch(const char *mbox_path)
 	struct stat	 st;
 	long		 pid;
 	int		 rc = -1, saved;
+	bool		 mbox;
 
-	if (mbox_dotlock_read_pid(lockpath, &st, &pid) == -1)
+	if (mbox_dotlock_read_pid(lockpath, &st, &pid, &mbox) == -1)
 		goto out;
 	if (pid != (long)getpid()) {
 		errno = EPERM;
@@ -293,8 +331,9 @@ mbox_dotlock_release(const char *mbox_path)
 	struct stat	 st;
 	long		 pid;
 	int		 rc = -1, saved;
+	bool		 mbox;
 
-	if (mbox_dotlock_read_pid(lockpath, &st, &pid) == -1) {
+	if (mbox_dotlock_read_pid(lockpath, &st, &pid, &mbox) == -1) {
 		if (errno == ENOENT)
 			log_warnx("dotlock path=%s vanished while held",
 			    lockpath);

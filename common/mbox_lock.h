@@ -12,7 +12,18 @@
 #ifndef MAILD_MBOX_LOCK_H
 #define MAILD_MBOX_LOCK_H
 
+#include <stdbool.h>
+
 #include "reason.h"
+
+/*
+ * Whether user may name a maildrop, SPOOL/USER: 1 to USER_NAME_MAX
+ * characters of [A-Za-z0-9._-], not starting with "." (our update files
+ * are SPOOL/.USER.pop3-update) or "-", and not ending in ".lock" (the
+ * dotlock of another user's maildrop). Delivery (resolve, deliver_local)
+ * and POP3 (priv_maildrop) ask this one function.
+ */
+bool	mbox_is_maildrop_name(const char *user);
 
 /*
  * Takes a write lock on all of fd's file (F_SETLK). timeout_ms <= 0 tries
@@ -27,8 +38,9 @@ int	mbox_unlock_fcntl(int fd);
 /*
  * Creates mbox_path + ".lock" (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, our pid
  * and a newline in it). A lock that is stale, because its pid is dead
- * or it is older than MBOX_DOTLOCK_STALE_SEC (limits.h), is removed
- * (logged) and taken. A busy lock is retried until timeout_ms (<= 0: one
+ * or it is older than MBOX_DOTLOCK_STALE_SEC (bounds.h), is removed
+ * (logged) and taken; a file there that is an mbox (starts with "From ",
+ * or is bigger than MBOX_DOTLOCK_SIZE_MAX) is never removed: busy. A busy lock is retried until timeout_ms (<= 0: one
  * try). Returns 0, or -1 with r filled: errno EAGAIN and 4.2.0 when still
  * busy, another errno and 4.2.0 when it cannot be made (permissions,
  * name too long, ...).

@@ -4,7 +4,9 @@
  * connections themselves, from non-blocking listening sockets shared by
  * the whole pool: when several wake for one connection, the losers get
  * EAGAIN and go back to waiting. The master only counts IDLE and BUSY
- * reports to keep the spare count.
+ * reports to keep the spare count. A worker retires after
+ * max_sessions_per_worker sessions, and (retire_after_login) after a
+ * session in which a user logged in.
  */
 #include "autoconf.h"
 
@@ -166,6 +168,18 @@ pool_worker_run(struct pool_worker *w)
 			    served >= (uint32_t)w->max_sessions) {
 				log_debug("served %u sessions; retiring",
 				    served);
+				report(w, POOL_ST_EXITING, served);
+				_exit(0);
+			}
+			/*
+			 * A worker that has seen a password and held a
+			 * user's maildrop serves nobody else: one taken
+			 * over in that session would see the next users'
+			 * passwords. Its monitor insists (priv_session.c).
+			 */
+			if (w->retire_after_login &&
+			    priv_client_has_logged_in()) {
+				log_debug("a user logged in; retiring");
 				report(w, POOL_ST_EXITING, served);
 				_exit(0);
 			}

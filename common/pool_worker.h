@@ -1,7 +1,8 @@
 /*
  * The worker's half of the pre-fork pool: wait for a connection on any
  * of the pool's listening sockets, tell the master BUSY/IDLE on the
- * status pipe, run one session, and retire after max_sessions. The
+ * status pipe, run one session, and retire after max_sessions, or after
+ * a session that logged a user in (retire_after_login). The
  * master's half is master/master_pool.c.
  */
 #ifndef MAILD_POOL_WORKER_H
@@ -63,6 +64,7 @@ struct pool_worker {
 	int		 status_fd;	/* write end, to the master */
 	int		 life_fd;	/* read end; EOF = the master died */
 	int		 max_sessions;
+	bool		 retire_after_login;	/* see priv_client.h */
 	/* Runs one session; owns and closes s->fd. */
 	void		(*session)(void *arg, struct session_start *s);
 	void		*arg;
@@ -70,8 +72,9 @@ struct pool_worker {
 
 /*
  * Serves sessions until told to stop (SIGTERM, which lets a running
- * session finish), the session limit is reached, or the master dies.
- * Does not return: exits 0.
+ * session finish), the session limit is reached, a session logged a user
+ * in (with retire_after_login), or the master dies. Does not return:
+ * exits 0.
  */
 void	pool_worker_run(struct pool_worker *)
 	    __attribute__((noreturn));

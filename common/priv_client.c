@@ -16,6 +16,7 @@
 
 static int		priv_fd = -1;
 static struct ipc_msg	req, rep;
+static bool		logged_in;	/* a login succeeded, ever */
 
 void
 priv_client_init(int fd)
@@ -134,7 +135,15 @@ priv_auth_user(const char *user, const char *password, const char *mech,
 		reason_set(r, "4.3.0", "internal error, try again later");
 		return -1;
 	}
+	if (n == 0)
+		logged_in = true;
 	return n;
+}
+
+bool
+priv_client_has_logged_in(void)
+{
+	return logged_in;
 }
 
 /* For replies that carry one string. */
@@ -294,8 +303,12 @@ int
 priv_apop_user(const char *user, const char *digest, char *user_out,
     size_t outsz, struct reason *r)
 {
+	int	n;
+
 	ipc_msg_init(&req, PRIV_APOP);
 	ipc_put_str(&req, user);
 	ipc_put_str(&req, digest);
-	return with_string(user_out, outsz, r);
+	if ((n = with_string(user_out, outsz, r)) == 0)
+		logged_in = true;
+	return n;
 }

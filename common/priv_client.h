@@ -11,6 +11,7 @@
 #ifndef MAILD_PRIV_CLIENT_H
 #define MAILD_PRIV_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,12 @@ int	priv_session_end(struct reason *);
 int	priv_auth_user(const char *user, const char *password,
 	    const char *mech, uint32_t flags, char *user_out, size_t outsz,
 	    struct reason *);
+/*
+ * Whether a login (priv_auth_user or priv_apop_user) ever succeeded in
+ * this process: such a worker retires after its session
+ * (pool_worker.c), and its monitor insists (priv_session.c).
+ */
+bool	priv_client_has_logged_in(void);
 
 /* The SMTP transaction (see priv_proto.h for the fields). */
 int	priv_mail(const char *sender, const char *helo, uint32_t flags,

@@ -121,6 +121,7 @@ worker_main(struct master *m, struct pool *pl, int sock, int status_w)
 	w.status_fd = status_w;
 	w.life_fd = m->life_r;
 	w.max_sessions = pl->cfg.max_sessions_per_worker;
+	w.retire_after_login = pl->cfg.retire_after_login;
 	w.arg = &m->env;
 	w.session = pl->proto == POOL_SMTP ? smtp_session_main :
 	    pop3_session_main;

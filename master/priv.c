@@ -258,6 +258,11 @@ priv_serve(struct priv *p)
 			    (long)p->worker, rq->name);
 			break;
 		}
+		if (h == PRIV_H_RETIRE) {
+			log_debug("worker %ld retires after a login",
+			    (long)p->worker);
+			break;
+		}
 		if (h == PRIV_H_REFUSE) {
 			if (rq->need & N_NOREPLY) {
 				p->refused++;

@@ -70,6 +70,7 @@ struct priv {
 	char			 apop_stamp[APOP_STAMP_MAX];	/* "": none */
 
 	int			 refused;	/* malformed requests */
+	bool			 retire;	/* a login: serve no more sessions */
 	char			**queued;	/* inetd: ids to deliver after */
 	size_t			 nqueued;
 	struct ipc_msg		*rep;
@@ -78,6 +79,7 @@ struct priv {
 /* Handler results besides 0 (answered). */
 #define PRIV_H_REFUSE	(-1)	/* malformed: answer PRIV_REFUSED */
 #define PRIV_H_DROP	(-2)	/* not allowed: drop the worker */
+#define PRIV_H_RETIRE	(-3)	/* answered; the worker's life is over */
 
 /*
  * Serves the worker on p->sock until it closes the connection (or is
@@ -112,10 +114,12 @@ void	priv_maildrop_tick(struct priv *);
 
 /*
  * The two ends of a login, for every method (priv_auth.c). priv_auth_ok
- * marks the session authenticated as user, logs it and answers OK with
- * the name. priv_auth_fail logs the failure (never the password), waits
- * out auth_fail_delay plus the client's penalty counted from start, and
- * answers FAIL: 4.7.0 when temporary, else 5.7.8.
+ * marks the session authenticated as user (the passwd database's
+ * pw_name: one canonical name for the maildrop and for delivery), logs
+ * it and answers OK with the name. priv_auth_fail logs the failure
+ * (never the password), waits out auth_fail_delay plus the client's
+ * penalty counted from start, and answers FAIL: 4.7.0 when temporary,
+ * else 5.7.8.
  */
 int	priv_auth_ok(struct priv *, const char *user, const char *mech);
 /*

@@ -198,6 +198,7 @@ priv_answer_apop(struct priv *p, struct ipc_msg *m)
 	char		 user[USER_NAME_MAX + 1], digest[APOP_DIGEST_LEN + 1];
 	char		 canon[USER_NAME_MAX + 1], why[256];
 	struct timespec	 start;
+	struct passwd	*pw = NULL;
 	size_t		 i;
 	int		 rc;
 
@@ -219,12 +220,12 @@ priv_answer_apop(struct priv *p, struct ipc_msg *m)
 	if (rc == 0)
 		rc = apop_account(p, user, canon, sizeof(canon), why,
 		    sizeof(why));
-	if (rc == 0 && getpwnam(canon) == NULL) {
+	if (rc == 0 && (pw = getpwnam(canon)) == NULL) {
 		rc = 1;
 		snprintf(why, sizeof(why), "no such user in the passwd "
 		    "database");
 	}
-	if (rc == 0)
-		return priv_auth_ok(p, canon, "APOP");
+	if (rc == 0)	/* the passwd database's name, as in priv_auth.c */
+		return priv_auth_ok(p, pw->pw_name, "APOP");
 	return priv_auth_fail(p, &start, user, "APOP", why, rc == -1);
 }

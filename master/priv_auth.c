@@ -218,8 +218,13 @@ priv_answer_auth(struct priv *p, struct ipc_msg *m)
 		snprintf(why, sizeof(why), "no such user in the passwd "
 		    "database");
 	}
+	/*
+	 * The session's user is the passwd database's name, as delivery
+	 * uses (resolve.c): with a case-insensitive database, a login as
+	 * "Alice" must open alice's maildrop, not make one for "Alice".
+	 */
 	if (rc == 0)
-		return priv_auth_ok(p, canon, mech);
+		return priv_auth_ok(p, pw->pw_name, mech);
 	return priv_auth_fail(p, &start, user, mech, why, rc == -1);
 }
 
@@ -232,6 +237,11 @@ priv_auth_ok(struct priv *p, const char *user, const char *mech)
 		client_table_auth_ok((struct sockaddr *)&p->peer);
 	p->authed = true;
 	snprintf(p->user, sizeof(p->user), "%s", user);
+	/* this worker serves no other session (pool_worker.c) */
+	if (!p->inetd && (p->proto == PRIV_PROTO_SMTP ?
+	    p->cfg->smtp.pool.retire_after_login :
+	    p->cfg->pop3.pool.retire_after_login))
+		p->retire = true;
 	log_info("login user=%s client=%s method=%s", p->user, p->client,
 	    mech);
 	rep = priv_reply_begin(p);

@@ -64,7 +64,6 @@ struct priv_maildrop {
 };
 
 static time_t	md_now(void);
-static bool	md_user_ok(const char *);
 static gid_t	md_mail_gid(const struct config *, const struct passwd *);
 static int	md_state_dir(const struct config *, const char *,
 		    struct reason *);
@@ -81,16 +80,6 @@ md_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
-}
-
-/*
- * Whether a user name can be put into a path: PAM and NSS accepted it,
- * but a name with a slash, or "." and "..", must never reach open().
- */
-static bool
-md_user_ok(const char *user)
-{
-	return user[0] != '\0' && user[0] != '.' && strchr(user, '/') == NULL;
 }
 
 static gid_t
@@ -276,7 +265,12 @@ priv_answer_maildrop_open(struct priv *p, struct ipc_msg *m)
 		return PRIV_H_REFUSE;
 	md = xcalloc(1, sizeof(*md));
 	md->fd = md->tmp_fd = -1;
-	if (!md_user_ok(p->user)) {
+	/*
+	 * PAM and NSS accepted the name, but it must never reach open() if
+	 * it is not one delivery would use: "..", "a/b", or "x.lock" (user
+	 * x's dotlock).
+	 */
+	if (!mbox_is_maildrop_name(p->user)) {
 		log_warnx("user name %s cannot name a maildrop", p->user);
 		reason_set(&r, "5.2.0", "no maildrop for this user name");
 		goto fail;
@@ -449,11 +443,17 @@ priv_answer_maildrop_tmp(struct priv *p, struct ipc_msg *m)
 		    "cannot make the new maildrop: %s", strerror(saved));
 		return priv_reply_fail(p, &r);
 	}
-	/* the user's, in the maildrop's group, like the file it replaces */
-	if (fchmod(fd, 0600) == -1 ||
-	    (fchown(fd, ost.st_uid, ost.st_gid) == -1 && (errno != EPERM ||
+	/*
+	 * Owner, group and mode of the file it replaces (a 0660 user:mail
+	 * maildrop stays one). The owner first: chown clears set-id bits,
+	 * and the mode is set last from the old one's permission bits. Where
+	 * we may not chown (tests without root) an owner and group that are
+	 * already right will do.
+	 */
+	if ((fchown(fd, ost.st_uid, ost.st_gid) == -1 && (errno != EPERM ||
 	    fstat(fd, &st) == -1 || st.st_uid != ost.st_uid ||
-	    st.st_gid != ost.st_gid)) || fstat(fd, &st) == -1) {
+	    st.st_gid != ost.st_gid)) ||
+	    fchmod(fd, ost.st_mode & 0777) == -1 || fstat(fd, &st) == -1) {
 		saved = errno;
 		log_warn("set up %s", md->tmp_path);
 		(void)unlink(md->tmp_path);	/* ours: O_EXCL made it */

@@ -89,10 +89,19 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 int
 priv_answer_session_end(struct priv *p, struct ipc_msg *m)
 {
+	int	rc;
+
 	if (ipc_get_end(m) == -1)
 		return PRIV_H_REFUSE;
 	priv_session_reset(p);
-	return priv_reply_ok(p);
+	if ((rc = priv_reply_ok(p)) != 0 || !p->retire)
+		return rc;
+	/*
+	 * A user logged in: the worker has seen a password and held a
+	 * maildrop, and retires now (pool_worker.c). Whether it does or not,
+	 * we serve it no further session.
+	 */
+	return PRIV_H_RETIRE;
 }
 
 void

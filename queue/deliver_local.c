@@ -93,6 +93,11 @@ maildrop_open(const struct config *cfg, const char *user, bool create,
 
 	md->fd = -1;
 	md->dotlocked = false;
+	/* a queue file older than the rule, or edited: still never x.lock */
+	if (!mbox_is_maildrop_name(user)) {
+		reason_set(r, "5.1.1", "no such user: %s", user);
+		return DELIVER_BOUNCE;
+	}
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		if (errno != 0 && errno != ENOENT && errno != ESRCH) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mbox_lock.h"
 #include "queue_file.h"
 #include "resolve.h"
 #include "xmalloc.h"
@@ -81,15 +82,7 @@ merge(struct resolve_list *out, struct resolve_list *from, const char *rcpt)
 static bool
 safe_user(const char *u)
 {
-	size_t	i;
-
-	if (u[0] == '\0' || u[0] == '.' || u[0] == '-' ||
-	    strlen(u) > USER_NAME_MAX)
-		return false;
-	for (i = 0; u[i] != '\0'; i++)
-		if (!isalnum((unsigned char)u[i]) && strchr("._-", u[i]) == NULL)
-			return false;
-	return true;
+	return mbox_is_maildrop_name(u);
 }
 
 /* 1: a local user (canonical name in out), 0: none, -1: NSS failed. */

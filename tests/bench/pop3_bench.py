@@ -15,9 +15,14 @@ and measures with a plain client that sends one command at a time:
   memory: Private_Dirty and Rss (kB, /proc/PID/smaps_rollup) of an idle pop3d
           worker, of its monitor, and of a worker serving a logged-in session
           on the small maildrop.
+  sessions: the session rate: CLIENTS clients (default 3, one user each: a
+          maildrop takes one session at a time) each doing SESSIONS
+          (default 300) sessions of connect, USER, PASS, STAT, QUIT on an
+          empty maildrop, with pop3.pool.retire_after_login on and then off
+          (a fresh worker after every login, or 100 sessions a worker).
 
 Usage (from the source tree, after make):
-  MAILD_BUILDDIR=$PWD tests/bench/pop3_bench.py [small] [big] [memory]
+  MAILD_BUILDDIR=$PWD tests/bench/pop3_bench.py [small] [big] [memory] [sessions]
 Environment: RUNS (3), N, SIZE, BIG_N, BIG_SIZE, BENCH_DIR (where the sandbox
 goes; default /var/tmp: the big maildrop needs about 1 GB on a real disk),
 DROP_CACHES=1 (root: drop the page cache before the big maildrop's first
@@ -43,6 +48,8 @@ SIZE = int(os.environ.get("SIZE", "4096"))
 BIG_N = int(os.environ.get("BIG_N", "100000"))
 BIG_SIZE = int(os.environ.get("BIG_SIZE", "10240"))
 USER, PASS = "alice", "alice-pw-1"
+CLIENTS = int(os.environ.get("CLIENTS", "3"))
+SESSIONS = int(os.environ.get("SESSIONS", "300"))
 
 LINE = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\n"
 
@@ -298,9 +305,61 @@ def bench_memory(m):
     c.close()
 
 
+def bench_sessions(base):
+    """Sessions per second, with workers retired after each login or not:
+    each setting gets a maild of its own, the runs alternate."""
+    import threading
+    users = [("alice", "alice-pw-1"), ("bob", "bob-pw-2"), ("carol", "carol-pw-3")]
+    res = {True: [], False: []}
+    for r in range(RUNS):
+        for retire in (True, False):
+            sb = Sandbox(base=base)
+            m = Maild(sb, config={"pop3": {"pool": {
+                "min_spare": 2, "max_spare": 4, "max_workers": 8,
+                "retire_after_login": retire}}})
+            m.start()
+            errors = []
+
+            def client(user, pw):
+                try:
+                    for _ in range(SESSIONS):
+                        c = Conn(m.pop3_port)
+                        c.cmd("USER " + user)
+                        c.cmd("PASS " + pw)
+                        c.cmd("STAT")
+                        c.cmd("QUIT")
+                        c.close()
+                except Exception as e:      # reported below
+                    errors.append(e)
+            try:
+                wait_for(lambda: len(m.workers("pop3d")) >= 2, 10, what="pop3d workers")
+                ts = [threading.Thread(target=client, args=users[i % len(users)])
+                      for i in range(min(CLIENTS, len(users)))]
+                t0 = time.monotonic()
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join()
+                dt = time.monotonic() - t0
+            finally:
+                m.stop()
+                sb.cleanup()
+            if errors:
+                raise errors[0]
+            rate = len(ts) * SESSIONS / dt
+            res[retire].append(rate)
+            log("run %d: retire_after_login=%s: %d sessions in %.2f s = %.1f sessions/s"
+                % (r + 1, retire, len(ts) * SESSIONS, dt, rate))
+    summary("pop3_login_stat_sessions_retire", res[True], "sessions/s")
+    summary("pop3_login_stat_sessions_keep", res[False], "sessions/s")
+
+
 def main():
     what = sys.argv[1:] or ["small", "big", "memory"]
     base = os.environ.get("BENCH_DIR", "/var/tmp")
+    if what == ["sessions"]:
+        bench_sessions(base)
+        return
     sb = Sandbox(base=base)
     m = Maild(sb, config={"pop3": {"pool": {"min_spare": 2, "max_spare": 4}}})
     m.start()

@@ -129,3 +129,36 @@ def test_default_per_address_limit_is_a_share_of_max_workers(make_maild):
     finally:
         for c in clients:
             c.close()
+
+
+def test_smtp_worker_retires_after_auth(make_maild):
+    """SMTP AUTH is a login too: that worker takes no further client."""
+    import base64
+    m = make_maild(config={"smtp": {"allow_plaintext_auth": True,
+                                    "pool": {"min_spare": 1, "max_spare": 1,
+                                             "max_workers": 1}}})
+
+    def served_by(c):
+        port = c.sock.getsockname()[1]
+        return int(m.wait_log(r"smtpd\[(\d+)\]: sid=\S+ connect from 127\.0\.0\.1:%d " %
+                              port).group(1))
+
+    def session(auth):
+        c = Client(m.smtp_port)
+        assert c.smtp_reply()[0] == 220
+        pid = served_by(c)
+        c.cmd("EHLO client.example.org")
+        assert c.smtp_reply()[0] == 250
+        if auth:
+            c.cmd("AUTH PLAIN " + base64.b64encode(b"\0alice\0alice-pw-1").decode())
+            assert c.smtp_reply()[0] == 235
+        c.cmd("QUIT")
+        assert c.smtp_reply()[0] == 221
+        c.close()
+        return pid
+
+    p1 = session(False)
+    assert session(True) == p1      # no login before: the same worker
+    p3 = session(False)
+    assert p3 != p1
+    assert session(False) == p3

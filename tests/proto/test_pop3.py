@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from maildtest import IS_ROOT, POP3D, Client, Maild, wait_for
+from maildtest import IS_ROOT, POP3D, SRCDIR, Client, Maild, alive, wait_for
 from test_smtp import msg, send
 
 DATE = "Tue Nov 24 21:%02d:%02d 2026"
@@ -532,6 +532,95 @@ def test_login_delay_is_enforced(make_maild):
     assert r.startswith("-ERR [LOGIN-DELAY] "), r
     # another user is not held up
     c.login("bob")
+
+
+def casefold_nss(sandbox):
+    """Environment for a case-insensitive user database: nss_wrapper's files
+    backend, then nss_casefold.c (built here), where getpwnam("Alice") is
+    alice's entry, pw_name "alice"."""
+    so = sandbox.path("libnss_casefold.so")
+    src = os.path.join(SRCDIR, "tests", "proto", "nss_casefold.c")
+    try:
+        r = subprocess.run(os.environ.get("CC", "cc").split() +
+                           ["-shared", "-fPIC", "-o", so, src], capture_output=True, text=True,
+                           timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip("cannot build the NSS module: %s" % e)
+    if r.returncode != 0:
+        pytest.skip("cannot build the NSS module: %s" % r.stderr[-500:])
+    return {"NSS_WRAPPER_MODULE_SO_PATH": so, "NSS_WRAPPER_MODULE_FN_PREFIX": "casefold"}
+
+
+def test_login_in_another_case_opens_the_passwd_name_maildrop(make_maild, sandbox):
+    """PAM accepts "Alice" (pam_matrix has the entry); the user database is
+    case-insensitive and says the user is "alice": the session is alice's,
+    with the maildrop delivery uses, not a new SPOOL/Alice."""
+    env = casefold_nss(sandbox)
+    with open(sandbox.path("passdb"), "a") as f:
+        f.write("Alice:alice-pw-1:maildtest\n")
+    m = make_maild(env=env)
+    put_mbox(m, "alice", simple("one"))
+    c = P3(m)
+    r = c.login("Alice", "alice-pw-1")
+    assert r.startswith("+OK alice has 1 message"), r
+    c.ok("DELE 1")
+    c.ok("QUIT")
+    assert get_mbox(m, "alice") == b""
+    assert not os.path.exists(spool(m, "Alice"))
+    assert "login user=alice client=127.0.0.1 method=USER" in m.log()
+    # and mail for Alice@ (folded by delivery) lands in the same maildrop
+    assert send(m, "s@example.org", ["Alice@example.test"], msg("for Alice"))[0] == 250
+    wait_for(lambda: get_mbox(m, "alice") != b"", 15, what="delivery to alice")
+    assert not os.path.exists(spool(m, "Alice"))
+
+
+ONE_WORKER = {"pop3": {"pool": {"min_spare": 1, "max_spare": 1, "max_workers": 1}}}
+
+
+def served_by(m, c, proto="pop3d"):
+    """The pid of the worker that took client c (its "connect from" line)."""
+    port = c.sock.getsockname()[1]
+    return int(m.wait_log(r"%s\[(\d+)\]: sid=\S+ connect from 127\.0\.0\.1:%d " %
+                          (proto, port)).group(1))
+
+
+def test_worker_retires_after_a_login(make_maild):
+    """A worker that logged a user in serves nobody else: one taken over in
+    that session must not see the next user's password."""
+    m = make_maild(config=ONE_WORKER)
+    a = P3(m)
+    pa = served_by(m, a)
+    a.ok("USER alice")
+    a.err("PASS wrong")         # a failed login is no login
+    a.ok("QUIT")
+    b = P3(m)
+    assert served_by(m, b) == pa
+    b.login()
+    b.ok("QUIT")
+    assert b.closed()
+    wait_for(lambda: not alive(pa), 10, what="the worker to retire")
+    c = P3(m)
+    pc = served_by(m, c)
+    assert pc != pa
+    c.login("bob")
+    c.ok("QUIT")
+    d = P3(m)
+    assert served_by(m, d) not in (pa, pc)
+    d.ok("QUIT")
+    assert "killing it" not in m.log()      # it went by itself
+
+
+def test_worker_serves_on_after_a_login_when_told_to(make_maild):
+    cfg = {"pop3": {"pool": dict(ONE_WORKER["pop3"]["pool"], retire_after_login=False)}}
+    m = make_maild(config=cfg)
+    a = P3(m)
+    pa = served_by(m, a)
+    a.login()
+    a.ok("QUIT")
+    b = P3(m)
+    assert served_by(m, b) == pa
+    b.login("bob")
+    b.ok("QUIT")
 
 
 def test_apop(make_maild, sandbox):

@@ -1,7 +1,9 @@
 """The POP3 maildrop: the update at QUIT (truncate or copy and rename), its
 crash safety (a kill at every fault point of the update path leaves the old
-or the new maildrop, whole), a full disk, stale update files, corrupt
-maildrops, and a real client (fetchmail) retrieving and deleting."""
+or the new maildrop, whole), the owner, group and mode it keeps, a full
+disk, stale update files, corrupt maildrops, user names that cannot name a
+maildrop (x.lock is user x's dotlock), and a real client (fetchmail)
+retrieving and deleting."""
 import mailbox
 import os
 import re
@@ -10,9 +12,10 @@ import time
 
 import pytest
 
-from maildtest import wait_for
+from maildtest import IS_ROOT, wait_for
 from test_pop3 import (DATE, OPEN, P3, _close_clients, entry, get_mbox,  # noqa: F401
                        put_mbox, simple, spool, subjects, update_file)
+from test_smtp import connect, ehlo, msg, send
 
 SIX = [simple("m%d" % i, "body of %d\n.dot line\nFrom inside\n" % i, i) for i in range(6)]
 
@@ -62,6 +65,28 @@ def test_deleting_inner_messages_replaces_the_file(maild):
     assert (st2.st_uid, st2.st_gid) == (st.st_uid, st.st_gid)
     assert not os.path.exists(update_file(maild, "alice"))
     assert not os.path.exists(spool(maild, "alice") + ".lock")
+
+
+def test_replaced_maildrop_keeps_group_and_mode(maild):
+    """A 0660 user:mail maildrop (as many systems make them) is still 0660
+    user:mail after the copy-and-rename update, not 0600."""
+    six(maild)
+    p = spool(maild, "alice")
+    os.chmod(p, 0o660)
+    st = os.stat(p)
+    # as root the harness made it alice:mail (distinct ids); without root
+    # it is ours, and the group is the only one we have: check it all the same
+    if IS_ROOT:
+        assert (st.st_uid, st.st_gid) == (maild.sb.uids["alice"], maild.sb.mail_gid)
+    c = P3(maild)
+    c.login()
+    c.ok("DELE 2")
+    c.ok("QUIT")
+    assert get_mbox(maild, "alice") == SIX[0] + b"".join(SIX[2:])
+    st2 = os.stat(p)
+    assert st2.st_ino != st.st_ino, "not the rewrite path"
+    assert oct(st2.st_mode & 0o7777) == oct(0o660)
+    assert (st2.st_uid, st2.st_gid) == (st.st_uid, st.st_gid)
 
 
 def test_deleting_everything(maild):
@@ -326,3 +351,81 @@ def test_curl_lists_and_retrieves(maild):
     assert r.returncode == 0, r.stderr
     assert "Subject: via curl" in r.stdout and "\n.dot\n" in r.stdout.replace("\r\n", "\n")
     maild.wait_log(r"login user=alice client=127\.0\.0\.1 method=PLAIN")
+
+
+# --- user names that cannot name a maildrop ----------------------------------------------
+
+OLD_MAIL = _from() + b"Subject: mail of x.lock\n\nkeep me\n\n"
+
+
+def add_user(sb, name, password, uid):
+    """A user in nss_wrapper's passwd and pam_matrix's database."""
+    if not IS_ROOT:
+        uid = os.getuid()
+    with open(sb.path("passwd"), "a") as f:
+        f.write("%s:x:%d:%d:%s:%s:/bin/sh\n" % (name, uid, uid if IS_ROOT else os.getgid(),
+                                                name, sb.path("home", name)))
+    with open(sb.path("passdb"), "a") as f:
+        f.write("%s:%s:maildtest\n" % (name, password))
+    sb.uids[name] = uid
+
+
+@pytest.fixture
+def lock_users(sandbox):
+    """Users x and x.lock; x.lock's maildrop (SPOOL/x.lock, which is also x's
+    dotlock) holds mail and is older than a stale dotlock."""
+    add_user(sandbox, "x", "x-pw", 60011)
+    add_user(sandbox, "x.lock", "xlock-pw", 60012)
+    p = sandbox.path("spool", "x.lock")
+    with open(p, "wb") as f:
+        f.write(OLD_MAIL)
+    os.chmod(p, 0o600)
+    if IS_ROOT:
+        os.chown(p, 60012, sandbox.mail_gid)
+    old = time.time() - 3 * 3600
+    os.utime(p, (old, old))
+    return p
+
+
+def test_mail_to_x_never_removes_the_maildrop_of_x_lock(lock_users, maild):
+    ino = os.stat(lock_users).st_ino
+    assert send(maild, "s@example.org", ["x@example.test"], msg("for x"))[0] == 250
+    maild.wait_log(r"(deferred|delivered) to=<x@example\.test>")
+    with open(lock_users, "rb") as f:
+        assert f.read() == OLD_MAIL
+    assert os.stat(lock_users).st_ino == ino
+    # x's delivery found a "dotlock" that is a maildrop: busy, never stale
+    assert re.search(r"dotlock path=\S*/x\.lock is a maildrop, not a lock", maild.log())
+    assert re.search(r"deferred to=<x@example\.test>", maild.log())
+    assert os.path.getsize(spool(maild, "x")) == 0
+    assert "dotlock removed" not in maild.log()
+
+
+def test_x_lock_is_no_such_user_for_delivery(lock_users, maild):
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<x.lock@example.test>")
+    code, lines = c.smtp_reply()
+    assert code == 550 and lines[0].startswith("5.1.1"), (code, lines)
+    c.cmd("RCPT TO:<x@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("QUIT")
+    c.smtp_reply()
+    with open(lock_users, "rb") as f:
+        assert f.read() == OLD_MAIL
+
+
+def test_x_lock_cannot_open_a_maildrop_over_pop3(lock_users, maild):
+    c = P3(maild)
+    c.ok("USER x.lock")
+    r = c.err("PASS xlock-pw")
+    assert "maildrop" in r, r
+    maild.wait_log(r"user name x\.lock cannot name a maildrop")
+    # x's maildrop looks dotlocked (by x.lock's file): busy, and left alone
+    c.ok("USER x")
+    r = c.err("PASS x-pw")
+    assert r.startswith("-ERR [IN-USE]"), r
+    with open(lock_users, "rb") as f:
+        assert f.read() == OLD_MAIL

@@ -3,7 +3,8 @@
  * process (busy at once, busy after a bounded wait, taken when freed
  * during the wait), and the dotlock: content and mode, busy, release,
  * stale by dead pid, stale by age, live pid, empty lock, symbolic link,
- * touch, and not releasing another process's lock.
+ * touch, not releasing another process's lock, never breaking a "lock"
+ * that is a maildrop, and which user names may name a maildrop.
  */
 #include "autoconf.h"
 
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "mbox_lock.h"
 #include "mbox_test.h"
 #include "unit.h"
@@ -187,6 +189,11 @@ static const struct stale_case stale_cases[] = {
 	{ "empty, old", "", 2 * 600, 0 },
 	{ "not a pid, fresh", "hello\n", 0, -1 },
 	{ "not a pid, old", "hello\n", 2 * 600, 0 },
+	/* user "mbox.lock"'s maildrop at user mbox's dotlock: never broken */
+	{ "an mbox, old", "From a@b.example Thu Jan  1 00:00:00 1970\n\n",
+	  2 * 600, -1 },
+	{ "an empty message, old", "From a Thu Jan  1 00:00:00 1970\n",
+	  2 * 600, -1 },
 };
 
 START_TEST(test_dotlock_stale)
@@ -218,6 +225,76 @@ START_TEST(test_dotlock_stale)
 		ck_assert_int_eq(errno, EAGAIN);
 		ck_assert_str_eq(lock_content(), content);
 	}
+}
+END_TEST
+
+/*
+ * A "lock" bigger than any lock is a maildrop: busy at once, even with a
+ * wait (no use waiting), and never removed however old.
+ */
+START_TEST(test_dotlock_big_file_is_never_stale)
+{
+	struct reason	r;
+	struct stat	st;
+	char		big[MBOX_DOTLOCK_SIZE_MAX + 2];
+	long long	t0, dt;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	write_lock(big, 10 * 600);
+	t0 = now_ms();
+	ck_assert_int_eq(mbox_dotlock_acquire(mt_path("mbox"), 2000, &r), -1);
+	dt = now_ms() - t0;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_msg(dt < 1000, "waited %lld ms for an mbox", dt);
+	ck_assert_int_eq(stat(mt_path("mbox.lock"), &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)sizeof(big) - 1);
+}
+END_TEST
+
+struct name_case {
+	const char	*name;
+	bool		 want;
+};
+
+static const struct name_case name_cases[] = {
+	{ "alice", true },
+	{ "a.b-c_d9", true },
+	{ "Alice", true },
+	{ "x.locked", true },
+	{ "lock", true },
+	{ "x.lock", false },		/* user x's dotlock */
+	{ ".lock", false },
+	{ "a.b.lock", false },
+	{ ".alice", false },		/* .USER.pop3-update and friends */
+	{ ".", false },
+	{ "..", false },
+	{ "-rf", false },
+	{ "a/b", false },
+	{ "a b", false },
+	{ "", false },
+	{ "caf\xc3\xa9", false },
+};
+
+START_TEST(test_maildrop_name)
+{
+	const struct name_case	*c = &name_cases[_i];
+
+	ck_assert_msg(mbox_is_maildrop_name(c->name) == c->want,
+	    "\"%s\": got %d, want %d", c->name, !c->want, c->want);
+}
+END_TEST
+
+START_TEST(test_maildrop_name_length)
+{
+	char	name[USER_NAME_MAX + 2];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[USER_NAME_MAX] = '\0';
+	ck_assert(mbox_is_maildrop_name(name));
+	name[USER_NAME_MAX] = 'a';
+	name[USER_NAME_MAX + 1] = '\0';
+	ck_assert(!mbox_is_maildrop_name(name));
 }
 END_TEST
 
@@ -310,6 +387,9 @@ mbox_lock_suite(void)
 	tcase_add_test(tc, test_dotlock_basic);
 	tcase_add_loop_test(tc, test_dotlock_stale, 0, nitems(stale_cases));
 	tcase_add_test(tc, test_dotlock_symlink);
+	tcase_add_test(tc, test_dotlock_big_file_is_never_stale);
+	tcase_add_loop_test(tc, test_maildrop_name, 0, nitems(name_cases));
+	tcase_add_test(tc, test_maildrop_name_length);
 	tcase_add_test(tc, test_dotlock_wait);
 	tcase_add_test(tc, test_dotlock_touch_and_foreign);
 	tcase_add_test(tc, test_dotlock_cannot_create);

@@ -31,17 +31,17 @@ enum pop3_state {
 	POP3_NSTATES
 };
 
-#define IN(s)		(1u << (s))
+#define POP3_IN(s)	(1u << (s))
 
 /*
- * Handler results. For CMD_OK and CMD_ERR the dispatcher writes the
+ * Handler results. For POP3_CMD_OK and POP3_CMD_ERR the dispatcher writes the
  * reply ("+OK text" / "-ERR text", the text set with pop3_ok() and
  * pop3_err()); an -ERR counts towards max_errors.
  */
-#define CMD_OK		0
-#define CMD_ERR		1
-#define CMD_REPLIED	2	/* the handler wrote its own reply */
-#define CMD_CLOSE	3	/* replied (or cannot); end the session */
+#define POP3_CMD_OK		0
+#define POP3_CMD_ERR		1
+#define POP3_CMD_REPLIED	2	/* the handler wrote its own reply */
+#define POP3_CMD_CLOSE	3	/* replied (or cannot); end the session */
 
 /* How much of an over-long line we read through before giving up. */
 #define POP3_SKIP_MAX	(1024 * 1024)
@@ -79,7 +79,7 @@ struct pop3_session {
 	const char		*method;	/* "USER", "PLAIN", "APOP" */
 	char			 apop_stamp[APOP_STAMP_MAX];	/* "" off */
 	int			 errors;
-	char			 text[POP3_REPLY_MAX];	/* for CMD_OK/ERR */
+	char			 text[POP3_REPLY_MAX];	/* for POP3_CMD_OK/ERR */
 	struct pop3_maildrop	*md;		/* in TRANSACTION */
 	/* for the session's last log line */
 	struct timespec		 start;
@@ -91,22 +91,22 @@ struct pop3_session {
 
 struct pop3_cmd_def {
 	const char	*verb;
-	unsigned	 states;	/* IN() mask where it is allowed */
+	unsigned	 states;	/* POP3_IN() mask where it is allowed */
 	unsigned	 flags;
 	int		(*handler)(struct pop3_session *,
 			    const struct pop3_cmd *);
 };
 
 /* pop3_cmd_def.flags */
-#define CMD_SECRET	0x01	/* never log the arguments */
+#define POP3_CMD_SECRET	0x01	/* never log the arguments */
 
 /* pop3_session.c */
-/* Sets the text of a "+OK" reply; returns CMD_OK. */
+/* Sets the text of a "+OK" reply; returns POP3_CMD_OK. */
 int	pop3_ok(struct pop3_session *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /*
  * Sets the text of an "-ERR" reply, code one of the RESP_* (or "");
- * returns CMD_ERR.
+ * returns POP3_CMD_ERR.
  */
 int	pop3_err(struct pop3_session *, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
@@ -133,8 +133,8 @@ int	pop3_auth(struct pop3_session *, const struct pop3_cmd *);
 /* pop3_maildrop.c */
 /*
  * Takes the logged-in user's maildrop from the monitor, reads its
- * message table (index or scan) and enters TRANSACTION. Returns CMD_OK
- * with the "+OK" text set, or CMD_ERR (the login is then over).
+ * message table (index or scan) and enters TRANSACTION. Returns POP3_CMD_OK
+ * with the "+OK" text set, or POP3_CMD_ERR (the login is then over).
  */
 int	pop3_maildrop_open(struct pop3_session *);
 /* Gives the maildrop back to the monitor (unlocks it). */

@@ -61,7 +61,7 @@ login_result(struct pop3_session *s, int rc, const struct reason *r,
 {
 	if (rc == -1) {
 		io_printf(s->io, "-ERR [SYS/TEMP] %s\r\n", r->text);
-		return CMD_CLOSE;
+		return POP3_CMD_CLOSE;
 	}
 	if (rc == 1) {
 		if (reason_is_temporary(r))
@@ -180,12 +180,12 @@ sasl_response(struct pop3_session *s, char *buf, size_t bufsz,
 
 	io_puts(s->io, "+ \r\n");
 	if (io_flush(s->io) == -1)
-		return CMD_CLOSE;
+		return POP3_CMD_CLOSE;
 	for (;;) {
 		n = io_getline(s->io, POP3_AUTH_LINE_MAX, &line);
 		if (n != IO_OK) {
 			log_info("connection lost during AUTH");
-			return CMD_CLOSE;
+			return POP3_CMD_CLOSE;
 		}
 		if (!(line.flags & IO_LINE_PARTIAL))
 			break;
@@ -194,7 +194,7 @@ sasl_response(struct pop3_session *s, char *buf, size_t bufsz,
 		/* a line without end: not a SASL client */
 		if ((total += line.len) > POP3_SKIP_MAX) {
 			log_info("endless SASL response; closing");
-			return CMD_CLOSE;
+			return POP3_CMD_CLOSE;
 		}
 	}
 	if (toolong || line.len >= bufsz) {
@@ -225,7 +225,7 @@ pop3_auth(struct pop3_session *s, const struct pop3_cmd *cmd)
 		if (pop3_login_allowed(s))
 			io_puts(s->io, "PLAIN\r\n");
 		io_puts(s->io, ".\r\n");
-		return CMD_REPLIED;
+		return POP3_CMD_REPLIED;
 	}
 	if (cmd->argv[0].len != 5 || strncasecmp(cmd->argv[0].p, "PLAIN",
 	    5) != 0) {

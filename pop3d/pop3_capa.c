@@ -39,5 +39,5 @@ pop3_capa(struct pop3_session *s, const struct pop3_cmd *cmd)
 	}
 	io_puts(io, "IMPLEMENTATION maild\r\n");
 	io_puts(io, ".\r\n");
-	return CMD_REPLIED;
+	return POP3_CMD_REPLIED;
 }

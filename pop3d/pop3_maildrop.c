@@ -51,7 +51,7 @@ pop3_maildrop_open(struct pop3_session *s)
 	if ((rc = priv_maildrop_open(&fd, &r)) != 0) {
 		if (rc == -1) {
 			io_printf(s->io, "-ERR [SYS/TEMP] %s\r\n", r.text);
-			return CMD_CLOSE;
+			return POP3_CMD_CLOSE;
 		}
 		log_info("user=%s: no maildrop: %s", s->login, r.text);
 		s->login[0] = '\0';
@@ -67,7 +67,7 @@ pop3_maildrop_open(struct pop3_session *s)
 		if (rc == -1) {
 			md_free(&md);
 			io_printf(s->io, "-ERR [SYS/TEMP] %s\r\n", ir.text);
-			return CMD_CLOSE;
+			return POP3_CMD_CLOSE;
 		}
 		if (rc == 1)
 			log_info("going without an index: %s", ir.text);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "cmd_loop.h"
 #include "io.h"
 #include "log.h"
 #include "pop3.h"
@@ -45,30 +46,31 @@
 #define POP3_TEST_TIMEOUT_MS	2000
 
 static int	pop3_unknown(struct pop3_session *, const struct pop3_cmd *);
-static const struct pop3_cmd_def *lookup(const char *);
 static bool	reply(struct pop3_session *, int);
 static void	log_end(struct pop3_session *);
 static void	serve(const struct worker_env *, struct io *, int, int,
 		    const struct sockaddr *);
 
-#define AUTH_TRANS	(IN(POP3_AUTH) | IN(POP3_TRANS))
+CMD_ROW_CHECK(struct pop3_cmd_def);
+
+#define AUTH_TRANS	(POP3_IN(POP3_AUTH) | POP3_IN(POP3_TRANS))
 
 static const struct pop3_cmd_def pop3_cmds[] = {
 	/* verb		allowed in		flags		handler */
 	{ "CAPA",	AUTH_TRANS,		0,		pop3_capa },
-	{ "USER",	IN(POP3_AUTH),		0,		pop3_user },
-	{ "PASS",	IN(POP3_AUTH),		CMD_SECRET,	pop3_pass },
-	{ "APOP",	IN(POP3_AUTH),		CMD_SECRET,	pop3_apop },
-	{ "AUTH",	IN(POP3_AUTH),		CMD_SECRET,	pop3_auth },
-	{ "STLS",	IN(POP3_AUTH),		0,		pop3_stls },
-	{ "STAT",	IN(POP3_TRANS),		0,		pop3_stat },
-	{ "LIST",	IN(POP3_TRANS),		0,		pop3_list },
-	{ "RETR",	IN(POP3_TRANS),		0,		pop3_retr },
-	{ "TOP",	IN(POP3_TRANS),		0,		pop3_top },
-	{ "DELE",	IN(POP3_TRANS),		0,		pop3_dele },
-	{ "NOOP",	IN(POP3_TRANS),		0,		pop3_noop },
-	{ "RSET",	IN(POP3_TRANS),		0,		pop3_rset },
-	{ "UIDL",	IN(POP3_TRANS),		0,		pop3_uidl },
+	{ "USER",	POP3_IN(POP3_AUTH),		0,		pop3_user },
+	{ "PASS",	POP3_IN(POP3_AUTH),		POP3_CMD_SECRET,	pop3_pass },
+	{ "APOP",	POP3_IN(POP3_AUTH),		POP3_CMD_SECRET,	pop3_apop },
+	{ "AUTH",	POP3_IN(POP3_AUTH),		POP3_CMD_SECRET,	pop3_auth },
+	{ "STLS",	POP3_IN(POP3_AUTH),		0,		pop3_stls },
+	{ "STAT",	POP3_IN(POP3_TRANS),		0,		pop3_stat },
+	{ "LIST",	POP3_IN(POP3_TRANS),		0,		pop3_list },
+	{ "RETR",	POP3_IN(POP3_TRANS),		0,		pop3_retr },
+	{ "TOP",	POP3_IN(POP3_TRANS),		0,		pop3_top },
+	{ "DELE",	POP3_IN(POP3_TRANS),		0,		pop3_dele },
+	{ "NOOP",	POP3_IN(POP3_TRANS),		0,		pop3_noop },
+	{ "RSET",	POP3_IN(POP3_TRANS),		0,		pop3_rset },
+	{ "UIDL",	POP3_IN(POP3_TRANS),		0,		pop3_uidl },
 	{ "QUIT",	AUTH_TRANS,		0,		pop3_quit },
 	{ NULL,		~0u,			0,		pop3_unknown },
 };
@@ -85,7 +87,7 @@ pop3_ok(struct pop3_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->text, sizeof(s->text), fmt, ap);
 	va_end(ap);
-	return CMD_OK;
+	return POP3_CMD_OK;
 }
 
 int
@@ -100,7 +102,7 @@ pop3_err(struct pop3_session *s, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->text + n, sizeof(s->text) - n, fmt, ap);
 	va_end(ap);
-	return CMD_ERR;
+	return POP3_CMD_ERR;
 }
 
 void
@@ -139,29 +141,18 @@ pop3_unknown(struct pop3_session *s, const struct pop3_cmd *cmd)
 	return pop3_err(s, "", "unknown command");
 }
 
-static const struct pop3_cmd_def *
-lookup(const char *verb)
-{
-	const struct pop3_cmd_def	*c;
-
-	for (c = pop3_cmds; c->verb != NULL; c++)
-		if (strcmp(c->verb, verb) == 0)
-			return c;
-	return c;	/* the sentinel: unknown command */
-}
-
 /* Writes the reply for a handler's result; false: end the session. */
 static bool
 reply(struct pop3_session *s, int result)
 {
 	switch (result) {
-	case CMD_OK:
+	case POP3_CMD_OK:
 		if (s->text[0] != '\0')
 			io_printf(s->io, "+OK %s\r\n", s->text);
 		else
 			io_puts(s->io, "+OK\r\n");
 		return true;
-	case CMD_ERR:
+	case POP3_CMD_ERR:
 		log_debug("reply -ERR %s", s->text);
 		io_printf(s->io, "-ERR %s\r\n", s->text);
 		if (++s->errors > s->cfg->pop3.max_errors) {
@@ -171,7 +162,7 @@ reply(struct pop3_session *s, int result)
 			return false;
 		}
 		return true;
-	case CMD_REPLIED:
+	case POP3_CMD_REPLIED:
 		return true;
 	default:
 		return false;
@@ -206,7 +197,8 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	struct pop3_cmd			 cmd;
 	struct io_line			 line;
 	struct reason			 r;
-	int				 n, ms;
+	enum cmd_read			 rd;
+	int				 ms;
 
 	memset(&s, 0, sizeof(s));
 	clock_gettime(CLOCK_MONOTONIC, &s.start);
@@ -245,31 +237,19 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	    s.apop_stamp[0] ? " " : "", s.apop_stamp);
 
 	for (;;) {
-		/* RFC 2449 6.6: answer a pipelined batch in one go */
-		if (io_pending(io) == 0 && io_flush(io) == -1) {
-			log_info("lost connection: %s", strerror(errno));
-			break;
-		}
-		n = io_getline(io, POP3_AUTH_LINE_MAX, &line);
-		if (n == IO_TIMEOUT) {
+		rd = cmd_read(io, POP3_AUTH_LINE_MAX, &line);
+		if (rd == CMD_READ_TIMEOUT) {
 			log_info("autologout: no command for %d s", ms / 1000);
 			io_puts(io, "-ERR autologout timer expired, closing "
 			    "the connection\r\n");
 			break;
 		}
-		if (n == IO_EOF) {
-			log_info("client closed the connection without QUIT");
-			break;
-		}
-		if (n != IO_OK) {
-			log_info("lost connection: %s", strerror(errno));
-			break;
-		}
+		if (rd != CMD_READ_LINE && rd != CMD_READ_TOO_LONG)
+			break;		/* EOF or lost: logged */
 		s.text[0] = '\0';
-		if (line.flags & IO_LINE_PARTIAL) {
-			if (io_skip_line(s.io, POP3_SKIP_MAX) != IO_OK)
-				break;
-			if (!reply(&s, pop3_err(&s, "", "line too long")))
+		if (rd == CMD_READ_TOO_LONG) {
+			if (cmd_skip(io, POP3_SKIP_MAX) == -1 ||
+			    !reply(&s, pop3_err(&s, "", "line too long")))
 				break;
 			continue;
 		}
@@ -278,12 +258,9 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 				break;
 			continue;
 		}
-		def = lookup(cmd.verb);
-		if (def->verb != NULL && (def->flags & CMD_SECRET))
-			log_debug("command %s ...", cmd.verb);
-		else
-			log_debug("command %.*s", (int)line.len, line.data);
-		if (!(def->states & IN(s.state))) {
+		def = cmd_lookup(pop3_cmds, sizeof(pop3_cmds[0]), cmd.verb);
+		cmd_log(&line, cmd.verb, (def->flags & POP3_CMD_SECRET) != 0);
+		if (!(def->states & POP3_IN(s.state))) {
 			if (!reply(&s, pop3_err(&s, "", "%s not allowed %s",
 			    cmd.verb, s.state == POP3_AUTH ? "before login" :
 			    "after login")))

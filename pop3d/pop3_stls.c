@@ -63,12 +63,12 @@ pop3_stls(struct pop3_session *s, const struct pop3_cmd *cmd)
 	io_puts(s->io, "+OK begin TLS negotiation\r\n");
 	if (io_flush(s->io) == -1) {
 		log_info("lost connection before TLS");
-		return CMD_CLOSE;
+		return POP3_CMD_CLOSE;
 	}
 	if (handshake(s) == -1)
-		return CMD_CLOSE;
+		return POP3_CMD_CLOSE;
 	/* RFC 2595 4: forget what the client said in clear */
 	explicit_bzero(s->user, sizeof(s->user));
 	s->have_user = false;
-	return CMD_REPLIED;
+	return POP3_CMD_REPLIED;
 }

@@ -27,7 +27,7 @@ static int	send_message(struct pop3_session *, size_t, long, off_t *);
 
 /*
  * The message an argument names, as an index into the table. Returns 0,
- * or CMD_ERR with the reply set.
+ * or POP3_CMD_ERR with the reply set.
  */
 static int
 msg_arg(struct pop3_session *s, const struct pop3_arg *a, size_t *i_out)
@@ -87,7 +87,7 @@ pop3_list(struct pop3_session *s, const struct pop3_cmd *cmd)
 			io_printf(s->io, "%zu %lld\r\n", i + 1,
 			    (long long)md->t.v[i].octets);
 	io_puts(s->io, ".\r\n");
-	return CMD_REPLIED;
+	return POP3_CMD_REPLIED;
 }
 
 int
@@ -109,7 +109,7 @@ pop3_uidl(struct pop3_session *s, const struct pop3_cmd *cmd)
 		if (!md->deleted[i])
 			io_printf(s->io, "%zu %s\r\n", i + 1, md->t.v[i].uidl);
 	io_puts(s->io, ".\r\n");
-	return CMD_REPLIED;
+	return POP3_CMD_REPLIED;
 }
 
 /*
@@ -180,13 +180,13 @@ pop3_retr(struct pop3_session *s, const struct pop3_cmd *cmd)
 	io_printf(s->io, "+OK %lld octets\r\n",
 	    (long long)s->md->t.v[i].octets);
 	if (send_message(s, i, MBOX_READER_ALL, &sent) == -1)
-		return CMD_CLOSE;
+		return POP3_CMD_CLOSE;
 	if (sent != s->md->t.v[i].octets)
 		log_warnx("message %zu: sent %lld octets, LIST said %lld",
 		    i + 1, (long long)sent, (long long)s->md->t.v[i].octets);
 	s->nretr++;
 	s->retr_octets += (unsigned long long)sent;
-	return CMD_REPLIED;
+	return POP3_CMD_REPLIED;
 }
 
 int
@@ -206,8 +206,8 @@ pop3_top(struct pop3_session *s, const struct pop3_cmd *cmd)
 		return pop3_err(s, "", "invalid number of lines");
 	io_puts(s->io, "+OK top of message follows\r\n");
 	if (send_message(s, i, (long)lines, &sent) == -1)
-		return CMD_CLOSE;
-	return CMD_REPLIED;
+		return POP3_CMD_CLOSE;
+	return POP3_CMD_REPLIED;
 }
 
 int
@@ -232,7 +232,7 @@ pop3_noop(struct pop3_session *s, const struct pop3_cmd *cmd)
 {
 	if (cmd->argc != 0)
 		return pop3_err(s, "", "NOOP takes no argument");
-	return CMD_OK;
+	return POP3_CMD_OK;
 }
 
 int

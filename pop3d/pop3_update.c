@@ -106,7 +106,7 @@ pop3_quit(struct pop3_session *s, const struct pop3_cmd *cmd)
 		return pop3_err(s, "", "QUIT takes no argument");
 	if (s->state == POP3_AUTH) {
 		io_puts(s->io, "+OK maild POP3 server signing off\r\n");
-		return CMD_CLOSE;
+		return POP3_CMD_CLOSE;
 	}
 	pop3_enter_state(s, POP3_UPDATE);
 	left = md->t.n - md->ndeleted;
@@ -127,5 +127,5 @@ pop3_quit(struct pop3_session *s, const struct pop3_cmd *cmd)
 		    "message%s left)\r\n", left, left == 1 ? "" : "s");
 	}
 	pop3_maildrop_close(s);
-	return CMD_CLOSE;
+	return POP3_CMD_CLOSE;
 }

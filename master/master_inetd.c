@@ -130,10 +130,12 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 		_exit(0);
 	}
 	close(sv[1]);
+	memset(&p, 0, sizeof(p));
+	/* the worker's SESSION_BEGIN must bring this connection */
+	(void)priv_set_inetd_client(&p, 0, role);
 	/* let go of the client connection: only the worker holds it */
 	fd_null_stdio(0);
 
-	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
 	p.proto = proto;
 	p.sock = sv[0];

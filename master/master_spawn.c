@@ -157,8 +157,6 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	}
 	close(sv[1]);
 	close(status_w);
-	for (i = 0; i < pl->nlisteners; i++)
-		close(pl->listeners[i].fd);
 
 	memset(&p, 0, sizeof(p));
 	p.cfg = m->cfg;
@@ -167,6 +165,10 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	p.worker = pid;
 	p.notify_fd = m->notify_w;
 	p.aliases = m->aliases;
+	/* what SESSION_BEGIN checks a client's connection against */
+	(void)priv_set_listeners(&p, pl->listeners, pl->nlisteners);
+	for (i = 0; i < pl->nlisteners; i++)
+		close(pl->listeners[i].fd);
 	priv_serve(&p);
 	/* a dropped worker may be waiting for a reply: let it see EOF */
 	close(p.sock);

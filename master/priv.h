@@ -40,8 +40,15 @@ enum priv_md {
 };
 
 struct aliases;
+struct listener;		/* pool_worker.h */
 struct priv_txn_state;		/* priv_smtp.c */
 struct priv_maildrop;		/* priv_maildrop.c */
+
+/* A listening socket of the worker's pool, as its monitor knows it. */
+struct priv_listener {
+	struct sockaddr_storage	 addr;		/* its bound address */
+	int			 role;		/* enum listen_role */
+};
 
 struct priv {
 	const struct config	*cfg;
@@ -51,6 +58,20 @@ struct priv {
 	pid_t			 worker;
 	int			 notify_fd;	/* to the queue runner, or -1 */
 	bool			 inetd;
+
+	/*
+	 * Where sessions come from, so that SESSION_BEGIN believes the
+	 * descriptor rather than the worker (priv_session.c). Standalone:
+	 * the pool's listeners, and the role is the one of the listener
+	 * the connection came to. inetd: fixed_role, and the connection
+	 * inetd gave us (when have_client_id).
+	 */
+	struct priv_listener	*listeners;
+	size_t			 nlisteners;
+	int			 fixed_role;	/* 0: from the listeners */
+	bool			 have_client_id;
+	dev_t			 client_dev;
+	ino_t			 client_ino;
 
 	/* the current session */
 	bool			 session;
@@ -85,6 +106,19 @@ struct priv {
  * the worker.
  */
 void	priv_serve(struct priv *p);
+
+/*
+ * Standalone: records the bound addresses and roles of the pool's
+ * listening sockets (call before closing them). Returns 0, or -1 when
+ * one cannot be read (logged; SESSION_BEGIN then refuses its clients).
+ */
+int	priv_set_listeners(struct priv *, const struct listener *, size_t n);
+/*
+ * inetd: every session has role, on the connection fd (the monitor's
+ * own copy, before it lets go of it): SESSION_BEGIN accepts that one
+ * only. Returns 0, or -1 when fd cannot be examined (logged).
+ */
+int	priv_set_inetd_client(struct priv *, int fd, int role);
 
 /* Ends the session: releases the maildrop, aborts a transaction, uncounts. */
 void	priv_session_reset(struct priv *p);

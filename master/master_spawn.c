@@ -137,7 +137,7 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 {
 	struct priv	p;
 	char		ident[32];
-	int		sv[2], status;
+	int		sv[2];
 	pid_t		pid;
 	size_t		i;
 
@@ -169,18 +169,8 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	(void)priv_set_listeners(&p, pl->listeners, pl->nlisteners);
 	for (i = 0; i < pl->nlisteners; i++)
 		close(pl->listeners[i].fd);
-	priv_serve(&p);
-	/* a dropped worker may be waiting for a reply: let it see EOF */
-	close(p.sock);
-
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
-		log_warnx("worker %ld killed by signal %d", (long)pid,
-		    WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_warnx("worker %ld exited with status %d", (long)pid,
-		    WEXITSTATUS(status));
+	/* serves, then kills the worker if it was dropped, and reaps it */
+	(void)priv_run(&p);
 	_exit(0);
 }
 

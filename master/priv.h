@@ -90,7 +90,8 @@ struct priv {
 	enum priv_md		 md;
 	char			 apop_stamp[APOP_STAMP_MAX];	/* "": none */
 
-	int			 refused;	/* malformed requests */
+	int			 refused;	/* malformed requests, this session */
+	bool			 dropped;	/* priv_serve gave up on the worker */
 	char			**queued;	/* inetd: ids to deliver after */
 	size_t			 nqueued;
 	struct ipc_msg		*rep;
@@ -102,10 +103,19 @@ struct priv {
 
 /*
  * Serves the worker on p->sock until it closes the connection (or is
- * dropped), then ends any open session and returns. The caller reaps
- * the worker.
+ * dropped: p->dropped), then ends any open session and returns. The
+ * caller stops and reaps the worker (priv_run does both).
  */
 void	priv_serve(struct priv *p);
+
+/*
+ * The monitor's life: priv_serve(), then closes p->sock and makes sure
+ * the worker p->worker is gone. A dropped worker (broken or hostile) is
+ * killed at once, one that hung up but lingers after a grace time; both
+ * with SIGKILL. Reaps it and returns its wait status (-1 if waitpid
+ * failed), having logged an abnormal end.
+ */
+int	priv_run(struct priv *p);
 
 /*
  * Standalone: records the bound addresses and roles of the pool's

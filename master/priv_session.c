@@ -258,6 +258,8 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 	p->authed = false;
 	p->user[0] = '\0';
 	p->txn = TXN_NONE;
+	/* refusals count per session: an old session's do not add up */
+	p->refused = 0;
 	log_session(p->sid);
 
 	max = p->proto == PRIV_PROTO_SMTP ?

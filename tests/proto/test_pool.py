@@ -5,7 +5,7 @@ import re
 import signal
 import time
 
-from maildtest import Client, IS_ROOT, proc_uids, wait_for
+from maildtest import Client, IS_ROOT, alive, proc_uids, wait_for
 
 
 def test_pool_keeps_min_spare_idle_workers(maild):
@@ -97,3 +97,46 @@ def test_workers_dying_at_start_back_off(make_maild):
     assert 4 <= len(delays) <= 7, m.log()
     assert delays == sorted(delays) and delays[-1] >= 800, delays
     assert all(b == min(2 * a, 30000) for a, b in zip(delays, delays[1:])), delays
+
+
+def served_again(m, n=3):
+    """n clients in a row each get a whole session: no stream of 421s."""
+    for _ in range(n):
+        c = Client(m.smtp_port)
+        try:
+            assert c.smtp_reply()[0] == 220
+            c.cmd("QUIT")
+            assert c.smtp_reply()[0] == 221
+        finally:
+            c.close()
+
+
+def test_dropped_worker_is_stopped_and_replaced(make_maild, sandbox):
+    # One smtpd worker. Its monitor finds it hostile at its second request
+    # (the fault point stands for a worker that breaks the protocol) and
+    # drops it: the worker must stop, not go on taking clients it can only
+    # answer 421, and the master starts another.
+    stamp = sandbox.path("run", "fault-once")
+    m = make_maild(config={"smtp": {"pool": {"min_spare": 1, "max_spare": 1,
+                                             "max_workers": 1}}},
+                   env={"MAILD_FAULT": "priv.request:eio:2",
+                        "MAILD_FAULT_ONCE": stamp})
+    victim = m.workers("smtpd")[0]
+    a = Client(m.smtp_port)
+    try:
+        assert a.smtp_reply()[0] == 220         # request 1: SESSION_BEGIN
+        a.cmd("EHLO client.example")
+        assert a.smtp_reply()[0] == 250
+        a.cmd("MAIL FROM:<a@example.org>")      # request 2: dropped
+        try:
+            code = a.smtp_reply()[0]
+        except (EOFError, ConnectionResetError):
+            code = None                         # killed before a reply
+        assert code in (None, 421)
+        assert a.closed()
+    finally:
+        a.close()
+    m.wait_log(r"fault point priv\.request")
+    wait_for(lambda: not alive(victim), timeout=5, what="dropped worker to stop")
+    served_again(m)
+    assert victim not in m.workers("smtpd")

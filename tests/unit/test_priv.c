@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -388,6 +389,153 @@ end_session(void)
 	ipc_msg_init(&msg, PRIV_SESSION_END);
 	ck_assert_uint_eq(ask(&msg, -1), PRIV_OK);
 }
+
+/* n requests the monitor refuses (malformed, unknown type). */
+static void
+refused(int n)
+{
+	while (n-- > 0) {
+		ipc_msg_init(&msg, 999);
+		ck_assert_uint_eq(ask(&msg, -1), PRIV_REFUSED);
+	}
+}
+
+START_TEST(test_refusals_count_per_session)
+{
+	int	i, fd, cl;
+
+	/* 18 refusals in all, never more than 6 in one session */
+	start_monitor(PRIV_PROTO_SMTP);
+	for (i = 0; i < 3; i++) {
+		fd = client_conn(0, &cl);
+		ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_OK);
+		refused(6);
+		end_session();
+		close(fd);
+		close(cl);
+	}
+	ping_ok();
+	stop_monitor(false);
+}
+END_TEST
+
+/*
+ * A monitor in a process of its own with a real child for its worker
+ * (the child only waits: the test plays its part on the socket), run
+ * as the master runs it: priv_run() stops and reaps the worker. The
+ * monitor's exit status tells how the worker ended: 9 killed with
+ * SIGKILL, 0 exited 0, 1 anything else. The worker exits by itself
+ * when *release (a pipe's write end) is closed, or after 10 s.
+ */
+static void
+start_monitor_with_worker(int *release)
+{
+	int	sv[2], pp[2];
+
+	make_listeners(PRIV_PROTO_SMTP);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	monitor = fork();
+	ck_assert_int_ne(monitor, -1);
+	if (monitor == 0) {
+		struct priv	p;
+		pid_t		w;
+		int		st;
+		char		c;
+
+		close(sv[0]);
+		close(pp[1]);
+		if ((w = fork()) == -1)
+			_exit(2);
+		if (w == 0) {
+			close(sv[1]);
+			alarm(10);
+			_exit(read(pp[0], &c, 1) == 0 ? 0 : 1);
+		}
+		close(pp[0]);
+		init_priv(&p, PRIV_PROTO_SMTP, sv[1]);
+		p.worker = w;
+		st = priv_run(&p);
+		if (st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+			_exit(9);
+		_exit(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ?
+		    0 : 1);
+	}
+	close(sv[1]);
+	close(pp[0]);
+	wsock = sv[0];
+	*release = pp[1];
+}
+
+/* The monitor's exit status (see above) */
+static int
+monitor_status(void)
+{
+	int	status;
+
+	ck_assert_int_eq(waitpid(monitor, &status, 0), monitor);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+START_TEST(test_dropped_worker_is_killed)
+{
+	int	fd, cl, release;
+
+	/* eleven refusals in one session: dropped, and stopped for good */
+	start_monitor_with_worker(&release);
+	fd = client_conn(0, &cl);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_OK);
+	refused(11);
+	ck_assert_int_eq(ipc_recv(wsock, &rep, true), 0);
+	ck_assert_int_eq(monitor_status(), 9);
+	close(release);
+	close(wsock);
+	close(fd);
+	close(cl);
+}
+END_TEST
+
+START_TEST(test_out_of_state_worker_is_killed)
+{
+	int	release;
+
+	start_monitor_with_worker(&release);
+	ipc_msg_init(&msg, PRIV_SESSION_END);
+	ck_assert_uint_eq(ask(&msg, -1), 0);
+	ck_assert_int_eq(monitor_status(), 9);
+	close(release);
+	close(wsock);
+}
+END_TEST
+
+START_TEST(test_worker_that_exits_is_reaped)
+{
+	int	release;
+
+	start_monitor_with_worker(&release);
+	ping_ok();
+	close(release);
+	close(wsock);
+	ck_assert_int_eq(monitor_status(), 0);
+}
+END_TEST
+
+START_TEST(test_worker_that_hangs_up_but_lingers_is_killed)
+{
+	struct timespec	t0, t1;
+	int		release;
+
+	start_monitor_with_worker(&release);
+	ping_ok();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close(wsock);		/* the worker lives on */
+	ck_assert_int_eq(monitor_status(), 9);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 8);
+	close(release);
+}
+END_TEST
 
 START_TEST(test_session_id_is_checked)
 {
@@ -849,9 +997,17 @@ priv_suite(void)
 	tcase_add_test(tc, test_monitor_drops_request_out_of_state);
 	tcase_add_test(tc, test_monitor_drops_auth_without_session);
 	tcase_add_test(tc, test_monitor_drops_password_sent_in_clear);
+	tcase_add_test(tc, test_refusals_count_per_session);
 	tcase_add_test(tc, test_session_id_is_checked);
 	tcase_add_test(tc, test_session_fd_must_be_a_connection_of_ours);
 	tcase_add_test(tc, test_inetd_session_fd_is_the_one_from_inetd);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("worker_lifecycle");
+	tcase_set_timeout(tc, 15);
+	tcase_add_test(tc, test_dropped_worker_is_killed);
+	tcase_add_test(tc, test_out_of_state_worker_is_killed);
+	tcase_add_test(tc, test_worker_that_exits_is_reaped);
+	tcase_add_test(tc, test_worker_that_hangs_up_but_lingers_is_killed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("maildrop");
 	tcase_add_loop_test(tc, test_maildrop_requests_need_a_login, 0,

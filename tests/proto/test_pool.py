@@ -5,7 +5,7 @@ import re
 import signal
 import time
 
-from maildtest import Client, IS_ROOT, alive, proc_uids, wait_for
+from maildtest import Client, IS_ROOT, alive, proc_tree, proc_uids, wait_for
 
 
 def test_pool_keeps_min_spare_idle_workers(maild):
@@ -140,3 +140,13 @@ def test_dropped_worker_is_stopped_and_replaced(make_maild, sandbox):
     wait_for(lambda: not alive(victim), timeout=5, what="dropped worker to stop")
     served_again(m)
     assert victim not in m.workers("smtpd")
+
+
+def test_worker_whose_monitor_dies_exits(maild):
+    mon = maild.monitors("smtpd")[0]
+    worker = [p for p, (pp, comm, st) in proc_tree().items()
+              if pp == mon and st != "Z"][0]
+    os.kill(mon, signal.SIGKILL)
+    wait_for(lambda: not alive(worker), timeout=3, what="orphaned worker to exit")
+    wait_for(lambda: len(maild.workers("smtpd")) == 2, what="replacement worker")
+    served_again(maild, 4)

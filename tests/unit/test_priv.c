@@ -25,6 +25,7 @@
 #include "log.h"
 #include "master/priv.h"
 #include "pool_worker.h"
+#include "priv_client.h"
 #include "priv_proto.h"
 #include "unit.h"
 
@@ -677,6 +678,132 @@ START_TEST(test_inetd_session_fd_is_the_one_from_inetd)
 }
 END_TEST
 
+/* --- the worker's side: without a monitor, stop ---------------------------- */
+
+static int	mon_end;	/* the test plays the monitor on this */
+
+/* A session that needs the monitor once, and tells the client how it went. */
+static void
+ping_session(void *arg, struct session_start *st)
+{
+	struct reason	r;
+	const char	*say;
+
+	(void)arg;
+	say = priv_ping(&r) == 0 ? "OK\n" : "421\n";
+	if (write(st->fd, say, strlen(say)) != (ssize_t)strlen(say))
+		_exit(3);
+	close(st->fd);
+}
+
+/* A pool worker on listener 0 in a child; the status pipe's read end. */
+static pid_t
+start_worker(int *status_r)
+{
+	struct pool_worker	w;
+	int			sv[2], st[2], life[2];
+	pid_t			pid;
+
+	make_listeners(PRIV_PROTO_SMTP);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	ck_assert_int_eq(pipe(st), 0);
+	ck_assert_int_eq(pipe(life), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		close(sv[0]);
+		close(st[0]);
+		close(life[1]);
+		log_init("test-worker", 0, false);
+		alarm(10);
+		priv_client_init(sv[1]);
+		memset(&w, 0, sizeof(w));
+		w.listeners = lst;
+		w.nlisteners = 1;
+		w.status_fd = st[1];
+		w.life_fd = life[0];
+		w.max_sessions = 100;
+		w.session = ping_session;
+		pool_worker_run(&w);
+	}
+	close(sv[1]);
+	close(st[1]);
+	close(life[0]);
+	/* life[1] stays open: the master is alive */
+	mon_end = sv[0];
+	*status_r = st[0];
+	return pid;
+}
+
+/* Whether pid exits within ms; its status in *status. */
+static bool
+exits_within(pid_t pid, int ms, int *status)
+{
+	struct timespec	tick = { 0, 10 * 1000000 };
+	int		waited;
+
+	for (waited = 0; waited < ms; waited += 10) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		nanosleep(&tick, NULL);
+	}
+	return false;
+}
+
+static void
+wait_status(int fd, uint32_t type)
+{
+	struct pool_status	st;
+
+	do
+		ck_assert_int_eq(read(fd, &st, sizeof(st)), sizeof(st));
+	while (st.type != type);
+}
+
+START_TEST(test_idle_worker_exits_when_its_monitor_goes)
+{
+	int	status, st;
+	pid_t	w;
+
+	w = start_worker(&st);
+	wait_status(st, POOL_ST_IDLE);
+	close(mon_end);
+	ck_assert_msg(exits_within(w, 2000, &status),
+	    "worker still running without its monitor");
+	ck_assert(WIFEXITED(status));
+	close(st);
+}
+END_TEST
+
+START_TEST(test_worker_exits_after_the_session_that_lost_its_monitor)
+{
+	char	buf[8];
+	int	status, st, cl, c2;
+	ssize_t	n;
+	pid_t	w;
+
+	w = start_worker(&st);
+	wait_status(st, POOL_ST_IDLE);
+	cl = connect_to(lst[0].fd);
+	/* the session's request arrives; the monitor goes without a word */
+	ck_assert_int_eq(ipc_recv(mon_end, &rep, true), 1);
+	ck_assert_uint_eq(rep.type, PRIV_PING);
+	close(mon_end);
+	n = read(cl, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "421\n");
+	/* and no other client is taken: the worker is gone */
+	c2 = connect_to(lst[0].fd);
+	ck_assert_msg(exits_within(w, 2000, &status),
+	    "worker still running without its monitor");
+	ck_assert(WIFEXITED(status));
+	close(c2);
+	close(cl);
+	close(st);
+}
+END_TEST
+
 /* --- the POP3 maildrop requests ------------------------------------------ */
 
 static char	spool[64], state[64];
@@ -1008,6 +1135,9 @@ priv_suite(void)
 	tcase_add_test(tc, test_out_of_state_worker_is_killed);
 	tcase_add_test(tc, test_worker_that_exits_is_reaped);
 	tcase_add_test(tc, test_worker_that_hangs_up_but_lingers_is_killed);
+	tcase_add_test(tc, test_idle_worker_exits_when_its_monitor_goes);
+	tcase_add_test(tc,
+	    test_worker_exits_after_the_session_that_lost_its_monitor);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("maildrop");
 	tcase_add_loop_test(tc, test_maildrop_requests_need_a_login, 0,

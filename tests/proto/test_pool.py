@@ -140,6 +140,8 @@ def test_dropped_worker_is_stopped_and_replaced(make_maild, sandbox):
     wait_for(lambda: not alive(victim), timeout=5, what="dropped worker to stop")
     served_again(m)
     assert victim not in m.workers("smtpd")
+    # it had served: not a worker that dies at start (no back-off)
+    assert "die at start" not in m.log()
 
 
 def test_worker_whose_monitor_dies_exits(maild):

@@ -90,8 +90,8 @@ struct priv {
 	enum priv_md		 md;
 	char			 apop_stamp[APOP_STAMP_MAX];	/* "": none */
 
-	int			 refused;	/* malformed requests, this session */
-	bool			 dropped;	/* priv_serve gave up on the worker */
+	int			 refused;	/* malformed, this session */
+	bool			 dropped;	/* priv_serve gave up on it */
 	char			**queued;	/* inetd: ids to deliver after */
 	size_t			 nqueued;
 	struct ipc_msg		*rep;

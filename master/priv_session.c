@@ -236,10 +236,10 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 		return PRIV_H_REFUSE;
 	}
 	if (role != (uint32_t)real) {
-		log_warnx("SESSION_BEGIN %s: the worker says %s, the connection "
-		    "is %s", sid, role >= ROLE_SMTP && role <= ROLE_POP3S ?
-		    listen_role_name((enum listen_role)role) : "?",
-		    listen_role_name((enum listen_role)real));
+		log_warnx("SESSION_BEGIN %s: the worker says %s, the "
+		    "connection is %s", sid, role >= ROLE_SMTP &&
+		    role <= ROLE_POP3S ? listen_role_name((enum listen_role)
+		    role) : "?", listen_role_name((enum listen_role)real));
 		return PRIV_H_REFUSE;
 	}
 	if ((p->proto == PRIV_PROTO_SMTP) != (real <= ROLE_SMTPS))

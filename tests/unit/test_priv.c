@@ -187,7 +187,7 @@ client_conn(size_t i, int *client)
 	return fd;
 }
 
-/* The monitor's struct priv for proto, serving sock, as in a standalone pool. */
+/* A monitor's struct priv for proto on sock, as in a standalone pool. */
 static void
 init_priv(struct priv *p, enum priv_proto proto, int sock)
 {
@@ -678,7 +678,7 @@ START_TEST(test_inetd_session_fd_is_the_one_from_inetd)
 }
 END_TEST
 
-/* --- the worker's side: without a monitor, stop ---------------------------- */
+/* --- the worker's side: without a monitor, stop -------------------------- */
 
 static int	mon_end;	/* the test plays the monitor on this */
 

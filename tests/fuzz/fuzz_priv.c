@@ -15,7 +15,7 @@
  *			listener, a regular file, an unconnected TCP socket).
  * Flags: bit 0 POP3 (else SMTP); bit 1 (POP3) first log in as the user
  * running the fuzzer, for real, through APOP against a scratch secrets
- * file, so that the maildrop requests are reachable; bit 2 a standalone
+ * file, so that the maildrop requests are reachable; bit 3 a standalone
  * monitor, which knows the pool's listener (else one as under inetd,
  * which takes any descriptor).
  * PRIV_AUTH requests are skipped: PAM would make each run take seconds.
@@ -249,8 +249,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	d.pop3 = (data[0] & 1) != 0;
-	sc.listeners = (data[0] & 4) ? &lst[d.pop3 ? 1 : 0] : NULL;
-	sc.nlisteners = (data[0] & 4) ? 1 : 0;
+	sc.listeners = (data[0] & 8) ? &lst[d.pop3 ? 1 : 0] : NULL;
+	sc.nlisteners = (data[0] & 8) ? 1 : 0;
 	wfd = d.sock = scratch_monitor_start(&mon, &sc,
 	    d.pop3 ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP);
 

@@ -106,7 +106,7 @@ report(struct pool_worker *w, enum pool_status_type type, uint32_t sessions)
 void
 pool_worker_run(struct pool_worker *w)
 {
-	struct pollfd		 pfd[LISTEN_MAX * 5 + 1];
+	struct pollfd		 pfd[LISTEN_MAX * 5 + 2];
 	struct session_start	 s;
 	struct sigaction	 sa;
 	uint32_t		 served = 0;
@@ -122,8 +122,8 @@ pool_worker_run(struct pool_worker *w)
 	signal(SIGPIPE, SIG_IGN);
 
 	n = w->nlisteners;
-	if (n > sizeof(pfd) / sizeof(pfd[0]) - 1)
-		n = sizeof(pfd) / sizeof(pfd[0]) - 1;
+	if (n > sizeof(pfd) / sizeof(pfd[0]) - 2)
+		n = sizeof(pfd) / sizeof(pfd[0]) - 2;
 	report(w, POOL_ST_READY, 0);
 	report(w, POOL_ST_IDLE, 0);
 	while (!stopping) {
@@ -135,7 +135,11 @@ pool_worker_run(struct pool_worker *w)
 		pfd[n].fd = w->life_fd;
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
-		r = poll(pfd, n + 1, 1000);
+		/* the monitor never speaks first: anything here is its end */
+		pfd[n + 1].fd = priv_client_fd();
+		pfd[n + 1].events = POLLIN;
+		pfd[n + 1].revents = 0;
+		r = poll(pfd, n + 2, 1000);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -143,6 +147,10 @@ pool_worker_run(struct pool_worker *w)
 		}
 		if (pfd[n].revents != 0) {
 			log_debug("master went away; worker exiting");
+			break;
+		}
+		if (pfd[n + 1].revents != 0) {
+			log_warnx("monitor went away; worker exiting");
 			break;
 		}
 		for (i = 0; i < n && !stopping; i++) {
@@ -164,6 +172,15 @@ pool_worker_run(struct pool_worker *w)
 			w->session(w->arg, &s);
 			served++;
 			log_session(NULL);
+			/*
+			 * Without a monitor every session would only get a
+			 * 421: leave the listeners to workers that can serve.
+			 */
+			if (priv_client_lost()) {
+				log_warnx("lost the monitor; worker exiting");
+				report(w, POOL_ST_EXITING, served);
+				_exit(1);
+			}
 			if (w->max_sessions > 0 &&
 			    served >= (uint32_t)w->max_sessions) {
 				log_debug("served %u sessions; retiring",

@@ -1,11 +1,14 @@
 /*
  * Worker-side stubs of the privileged requests (see priv_client.h and
  * priv_proto.h). Runs unprivileged. One request is in flight at a time;
- * the monitor answers in order.
+ * the monitor answers in order. Once the monitor's socket has failed
+ * (EOF: it dropped us or died), every request fails at once, and the
+ * worker must not start another session (priv_client_lost).
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include "priv_proto.h"
 
 static int		priv_fd = -1;
+static bool		priv_lost;
 static struct ipc_msg	req, rep;
 static bool		logged_in;	/* a login succeeded, ever */
 
@@ -22,6 +26,13 @@ void
 priv_client_init(int fd)
 {
 	priv_fd = fd;
+	priv_lost = false;
+}
+
+bool
+priv_client_lost(void)
+{
+	return priv_lost;
 }
 
 int
@@ -41,8 +52,15 @@ exchange(int fd, bool fd_reply, struct reason *r)
 	char	status[8], text[256];
 	int	n;
 
+	if (priv_lost) {
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
 	if (ipc_send(priv_fd, &req, fd) == -1) {
 		log_warn("privileged request %u", req.type);
+		/* a request too big for the socket is our bug, not a loss */
+		if (errno != EMSGSIZE && errno != EINVAL)
+			priv_lost = true;
 		reason_set(r, "4.3.0", "internal error, try again later");
 		return -1;
 	}
@@ -54,6 +72,7 @@ exchange(int fd, bool fd_reply, struct reason *r)
 			log_warnx("monitor closed the connection");
 		else
 			log_warn("privileged reply");
+		priv_lost = true;
 		reason_set(r, "4.3.0", "internal error, try again later");
 		return -1;
 	}
@@ -198,10 +217,14 @@ priv_data_begin(const char *trace, size_t len, struct reason *r)
 int
 priv_data_chunk(const void *buf, size_t len)
 {
+	if (priv_lost)
+		return -1;
 	ipc_msg_init(&req, PRIV_DATA_CHUNK);
 	ipc_put_bytes(&req, buf, len);
 	if (ipc_send(priv_fd, &req, -1) == -1) {
 		log_warn("sending message data to the monitor");
+		if (errno != EMSGSIZE && errno != EINVAL)
+			priv_lost = true;
 		return -1;
 	}
 	return 0;

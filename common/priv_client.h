@@ -21,6 +21,11 @@
 /* The descriptor of this worker's monitor connection. */
 void	priv_client_init(int fd);
 int	priv_client_fd(void);
+/*
+ * Whether the monitor is gone: its socket gave EOF or an error. Every
+ * request has failed since, and the worker must not serve another client.
+ */
+bool	priv_client_lost(void);
 
 int	priv_ping(struct reason *);
 int	priv_session_begin(int client_fd, const char *sid, int role,

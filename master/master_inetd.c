@@ -62,7 +62,7 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 	uid_t			 uid;
 	gid_t			 gid;
 	size_t			 i;
-	int			 sv[2], status, nullfd;
+	int			 sv[2], nullfd;
 	pid_t			 pid;
 
 	/* stderr is the client connection: never write there */
@@ -130,10 +130,12 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 		_exit(0);
 	}
 	close(sv[1]);
+	memset(&p, 0, sizeof(p));
+	/* the worker's SESSION_BEGIN must bring this connection */
+	(void)priv_set_inetd_client(&p, 0, role);
 	/* let go of the client connection: only the worker holds it */
 	fd_null_stdio(0);
 
-	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
 	p.proto = proto;
 	p.sock = sv[0];
@@ -141,13 +143,8 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 	p.notify_fd = -1;
 	p.inetd = true;
 	p.aliases = al;
-	priv_serve(&p);
-	close(p.sock);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status))
-		log_warnx("worker %ld killed by signal %d", (long)pid,
-		    WTERMSIG(status));
+	/* serves, then kills the worker if it was dropped, and reaps it */
+	(void)priv_run(&p);
 	/* deliver what the session queued; what cannot wait for maild -q */
 	for (i = 0; i < p.nqueued; i++) {
 		queue_deliver_id(cfg, al, p.queued[i]);

@@ -178,8 +178,13 @@ handle_status(struct pool *pl, struct slot *s, const struct pool_status *st)
 	case POOL_ST_BUSY:
 		if (s->state != SLOT_EXITING)
 			s->state = SLOT_BUSY;
-		/* a worker that serves is healthy: forget start failures */
+		/*
+		 * A worker that serves is healthy: forget start failures, and
+		 * count this session, so that its death (a crash, or its
+		 * monitor killing it) is not taken for a death at start.
+		 */
 		pl->fail_streak = 0;
+		s->sessions = st->sessions + 1;
 		break;
 	case POOL_ST_EXITING:
 		s->state = SLOT_EXITING;

@@ -133,7 +133,7 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 {
 	struct priv	p;
 	char		ident[32];
-	int		sv[2], status;
+	int		sv[2];
 	pid_t		pid;
 	size_t		i;
 
@@ -153,8 +153,6 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	}
 	close(sv[1]);
 	close(status_w);
-	for (i = 0; i < pl->nlisteners; i++)
-		close(pl->listeners[i].fd);
 
 	memset(&p, 0, sizeof(p));
 	p.cfg = m->cfg;
@@ -163,18 +161,12 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	p.worker = pid;
 	p.notify_fd = m->notify_w;
 	p.aliases = m->aliases;
-	priv_serve(&p);
-	/* a dropped worker may be waiting for a reply: let it see EOF */
-	close(p.sock);
-
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
-		log_warnx("worker %ld killed by signal %d", (long)pid,
-		    WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_warnx("worker %ld exited with status %d", (long)pid,
-		    WEXITSTATUS(status));
+	/* what SESSION_BEGIN checks a client's connection against */
+	(void)priv_set_listeners(&p, pl->listeners, pl->nlisteners);
+	for (i = 0; i < pl->nlisteners; i++)
+		close(pl->listeners[i].fd);
+	/* serves, then kills the worker if it was dropped, and reaps it */
+	(void)priv_run(&p);
 	_exit(0);
 }
 

@@ -4,9 +4,10 @@
  * below before its handler runs: the protocol must match, the session
  * state must allow it, and a descriptor must come with it exactly when
  * the table says so. A malformed request is answered PRIV_REFUSED and
- * logged (too many and the worker is dropped); a request the state does
- * not allow means the worker is broken or hostile, so it is dropped at
- * once.
+ * logged (too many in one session and the worker is dropped); a request
+ * the state does not allow means the worker is broken or hostile, so it
+ * is dropped at once. A dropped worker is killed: it holds the pool's
+ * listening sockets, and must not go on taking clients it cannot serve.
  */
 #include "autoconf.h"
 
@@ -18,14 +19,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 #include "priv.h"
 #include "priv_proto.h"
 #include "xmalloc.h"
 
-#define PRIV_REFUSED_MAX	10
+#define PRIV_REFUSED_MAX	10	/* per session */
+
+/*
+ * How long a worker that hung up may take to exit. It closes its end
+ * only by exiting, so the wait is short unless something is wrong.
+ */
+#define PRIV_LINGER_MS		3000
 
 /* need bits */
 #define N_SMTP		0x0001	/* SMTP workers may ask */
@@ -246,6 +256,16 @@ priv_serve(struct priv *p)
 				close(m->fd);
 			log_warnx("worker %ld asked %s: %s; dropping it",
 			    (long)p->worker, rq->name, why);
+			p->dropped = true;
+			break;
+		}
+		/* for the tests: a worker found hostile at this request */
+		if (fault_point("priv.request") == -1) {
+			if (m->fd != -1)
+				close(m->fd);
+			log_warnx("fault point priv.request: dropping worker "
+			    "%ld", (long)p->worker);
+			p->dropped = true;
 			break;
 		}
 		h = rq->handler(p, m);
@@ -256,6 +276,7 @@ priv_serve(struct priv *p)
 		if (h == PRIV_H_DROP) {
 			log_warnx("dropping worker %ld after %s",
 			    (long)p->worker, rq->name);
+			p->dropped = true;
 			break;
 		}
 		if (h == PRIV_H_RETIRE) {
@@ -280,12 +301,74 @@ check:
 		if (p->refused > PRIV_REFUSED_MAX) {
 			log_warnx("too many malformed requests from worker "
 			    "%ld; dropping it", (long)p->worker);
+			p->dropped = true;
 			break;
 		}
 	}
 	priv_session_reset(p);
 	free(m);
 	xfree(&p->rep);
+}
+
+/* waitpid() for pid, without blocking; 1 reaped, 0 not yet, -1 error. */
+static int
+reap(pid_t pid, int *status)
+{
+	pid_t	r;
+
+	while ((r = waitpid(pid, status, WNOHANG)) == -1 && errno == EINTR)
+		;
+	if (r == -1)
+		return -1;
+	return r == pid;
+}
+
+int
+priv_run(struct priv *p)
+{
+	struct timespec	tick = { 0, 2 * 1000000 };
+	int		status = 0, n = 0, waited;
+
+	priv_serve(p);
+	/* a worker waiting for a reply sees EOF */
+	close(p->sock);
+	p->sock = -1;
+	if (p->worker <= 0)
+		return -1;
+	if (!p->dropped) {
+		/* it hung up: normally because it is exiting */
+		for (waited = 0; waited < PRIV_LINGER_MS &&
+		    (n = reap(p->worker, &status)) == 0; waited += 2)
+			(void)nanosleep(&tick, NULL);
+		if (n == 0) {
+			log_warnx("worker %ld hung up but did not exit; "
+			    "killing it", (long)p->worker);
+			p->dropped = true;
+		}
+	}
+	if (p->dropped && n == 0 && kill(p->worker, SIGKILL) == -1 &&
+	    errno != ESRCH)
+		log_warn("kill worker %ld", (long)p->worker);
+	if (n == 0) {
+		pid_t	r;
+
+		while ((r = waitpid(p->worker, &status, 0)) == -1 &&
+		    errno == EINTR)
+			;
+		n = r == p->worker ? 1 : -1;
+	}
+	if (n == -1) {
+		log_warn("waitpid worker %ld", (long)p->worker);
+		return -1;
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
+	    !(p->dropped && WTERMSIG(status) == SIGKILL))
+		log_warnx("worker %ld killed by signal %d", (long)p->worker,
+		    WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_warnx("worker %ld exited with status %d", (long)p->worker,
+		    WEXITSTATUS(status));
+	return status;
 }
 
 int

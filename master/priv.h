@@ -40,8 +40,15 @@ enum priv_md {
 };
 
 struct aliases;
+struct listener;		/* pool_worker.h */
 struct priv_txn_state;		/* priv_smtp.c */
 struct priv_maildrop;		/* priv_maildrop.c */
+
+/* A listening socket of the worker's pool, as its monitor knows it. */
+struct priv_listener {
+	struct sockaddr_storage	 addr;		/* its bound address */
+	int			 role;		/* enum listen_role */
+};
 
 struct priv {
 	const struct config	*cfg;
@@ -51,6 +58,20 @@ struct priv {
 	pid_t			 worker;
 	int			 notify_fd;	/* to the queue runner, or -1 */
 	bool			 inetd;
+
+	/*
+	 * Where sessions come from, so that SESSION_BEGIN believes the
+	 * descriptor rather than the worker (priv_session.c). Standalone:
+	 * the pool's listeners, and the role is the one of the listener
+	 * the connection came to. inetd: fixed_role, and the connection
+	 * inetd gave us (when have_client_id).
+	 */
+	struct priv_listener	*listeners;
+	size_t			 nlisteners;
+	int			 fixed_role;	/* 0: from the listeners */
+	bool			 have_client_id;
+	dev_t			 client_dev;
+	ino_t			 client_ino;
 
 	/* the current session */
 	bool			 session;
@@ -69,7 +90,8 @@ struct priv {
 	enum priv_md		 md;
 	char			 apop_stamp[APOP_STAMP_MAX];	/* "": none */
 
-	int			 refused;	/* malformed requests */
+	int			 refused;	/* malformed, this session */
+	bool			 dropped;	/* priv_serve gave up on it */
 	bool			 retire;	/* a login: serve no more sessions */
 	char			**queued;	/* inetd: ids to deliver after */
 	size_t			 nqueued;
@@ -83,10 +105,32 @@ struct priv {
 
 /*
  * Serves the worker on p->sock until it closes the connection (or is
- * dropped), then ends any open session and returns. The caller reaps
- * the worker.
+ * dropped: p->dropped), then ends any open session and returns. The
+ * caller stops and reaps the worker (priv_run does both).
  */
 void	priv_serve(struct priv *p);
+
+/*
+ * The monitor's life: priv_serve(), then closes p->sock and makes sure
+ * the worker p->worker is gone. A dropped worker (broken or hostile) is
+ * killed at once, one that hung up but lingers after a grace time; both
+ * with SIGKILL. Reaps it and returns its wait status (-1 if waitpid
+ * failed), having logged an abnormal end.
+ */
+int	priv_run(struct priv *p);
+
+/*
+ * Standalone: records the bound addresses and roles of the pool's
+ * listening sockets (call before closing them). Returns 0, or -1 when
+ * one cannot be read (logged; SESSION_BEGIN then refuses its clients).
+ */
+int	priv_set_listeners(struct priv *, const struct listener *, size_t n);
+/*
+ * inetd: every session has role, on the connection fd (the monitor's
+ * own copy, before it lets go of it): SESSION_BEGIN accepts that one
+ * only. Returns 0, or -1 when fd cannot be examined (logged).
+ */
+int	priv_set_inetd_client(struct priv *, int fd, int role);
 
 /* Ends the session: releases the maildrop, aborts a transaction, uncounts. */
 void	priv_session_reset(struct priv *p);

@@ -10,12 +10,16 @@
  *	op & 1 == 1	the first byte (mod 24) is the type and the rest the
  *			payload: the harness writes a correct header.
  *	op & 2		no descriptor with a SESSION_BEGIN (one is attached
- *			otherwise: a fresh socket pair's end).
+ *			otherwise, of the kind op >> 2 & 3 says: a socket
+ *			pair's end, a TCP connection accepted on the pool's
+ *			listener, a regular file, an unconnected TCP socket).
  * Flags: bit 0 POP3 (else SMTP); bit 1 (POP3) first log in as the user
  * running the fuzzer, for real, through APOP against a scratch secrets
  * file, so that the maildrop requests are reachable; bit 2 VRFY and EXPN
- * enabled. RCPT, VRFY and EXPN resolve through the scratch aliases
- * (SCRATCH_ALIASES: partly failing, nested, remote, looping).
+ * enabled; bit 3 a standalone monitor, which knows the pool's listener
+ * (else one as under inetd, which takes any descriptor). RCPT, VRFY and
+ * EXPN resolve through the scratch aliases (SCRATCH_ALIASES: partly
+ * failing, nested, remote, looping).
  * PRIV_AUTH requests are skipped: PAM would make each run take seconds.
  *
  * Checks: no crash, leak or hang (libFuzzer and ASan); every reply is a
@@ -28,6 +32,8 @@
 #define _GNU_SOURCE
 #include "autoconf.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,6 +49,74 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct scratch	 sc;
+/* the pools' listening sockets on 127.0.0.1: SMTP's, POP3's */
+static struct listener	 lst[2];
+static char		 plain_file[128];	/* a regular file */
+
+static void
+listeners_init(void)
+{
+	struct sockaddr_in	sin;
+	size_t			i;
+	int			fd;
+
+	snprintf(plain_file, sizeof(plain_file), "%s/plain", sc.top);
+	CHECK((fd = open(plain_file, O_WRONLY | O_CREAT, 0600)) != -1);
+	close(fd);
+
+	for (i = 0; i < 2; i++) {
+		CHECK((lst[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) != -1);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		CHECK(bind(lst[i].fd, (struct sockaddr *)&sin,
+		    sizeof(sin)) == 0);
+		CHECK(listen(lst[i].fd, 16) == 0);
+		snprintf(lst[i].name, sizeof(lst[i].name), "fuzz%zu", i);
+	}
+	lst[0].role = ROLE_SMTP;
+	lst[1].role = ROLE_POP3;
+}
+
+/*
+ * A descriptor for a SESSION_BEGIN (see the op bits above); *other is
+ * a second one to close with it, or -1.
+ */
+static int
+session_fd(unsigned kind, bool pop3, int *other)
+{
+	static const struct linger abort_close = { 1, 0 };
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+	int			pair[2], fd, l = lst[pop3 ? 1 : 0].fd;
+
+	*other = -1;
+	switch (kind & 3) {
+	case 0:
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+		*other = pair[1];
+		return pair[0];
+	case 1:
+		CHECK(getsockname(l, (struct sockaddr *)&ss, &len) == 0);
+		CHECK((*other = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+		CHECK(connect(*other, (struct sockaddr *)&ss, len) == 0);
+		CHECK((fd = accept(l, NULL, NULL)) != -1);
+		/*
+		 * The last close, ours or the monitor's, resets it: no
+		 * TIME_WAIT, which would use up the ports in a long run.
+		 */
+		CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close,
+		    sizeof(abort_close)) == 0);
+		return fd;
+	case 2:
+		CHECK((fd = open(plain_file, O_RDONLY)) != -1);
+		return fd;
+	default:
+		CHECK((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+		return fd;
+	}
+}
 
 /* "c.sss.ddd" as RFC 3463 has it: class 2, 4 or 5, 1-3 digits each. */
 static bool
@@ -113,18 +187,19 @@ drain(void *arg)
 	return NULL;
 }
 
+/* Sends m, with a descriptor of kind (0-3) or none (-1). */
 static int
-send_fd(int sock, struct ipc_msg *m, bool with_fd)
+send_fd(int sock, struct ipc_msg *m, int kind, bool pop3)
 {
-	int	pair[2] = { -1, -1 }, rc;
+	int	fd = -1, other = -1, rc;
 
-	if (with_fd)
-		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
-	rc = ipc_send(sock, m, pair[0]);
-	if (pair[0] != -1) {
-		close(pair[0]);
-		close(pair[1]);
-	}
+	if (kind != -1)
+		fd = session_fd((unsigned)kind, pop3, &other);
+	rc = ipc_send(sock, m, fd);
+	if (fd != -1)
+		close(fd);
+	if (other != -1)
+		close(other);
 	return rc;
 }
 
@@ -137,7 +212,7 @@ login(int sock, struct ipc_msg *m)
 	ipc_msg_init(m, PRIV_SESSION_BEGIN);
 	ipc_put_str(m, "FUZZSID");
 	ipc_put_u32(m, ROLE_POP3);
-	if (send_fd(sock, m, true) == -1 || reply(sock, m, false) == -1 ||
+	if (send_fd(sock, m, 1, true) == -1 || reply(sock, m, false) == -1 ||
 	    m->type != PRIV_OK)
 		return false;
 	ipc_msg_init(m, PRIV_APOP_CHALLENGE);
@@ -170,12 +245,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ready) {
 		scratch_init(&sc, "fuzz-priv");
 		scratch_apop(&sc);
+		listeners_init();
 		ready = true;
 	}
 	if (size < 1)
 		return 0;
 	d.pop3 = (data[0] & 1) != 0;
 	sc.cfg->smtp.vrfy = sc.cfg->smtp.expn = (data[0] & 4) != 0;
+	sc.listeners = (data[0] & 8) ? &lst[d.pop3 ? 1 : 0] : NULL;
+	sc.nlisteners = (data[0] & 8) ? 1 : 0;
 	wfd = d.sock = scratch_monitor_start(&mon, &sc,
 	    d.pop3 ? PRIV_PROTO_POP3 : PRIV_PROTO_SMTP);
 
@@ -215,7 +293,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.type == PRIV_AUTH)
 			goto next;
 		if (send_fd(wfd, &m, m.type == PRIV_SESSION_BEGIN &&
-		    !(op & 2)) == -1)
+		    !(op & 2) ? (op >> 2) & 3 : -1, d.pop3) == -1)
 			break;		/* dropped */
 next:
 		pos += len;

@@ -201,6 +201,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	sc.cfg->smtp.helo_required = (data[0] & 2) != 0;
 	sc.cfg->smtp.vrfy = sc.cfg->smtp.expn = (data[0] & 4) != 0;
+	sc.role = (data[0] & 1) ? ROLE_SUBMISSION : ROLE_SMTP;
 	wfd = scratch_monitor_start(&mon, &sc, PRIV_PROTO_SMTP);
 	priv_client_init(wfd);
 
@@ -214,7 +215,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&env, 0, sizeof(env));
 	env.cfg = sc.cfg;
-	env.inetd_role = (data[0] & 1) ? ROLE_SUBMISSION : ROLE_SMTP;
+	env.inetd_role = sc.role;
 	smtp_session_inetd(&env, cs[1], cs[1]);
 	close(cs[1]);
 

@@ -19,6 +19,7 @@
 #include "aliases.h"
 #include "config.h"
 #include "log.h"
+#include "pool_worker.h"
 #include "queue/queue_file.h"
 #include "scratch.h"
 
@@ -224,6 +225,12 @@ scratch_monitor_start(struct scratch_monitor *m, const struct scratch *s,
 	m->p.proto = proto;
 	m->p.sock = sv[1];
 	m->p.notify_fd = -1;
+	if (s->nlisteners > 0)
+		CHECK(priv_set_listeners(&m->p, s->listeners, s->nlisteners) ==
+		    0);
+	else
+		m->p.fixed_role = s->role != 0 ? s->role :
+		    proto == PRIV_PROTO_SMTP ? ROLE_SMTP : ROLE_POP3;
 	CHECK(pthread_create(&m->t, NULL, monitor, &m->p) == 0);
 	return sv[0];
 }
@@ -232,6 +239,8 @@ void
 scratch_monitor_join(struct scratch_monitor *m)
 {
 	CHECK(pthread_join(m->t, NULL) == 0);
+	free(m->p.listeners);
+	m->p.listeners = NULL;
 }
 
 void

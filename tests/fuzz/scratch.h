@@ -52,9 +52,18 @@ struct scratch {
 	char		 user[64];	/* with scratch_apop(): APOP's user */
 	struct config	*cfg;
 	struct aliases	*aliases;	/* SCRATCH_ALIASES, for every monitor */
+	/*
+	 * Where the monitors' sessions come from. With listeners, as in a
+	 * standalone pool: SESSION_BEGIN wants a TCP connection accepted on
+	 * one. Without, as under inetd: any descriptor, in role (0: the
+	 * protocol's plain one).
+	 */
+	const struct listener	*listeners;
+	size_t			 nlisteners;
+	int			 role;
 };
 
-/* A real monitor, priv_serve(), in a thread. */
+/* A real monitor, priv_serve(), in a thread (see scratch.role). */
 struct scratch_monitor {
 	struct priv	p;
 	pthread_t	t;

@@ -5,7 +5,7 @@ import re
 import signal
 import time
 
-from maildtest import Client, IS_ROOT, proc_uids, wait_for
+from maildtest import Client, IS_ROOT, alive, proc_tree, proc_uids, wait_for
 
 
 def test_pool_keeps_min_spare_idle_workers(maild):
@@ -162,3 +162,58 @@ def test_smtp_worker_retires_after_auth(make_maild):
     p3 = session(False)
     assert p3 != p1
     assert session(False) == p3
+
+
+def served_again(m, n=3):
+    """n clients in a row each get a whole session: no stream of 421s."""
+    for _ in range(n):
+        c = Client(m.smtp_port)
+        try:
+            assert c.smtp_reply()[0] == 220
+            c.cmd("QUIT")
+            assert c.smtp_reply()[0] == 221
+        finally:
+            c.close()
+
+
+def test_dropped_worker_is_stopped_and_replaced(make_maild, sandbox):
+    # One smtpd worker. Its monitor finds it hostile at its second request
+    # (the fault point stands for a worker that breaks the protocol) and
+    # drops it: the worker must stop, not go on taking clients it can only
+    # answer 421, and the master starts another.
+    stamp = sandbox.path("run", "fault-once")
+    m = make_maild(config={"smtp": {"pool": {"min_spare": 1, "max_spare": 1,
+                                             "max_workers": 1}}},
+                   env={"MAILD_FAULT": "priv.request:eio:2",
+                        "MAILD_FAULT_ONCE": stamp})
+    victim = m.workers("smtpd")[0]
+    a = Client(m.smtp_port)
+    try:
+        assert a.smtp_reply()[0] == 220         # request 1: SESSION_BEGIN
+        a.cmd("EHLO client.example")
+        assert a.smtp_reply()[0] == 250
+        a.cmd("MAIL FROM:<a@example.org>")      # request 2: dropped
+        try:
+            code = a.smtp_reply()[0]
+        except (EOFError, ConnectionResetError):
+            code = None                         # killed before a reply
+        assert code in (None, 421)
+        assert a.closed()
+    finally:
+        a.close()
+    m.wait_log(r"fault point priv\.request")
+    wait_for(lambda: not alive(victim), timeout=5, what="dropped worker to stop")
+    served_again(m)
+    assert victim not in m.workers("smtpd")
+    # it had served: not a worker that dies at start (no back-off)
+    assert "die at start" not in m.log()
+
+
+def test_worker_whose_monitor_dies_exits(maild):
+    mon = maild.monitors("smtpd")[0]
+    worker = [p for p, (pp, comm, st) in proc_tree().items()
+              if pp == mon and st != "Z"][0]
+    os.kill(mon, signal.SIGKILL)
+    wait_for(lambda: not alive(worker), timeout=3, what="orphaned worker to exit")
+    wait_for(lambda: len(maild.workers("smtpd")) == 2, what="replacement worker")
+    served_again(maild, 4)

@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -23,6 +25,7 @@
 #include "log.h"
 #include "master/priv.h"
 #include "pool_worker.h"
+#include "priv_client.h"
 #include "priv_proto.h"
 #include "unit.h"
 
@@ -126,11 +129,84 @@ END_TEST
 static int	wsock;		/* our end: we play the worker */
 static pid_t	monitor;
 
+/*
+ * The pool's listening sockets as the monitor is told of them: on
+ * 127.0.0.1, a free port each; the first is plain SMTP (POP3), the
+ * second submission (POP3S).
+ */
+static struct listener	lst[2];
+
+static void
+make_listeners(enum priv_proto proto)
+{
+	struct sockaddr_in	sin;
+	size_t			i;
+
+	for (i = 0; i < nitems(lst); i++) {
+		lst[i].fd = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ne(lst[i].fd, -1);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(bind(lst[i].fd, (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		ck_assert_int_eq(listen(lst[i].fd, 8), 0);
+		snprintf(lst[i].name, sizeof(lst[i].name), "test%zu", i);
+	}
+	lst[0].role = proto == PRIV_PROTO_SMTP ? ROLE_SMTP : ROLE_POP3;
+	lst[1].role = proto == PRIV_PROTO_SMTP ? ROLE_SUBMISSION : ROLE_POP3S;
+}
+
+/* A socket connected to the address of fd (a listener); -1 on failure. */
+static int
+connect_to(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+	int			c;
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	c = socket(ss.ss_family, SOCK_STREAM, 0);
+	ck_assert_int_ne(c, -1);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&ss, len), 0);
+	return c;
+}
+
+/*
+ * A client connection to listener i as a worker has it: the accepted
+ * end; the client's end goes to *client (close both).
+ */
+static int
+client_conn(size_t i, int *client)
+{
+	int	fd;
+
+	*client = connect_to(lst[i].fd);
+	fd = accept(lst[i].fd, NULL, NULL);
+	ck_assert_int_ne(fd, -1);
+	return fd;
+}
+
+/* A monitor's struct priv for proto on sock, as in a standalone pool. */
+static void
+init_priv(struct priv *p, enum priv_proto proto, int sock)
+{
+	log_init("test-priv", 0, false);
+	memset(p, 0, sizeof(*p));
+	p->cfg = config_defaults();
+	p->proto = proto;
+	p->sock = sock;
+	p->worker = getppid();
+	p->notify_fd = -1;
+	ck_assert_int_eq(priv_set_listeners(p, lst, nitems(lst)), 0);
+}
+
 static void
 start_monitor(enum priv_proto proto)
 {
 	int	sv[2];
 
+	make_listeners(proto);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	monitor = fork();
 	ck_assert_int_ne(monitor, -1);
@@ -138,13 +214,7 @@ start_monitor(enum priv_proto proto)
 		struct priv p;
 
 		close(sv[0]);
-		log_init("test-priv", 0, false);
-		memset(&p, 0, sizeof(p));
-		p.cfg = config_defaults();
-		p.proto = proto;
-		p.sock = sv[1];
-		p.worker = getppid();
-		p.notify_fd = -1;
+		init_priv(&p, proto, sv[1]);
 		priv_serve(&p);
 		_exit(0);
 	}
@@ -242,7 +312,7 @@ START_TEST(test_monitor_refuses_malformed_and_keeps_serving)
 	ping_ok();
 
 	/* bad fields: truncated, trailing bytes, role of another protocol */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv[0] = client_conn(0, &sv[1]);
 	ipc_msg_init(&msg, PRIV_SESSION_BEGIN);
 	ipc_put_str(&msg, "SID");
 	ck_assert_uint_eq(ask(&msg, sv[0]), PRIV_REFUSED);
@@ -301,6 +371,436 @@ START_TEST(test_monitor_drops_auth_without_session)
 	ipc_put_u32(&msg, 0);
 	ck_assert_uint_eq(ask(&msg, -1), 0);
 	stop_monitor(false);
+}
+END_TEST
+
+/* SESSION_BEGIN with fd for role and sid; the reply type. */
+static uint32_t
+begin(int fd, const char *sid, int role)
+{
+	ipc_msg_init(&msg, PRIV_SESSION_BEGIN);
+	ipc_put_str(&msg, sid);
+	ipc_put_u32(&msg, (uint32_t)role);
+	return ask(&msg, fd);
+}
+
+static void
+end_session(void)
+{
+	ipc_msg_init(&msg, PRIV_SESSION_END);
+	ck_assert_uint_eq(ask(&msg, -1), PRIV_OK);
+}
+
+/* n requests the monitor refuses (malformed, unknown type). */
+static void
+refused(int n)
+{
+	while (n-- > 0) {
+		ipc_msg_init(&msg, 999);
+		ck_assert_uint_eq(ask(&msg, -1), PRIV_REFUSED);
+	}
+}
+
+START_TEST(test_refusals_count_per_session)
+{
+	int	i, fd, cl;
+
+	/* 18 refusals in all, never more than 6 in one session */
+	start_monitor(PRIV_PROTO_SMTP);
+	for (i = 0; i < 3; i++) {
+		fd = client_conn(0, &cl);
+		ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_OK);
+		refused(6);
+		end_session();
+		close(fd);
+		close(cl);
+	}
+	ping_ok();
+	stop_monitor(false);
+}
+END_TEST
+
+/*
+ * A monitor in a process of its own with a real child for its worker
+ * (the child only waits: the test plays its part on the socket), run
+ * as the master runs it: priv_run() stops and reaps the worker. The
+ * monitor's exit status tells how the worker ended: 9 killed with
+ * SIGKILL, 0 exited 0, 1 anything else. The worker exits by itself
+ * when *release (a pipe's write end) is closed, or after 10 s.
+ */
+static void
+start_monitor_with_worker(int *release)
+{
+	int	sv[2], pp[2];
+
+	make_listeners(PRIV_PROTO_SMTP);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	monitor = fork();
+	ck_assert_int_ne(monitor, -1);
+	if (monitor == 0) {
+		struct priv	p;
+		pid_t		w;
+		int		st;
+		char		c;
+
+		close(sv[0]);
+		close(pp[1]);
+		if ((w = fork()) == -1)
+			_exit(2);
+		if (w == 0) {
+			close(sv[1]);
+			alarm(10);
+			_exit(read(pp[0], &c, 1) == 0 ? 0 : 1);
+		}
+		close(pp[0]);
+		init_priv(&p, PRIV_PROTO_SMTP, sv[1]);
+		p.worker = w;
+		st = priv_run(&p);
+		if (st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+			_exit(9);
+		_exit(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ?
+		    0 : 1);
+	}
+	close(sv[1]);
+	close(pp[0]);
+	wsock = sv[0];
+	*release = pp[1];
+}
+
+/* The monitor's exit status (see above) */
+static int
+monitor_status(void)
+{
+	int	status;
+
+	ck_assert_int_eq(waitpid(monitor, &status, 0), monitor);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+START_TEST(test_dropped_worker_is_killed)
+{
+	int	fd, cl, release;
+
+	/* eleven refusals in one session: dropped, and stopped for good */
+	start_monitor_with_worker(&release);
+	fd = client_conn(0, &cl);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_OK);
+	refused(11);
+	ck_assert_int_eq(ipc_recv(wsock, &rep, true), 0);
+	ck_assert_int_eq(monitor_status(), 9);
+	close(release);
+	close(wsock);
+	close(fd);
+	close(cl);
+}
+END_TEST
+
+START_TEST(test_out_of_state_worker_is_killed)
+{
+	int	release;
+
+	start_monitor_with_worker(&release);
+	ipc_msg_init(&msg, PRIV_SESSION_END);
+	ck_assert_uint_eq(ask(&msg, -1), 0);
+	ck_assert_int_eq(monitor_status(), 9);
+	close(release);
+	close(wsock);
+}
+END_TEST
+
+START_TEST(test_worker_that_exits_is_reaped)
+{
+	int	release;
+
+	start_monitor_with_worker(&release);
+	ping_ok();
+	close(release);
+	close(wsock);
+	ck_assert_int_eq(monitor_status(), 0);
+}
+END_TEST
+
+START_TEST(test_worker_that_hangs_up_but_lingers_is_killed)
+{
+	struct timespec	t0, t1;
+	int		release;
+
+	start_monitor_with_worker(&release);
+	ping_ok();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close(wsock);		/* the worker lives on */
+	ck_assert_int_eq(monitor_status(), 9);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 8);
+	close(release);
+}
+END_TEST
+
+START_TEST(test_session_id_is_checked)
+{
+	static const char *const bad[] = {
+		"A\r\nsid=FORGED", "A B", "", "A\x1b[2J", "A=B",
+	};
+	size_t	i;
+	int	fd, cl;
+
+	start_monitor(PRIV_PROTO_SMTP);
+	fd = client_conn(0, &cl);
+	for (i = 0; i < nitems(bad); i++)
+		ck_assert_msg(begin(fd, bad[i], ROLE_SMTP) == PRIV_REFUSED,
+		    "session id %zu accepted", i);
+	ck_assert_uint_eq(begin(fd, "ABCDEFGHJK23", ROLE_SMTP), PRIV_OK);
+	end_session();
+	close(fd);
+	close(cl);
+	stop_monitor(false);
+}
+END_TEST
+
+START_TEST(test_session_fd_must_be_a_connection_of_ours)
+{
+	struct sockaddr_in	sin;
+	char			path[] = "/tmp/test_priv.file.XXXXXX";
+	int			fd, cl, sv[2], other, ofd;
+
+	start_monitor(PRIV_PROTO_SMTP);
+	/* a regular file */
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	unlink(path);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_REFUSED);
+	close(fd);
+	/* a pipe */
+	ck_assert_int_eq(pipe(sv), 0);
+	ck_assert_uint_eq(begin(sv[0], "SID", ROLE_SMTP), PRIV_REFUSED);
+	close(sv[0]);
+	close(sv[1]);
+	/* a socket pair: no peer address */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_uint_eq(begin(sv[0], "SID", ROLE_SMTP), PRIV_REFUSED);
+	close(sv[0]);
+	close(sv[1]);
+	/* a TCP socket, not connected */
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_REFUSED);
+	close(fd);
+	/* a connected UDP socket */
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_DGRAM, 0), -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(9);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_REFUSED);
+	close(fd);
+	/* the client's end of a connection: not on our listener's port */
+	fd = client_conn(0, &cl);
+	ck_assert_uint_eq(begin(cl, "SID", ROLE_SMTP), PRIV_REFUSED);
+	/* a connection accepted on a socket that is not the pool's */
+	ck_assert_int_ne(other = socket(AF_INET, SOCK_STREAM, 0), -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(other, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(other, 1), 0);
+	sv[0] = connect_to(other);
+	ck_assert_int_ne(ofd = accept(other, NULL, NULL), -1);
+	ck_assert_uint_eq(begin(ofd, "SID", ROLE_SMTP), PRIV_REFUSED);
+	close(ofd);
+	close(sv[0]);
+	close(other);
+	/* the role is the listener's: the worker may not claim another */
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SUBMISSION), PRIV_REFUSED);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_OK);
+	end_session();
+	close(fd);
+	close(cl);
+	fd = client_conn(1, &cl);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SMTP), PRIV_REFUSED);
+	ck_assert_uint_eq(begin(fd, "SID", ROLE_SUBMISSION), PRIV_OK);
+	end_session();
+	close(fd);
+	close(cl);
+	ping_ok();
+	stop_monitor(false);
+}
+END_TEST
+
+/*
+ * inetd: the monitor knows the role, and the connection inetd gave it,
+ * which may be a pipe or a socket; nothing else is taken.
+ */
+START_TEST(test_inetd_session_fd_is_the_one_from_inetd)
+{
+	int	sv[2], pp[2], other[2], cl;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	make_listeners(PRIV_PROTO_SMTP);
+	monitor = fork();
+	ck_assert_int_ne(monitor, -1);
+	if (monitor == 0) {
+		struct priv p;
+
+		close(sv[0]);
+		log_init("test-priv", 0, false);
+		memset(&p, 0, sizeof(p));
+		p.cfg = config_defaults();
+		p.proto = PRIV_PROTO_SMTP;
+		p.sock = sv[1];
+		p.worker = getppid();
+		p.notify_fd = -1;
+		if (priv_set_inetd_client(&p, pp[0], ROLE_SUBMISSION) == -1)
+			_exit(1);
+		priv_serve(&p);
+		_exit(0);
+	}
+	close(sv[1]);
+	wsock = sv[0];
+	/* another descriptor, even a real client connection of a listener */
+	ck_assert_int_eq(pipe(other), 0);
+	ck_assert_uint_eq(begin(other[0], "SID", ROLE_SUBMISSION),
+	    PRIV_REFUSED);
+	close(other[0]);
+	close(other[1]);
+	sv[1] = client_conn(1, &cl);
+	ck_assert_uint_eq(begin(sv[1], "SID", ROLE_SUBMISSION), PRIV_REFUSED);
+	close(sv[1]);
+	close(cl);
+	/* the pipe from inetd, in the role the monitor was given */
+	ck_assert_uint_eq(begin(pp[0], "SID", ROLE_SMTP), PRIV_REFUSED);
+	ck_assert_uint_eq(begin(pp[0], "SID", ROLE_SUBMISSION), PRIV_OK);
+	end_session();
+	close(pp[0]);
+	close(pp[1]);
+	stop_monitor(false);
+}
+END_TEST
+
+/* --- the worker's side: without a monitor, stop -------------------------- */
+
+static int	mon_end;	/* the test plays the monitor on this */
+
+/* A session that needs the monitor once, and tells the client how it went. */
+static void
+ping_session(void *arg, struct session_start *st)
+{
+	struct reason	r;
+	const char	*say;
+
+	(void)arg;
+	say = priv_ping(&r) == 0 ? "OK\n" : "421\n";
+	if (write(st->fd, say, strlen(say)) != (ssize_t)strlen(say))
+		_exit(3);
+	close(st->fd);
+}
+
+/* A pool worker on listener 0 in a child; the status pipe's read end. */
+static pid_t
+start_worker(int *status_r)
+{
+	struct pool_worker	w;
+	int			sv[2], st[2], life[2];
+	pid_t			pid;
+
+	make_listeners(PRIV_PROTO_SMTP);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	ck_assert_int_eq(pipe(st), 0);
+	ck_assert_int_eq(pipe(life), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		close(sv[0]);
+		close(st[0]);
+		close(life[1]);
+		log_init("test-worker", 0, false);
+		alarm(10);
+		priv_client_init(sv[1]);
+		memset(&w, 0, sizeof(w));
+		w.listeners = lst;
+		w.nlisteners = 1;
+		w.status_fd = st[1];
+		w.life_fd = life[0];
+		w.max_sessions = 100;
+		w.session = ping_session;
+		pool_worker_run(&w);
+	}
+	close(sv[1]);
+	close(st[1]);
+	close(life[0]);
+	/* life[1] stays open: the master is alive */
+	mon_end = sv[0];
+	*status_r = st[0];
+	return pid;
+}
+
+/* Whether pid exits within ms; its status in *status. */
+static bool
+exits_within(pid_t pid, int ms, int *status)
+{
+	struct timespec	tick = { 0, 10 * 1000000 };
+	int		waited;
+
+	for (waited = 0; waited < ms; waited += 10) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		nanosleep(&tick, NULL);
+	}
+	return false;
+}
+
+static void
+wait_status(int fd, uint32_t type)
+{
+	struct pool_status	st;
+
+	do
+		ck_assert_int_eq(read(fd, &st, sizeof(st)), sizeof(st));
+	while (st.type != type);
+}
+
+START_TEST(test_idle_worker_exits_when_its_monitor_goes)
+{
+	int	status, st;
+	pid_t	w;
+
+	w = start_worker(&st);
+	wait_status(st, POOL_ST_IDLE);
+	close(mon_end);
+	ck_assert_msg(exits_within(w, 2000, &status),
+	    "worker still running without its monitor");
+	ck_assert(WIFEXITED(status));
+	close(st);
+}
+END_TEST
+
+START_TEST(test_worker_exits_after_the_session_that_lost_its_monitor)
+{
+	char	buf[8];
+	int	status, st, cl, c2;
+	ssize_t	n;
+	pid_t	w;
+
+	w = start_worker(&st);
+	wait_status(st, POOL_ST_IDLE);
+	cl = connect_to(lst[0].fd);
+	/* the session's request arrives; the monitor goes without a word */
+	ck_assert_int_eq(ipc_recv(mon_end, &rep, true), 1);
+	ck_assert_uint_eq(rep.type, PRIV_PING);
+	close(mon_end);
+	n = read(cl, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "421\n");
+	/* and no other client is taken: the worker is gone */
+	c2 = connect_to(lst[0].fd);
+	ck_assert_msg(exits_within(w, 2000, &status),
+	    "worker still running without its monitor");
+	ck_assert(WIFEXITED(status));
+	close(c2);
+	close(cl);
+	close(st);
 }
 END_TEST
 
@@ -406,7 +906,7 @@ START_TEST(test_monitor_drops_password_sent_in_clear)
 
 	/* SMTP, allow_plaintext_auth off: AUTH without the TLS flag */
 	start_monitor(PRIV_PROTO_SMTP);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv[0] = client_conn(0, &sv[1]);
 	ipc_msg_init(&msg, PRIV_SESSION_BEGIN);
 	ipc_put_str(&msg, "SID");
 	ipc_put_u32(&msg, ROLE_SMTP);
@@ -438,7 +938,7 @@ START_TEST(test_maildrop_requests_not_for_smtp)
 	int	sv[2];
 
 	start_monitor(PRIV_PROTO_SMTP);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv[0] = client_conn(0, &sv[1]);
 	ipc_msg_init(&msg, PRIV_SESSION_BEGIN);
 	ipc_put_str(&msg, "SID");
 	ipc_put_u32(&msg, ROLE_SMTP);
@@ -624,6 +1124,20 @@ priv_suite(void)
 	tcase_add_test(tc, test_monitor_drops_request_out_of_state);
 	tcase_add_test(tc, test_monitor_drops_auth_without_session);
 	tcase_add_test(tc, test_monitor_drops_password_sent_in_clear);
+	tcase_add_test(tc, test_refusals_count_per_session);
+	tcase_add_test(tc, test_session_id_is_checked);
+	tcase_add_test(tc, test_session_fd_must_be_a_connection_of_ours);
+	tcase_add_test(tc, test_inetd_session_fd_is_the_one_from_inetd);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("worker_lifecycle");
+	tcase_set_timeout(tc, 15);
+	tcase_add_test(tc, test_dropped_worker_is_killed);
+	tcase_add_test(tc, test_out_of_state_worker_is_killed);
+	tcase_add_test(tc, test_worker_that_exits_is_reaped);
+	tcase_add_test(tc, test_worker_that_hangs_up_but_lingers_is_killed);
+	tcase_add_test(tc, test_idle_worker_exits_when_its_monitor_goes);
+	tcase_add_test(tc,
+	    test_worker_exits_after_the_session_that_lost_its_monitor);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("maildrop");
 	tcase_add_loop_test(tc, test_maildrop_requests_need_a_login, 0,

@@ -83,6 +83,7 @@ priv|smtp_session|pop3_session)
 	    common/config_keys.c common/config_value.c common/fault.c
 	    common/fdutil.c common/ipc.c common/log.c common/mbox_append.c
 	    common/mbox_index.c common/mbox_lock.c common/mbox_open.c
+	    common/maildrop.c
 	    common/mbox_reader.c common/mbox_rewrite.c common/mbox_scan.c
 	    common/mbox_table.c common/pool_worker.c common/sockaddr.c
 	    common/priv_client.c

@@ -3,7 +3,7 @@
  * (maildrop.c): which user names may name a maildrop, who the user is,
  * and opening, checking and locking the file. One rule for local delivery
  * (queue/deliver_local.c), recipient lookup (queue/resolve.c) and the
- * POP3 monitor (master/priv_maildrop.c), so that a user who can log in
+ * POP3 monitor (priv/priv_maildrop.c), so that a user who can log in
  * can be delivered to, and the other way round.
  */
 #ifndef MAILD_MAILDROP_H

@@ -490,13 +490,14 @@ main(int argc, char *argv[])
 	else if (optind != argc || (all && !print))
 		usage();
 
-	/* before the config is read: say plainly why, not "permission denied" */
-	if (qadmin && argc - optind < 2) {
+	if (qadmin && argc - optind < 2) {	/* "maild queue": its usage */
 		log_init("maild", LOG_MAIL, true);
 		return queue_admin_main(NULL, argc - optind, argv + optind);
 	}
-	if ((qrun || qlist || qadmin) && (p = queue_admin_need_root(qrun ? "run" :
-	    qlist ? "list" : argv[optind + 1])) != 0)
+	/* before reading the config: say why rather than "permission denied" */
+	if ((qrun || qlist || qadmin) &&
+	    (p = queue_admin_need_root(qrun ? "run" : qlist ? "list" :
+	    argv[optind + 1])) != 0)
 		return p;
 	log_init("maild", LOG_MAIL, m.foreground || test || print || qrun ||
 	    qlist || qadmin);

@@ -60,7 +60,7 @@ struct qadmin {
 	struct journal		 j;
 	char			 who[USER_NAME_MAX + 64];
 	int			 wait_ms;
-	unsigned		 dirty;		/* directories to fsync (bits) */
+	unsigned		 dirty;		/* dirs to fsync (bits) */
 	char			**moved;	/* ids put into active/ */
 	size_t			 nmoved;
 };
@@ -860,8 +860,9 @@ cmd_summary(const struct config *cfg, int argc, char *argv[])
 		ids_free(&ids);
 	}
 	close(qfd);
-	printf("messages in active/, deferred/ and hold/, by age in minutes%s\n",
-	    s.by_sender ? "" : " (one count per pending recipient)");
+	printf("messages in active/, deferred/ and hold/, by age in "
+	    "minutes%s\n", s.by_sender ? "" :
+	    " (one count per pending recipient)");
 	queue_shape_print(&s, stdout, top);
 	queue_shape_free(&s);
 	return QADMIN_EXIT_OK;

@@ -56,7 +56,7 @@ struct queue_shape_row {
 };
 
 struct queue_shape {
-	bool			 by_sender;	/* sender's domain, not rcpt's */
+	bool			 by_sender;	/* by the sender's domain */
 	struct queue_shape_row	*rows;
 	size_t			 nrows;
 	struct queue_shape_row	 sum;

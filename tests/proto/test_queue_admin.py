@@ -88,21 +88,26 @@ def test_delete_by_sender_recipient_and_domain(make_maild):
         m4 = queued(m, "c@z.example", ["alice@example.test", "carol@localhost"], "m4")
         m5 = queued(m, "", ["bob@example.test"], "m5")
         wait_deferred(m, 5)
+        said = ""
         r = q(m, "delete", "-s", "a@x.example")     # case does not matter
+        said += r.stderr
         assert r.returncode == 0 and "deleted 2 messages" in r.stdout
         assert queue_files(m, "deferred") == sorted([m2, m4, m5])
         r = q(m, "delete", "-s", "<>")
+        said += r.stderr
         assert "deleted 1 message" in r.stdout
         r = q(m, "delete", "-r", "bob@example.test")
+        said += r.stderr
         assert "deleted 1 message" in r.stdout
         assert queue_files(m, "deferred") == [m4]
         r = q(m, "delete", "-d", "nowhere.example")
         assert r.returncode == 0 and "deleted 0 messages" in r.stdout
         r = q(m, "delete", "-d", "localhost")
+        said += r.stderr
         assert "deleted 1 message" in r.stdout
         assert queue_files(m, "deferred") == []
         for qid in (m1, m2, m3, m4, m5):
-            assert "id=%s: deleted by=root" % qid in r.stderr + m.log() or True
+            assert len(re.findall(r"id=%s: deleted by=root" % qid, said)) == 1
     # a bare "delete" is a usage error, never "everything"
     r = q(m, "delete")
     assert r.returncode == 2

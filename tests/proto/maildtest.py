@@ -9,6 +9,7 @@ tests run both ways.
 """
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -57,17 +58,43 @@ def pam_matrix():
 _ports_given = set()
 
 
+# Ports for the daemons under test come from below the kernel's ephemeral
+# range (ip_local_port_range, 32768-60999 by default): a port that bind(0)
+# hands out there can be taken, before maild binds it, as the source port
+# of any outgoing connection on the machine. Each test process starts at
+# its own random place in the range, so parallel test files rarely meet.
+_PORT_LO, _PORT_HI = 20000, 32767
+_port_next = [None]
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(family=socket.AF_INET):
-    """A port nothing listens on, never the same twice in one test run (the
-    kernel may hand out a just-closed port again, and two listeners of one
-    maild must not get the same one)."""
-    while True:
+    """A port nothing listens on, outside the ephemeral range, never the same
+    twice in one test run (two listeners of one maild must differ)."""
+    hi = min(_PORT_HI, _ephemeral_low() - 1)
+    if _port_next[0] is None:
+        _port_next[0] = random.randint(_PORT_LO, hi)
+    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    for _ in range(hi - _PORT_LO + 1):
+        port = _port_next[0]
+        _port_next[0] = port + 1 if port < hi else _PORT_LO
+        if port in _ports_given:
+            continue
         with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _ports_given:
-            _ports_given.add(port)
-            return port
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise AssertionError("no free port in %d-%d" % (_PORT_LO, hi))
 
 
 def to_libconfig(d, indent=0):

@@ -109,6 +109,7 @@ pool_worker_run(struct pool_worker *w)
 	struct pollfd		 pfd[LISTEN_MAX * 5 + 2];
 	struct session_start	 s;
 	struct sigaction	 sa;
+	sigset_t		 term;
 	uint32_t		 served = 0;
 	size_t			 i, n;
 	int			 r;
@@ -120,6 +121,14 @@ pool_worker_run(struct pool_worker *w)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Blocked since the monitor was forked (master_spawn.c): a SIGTERM
+	 * that came meanwhile is delivered now, before the first accept.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
 
 	n = w->nlisteners;
 	if (n > sizeof(pfd) / sizeof(pfd[0]) - 2)

@@ -43,11 +43,19 @@ close_unless_kept(int fd, const int *keep, size_t nkeep)
 	close(fd);
 }
 
+/*
+ * The master's handlers do not belong in a child. hold_term: SIGTERM and
+ * SIGINT stay blocked (pending) until the child's own loop installs its
+ * handler and unblocks them (priv_serve, pool_worker_run): a monitor the
+ * master retires a moment after its worker reported IDLE must not die of
+ * the default action, taking with it a worker that may just have
+ * accepted a client. The worker inherits the blocked mask across fork.
+ */
 static void
-reset_signals(void)
+reset_signals(bool hold_term)
 {
 	struct sigaction	sa;
-	sigset_t		none;
+	sigset_t		mask;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -57,8 +65,12 @@ reset_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&mask);
+	if (hold_term) {
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+	}
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
 /*
@@ -188,7 +200,7 @@ spawn_monitor(struct master *m, struct pool *pl, int status_r, int status_w)
 		return pid;
 	}
 	/* the monitor */
-	reset_signals();
+	reset_signals(true);
 	keep[n++] = status_w;
 	keep[n++] = m->life_r;
 	if (m->notify_w != -1)
@@ -221,7 +233,7 @@ spawn_runner(struct master *m)
 	default:
 		return pid;
 	}
-	reset_signals();
+	reset_signals(false);
 	keep[0] = m->notify_r;
 	keep[1] = m->life_r;
 	close_master_fds(m, keep, NITEMS(keep));

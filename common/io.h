@@ -72,6 +72,13 @@ void		 io_free(struct io **iop);
 void		 io_set_timeouts(struct io *, int read_ms, int write_ms);
 void		 io_set_read_timeout(struct io *, int read_ms);
 int		 io_read_timeout(struct io *);
+/*
+ * Stress: while is_stress() says so, no wait for the peer (a line, a
+ * BDAT chunk, a flush) lasts more than ms from its start, whatever the
+ * timeouts above; one that began before stress did ends when it is
+ * seen (the hook is looked at twice a second). is_stress NULL: none.
+ */
+void		 io_set_stress(struct io *, bool (*is_stress)(void), int ms);
 
 /*
  * Reads one line of at most max bytes (not counting the terminator; max

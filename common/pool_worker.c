@@ -29,6 +29,7 @@
 #include "sockaddr.h"
 
 static volatile sig_atomic_t	stopping;
+static const volatile uint32_t	*stress;
 
 static void
 on_term(int sig)
@@ -41,6 +42,12 @@ bool
 pool_worker_stopping(void)
 {
 	return stopping != 0;
+}
+
+bool
+pool_worker_stressed(void)
+{
+	return stress != NULL && *stress != 0;
 }
 
 const char *
@@ -130,6 +137,7 @@ pool_worker_run(struct pool_worker *w)
 	sigaddset(&term, SIGINT);
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 
+	stress = w->stress;
 	n = w->nlisteners;
 	if (n > sizeof(pfd) / sizeof(pfd[0]) - 2)
 		n = sizeof(pfd) / sizeof(pfd[0]) - 2;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -123,6 +124,14 @@ worker_main(struct master *m, struct pool *pl, int sock, int status_w)
 	if (getppid() == 1)
 		_exit(0);
 	prctl(PR_SET_NAME, pl->name, 0, 0, 0);
+	/*
+	 * The master's page: read-only here. A worker taken over could
+	 * mprotect it writable again and switch stress mode for its pool;
+	 * that changes timeouts, nothing a client could not do by keeping
+	 * every worker busy.
+	 */
+	if (mprotect(m->shared, sizeof(*m->shared), PROT_READ) == -1)
+		fatal("mprotect shared page");
 	if (fault_point("worker.start") == -1)
 		fatal("fault point worker.start");
 	priv_client_init(sock);
@@ -134,6 +143,7 @@ worker_main(struct master *m, struct pool *pl, int sock, int status_w)
 	w.life_fd = m->life_r;
 	w.max_sessions = pl->cfg.max_sessions_per_worker;
 	w.retire_after_login = pl->cfg.retire_after_login;
+	w.stress = &m->shared->stress[pl->proto];
 	w.arg = &m->env;
 	w.session = pl->proto == POOL_SMTP ? smtp_session_main :
 	    pop3_session_main;

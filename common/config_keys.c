@@ -132,8 +132,8 @@ const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
 	{ .name = #proto ".pool.stress_timeout", .type = CONFIG_DURATION, \
 	  .def = Q("10s"), .min = 1, .max = HOUR,			\
 	  .offset = OFF(proto.pool.stress_timeout),			\
-	  .help = "Under stress (every worker busy, and for 5 seconds "	\
-	    "after), no wait for a client's command or data lasts "	\
+	  .help = "Under stress (every worker busy and clients waiting "	\
+	    "for one, and 5 seconds more), no wait for a client's command or data lasts "	\
 	    "longer than this; sessions already waiting longer end at " \
 	    "once." },							\
 	{ .name = #proto ".pool.stress_max_errors", .type = CONFIG_INT, \

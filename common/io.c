@@ -188,7 +188,7 @@ now_ms(void)
  * if that is sooner: a wait that began long before stress did ends as
  * soon as the hook says so. Returns 1 ready, 0 timeout, -1 error.
  */
-static int
+int
 io_wait(struct io *io, int fd, short events, long long start,
     long long deadline)
 {

@@ -79,6 +79,14 @@ int		 io_read_timeout(struct io *);
  * seen (the hook is looked at twice a second). is_stress NULL: none.
  */
 void		 io_set_stress(struct io *, bool (*is_stress)(void), int ms);
+/*
+ * Waits until fd (one of the io's) is ready for events, bounded as the
+ * io's own waits are: by deadline (ms on the monotonic clock, 0: none)
+ * and, under stress, by start + the stress time. For a transport's
+ * handshake. Returns 1 ready, 0 time is up, -1 error (errno).
+ */
+int		 io_wait(struct io *, int fd, short events, long long start,
+		    long long deadline);
 
 /*
  * Reads one line of at most max bytes (not counting the terminator; max

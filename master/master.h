@@ -67,9 +67,10 @@ struct pool {
 	unsigned		 fail_streak;	/* workers dying at start */
 	struct timespec		 next_spawn;	/* back-off */
 	/*
-	 * Stress: every worker busy. It begins when the pool is full and
-	 * ends STRESS_HOLD_MS after it last was; meanwhile the master
-	 * refuses the connections no worker can take.
+	 * Stress: every worker busy and clients waiting. It begins when a
+	 * client has waited REFUSE_GRACE_MS for a worker of a full pool
+	 * and ends STRESS_HOLD_MS after the pool was last full; meanwhile
+	 * the master refuses the connections no worker can take.
 	 */
 	bool			 full;		/* as of the last look */
 	bool			 stress;

@@ -6,8 +6,8 @@
  * ready makes the next start wait, doubling up to 30 s, so a broken
  * setup does not fork in a tight loop; the log says so.
  *
- * When every worker the pool may have is busy, the pool is under
- * stress: the master says so in the shared page (workers then cut
+ * When every worker the pool may have is busy and a client has waited
+ * half a second for one, the pool is under stress: the master says so in the shared page (workers then cut
  * their waits for clients to stress_timeout and tolerate fewer errors,
  * pool_worker.c), logs when it begins and ends, and itself takes the
  * connections no worker can: each gets a fixed "try again later" and is
@@ -185,25 +185,26 @@ pool_is_full(const struct pool *pl)
 	return !room || live >= (size_t)pl->cfg.max_workers;
 }
 
-/* Begins or ends stress, and tells the workers through the shared page. */
+/*
+ * Begins or ends stress, and tells the workers through the shared page.
+ * Stress begins when the pool is full and a client has waited the grace
+ * for a worker (a pool of one worker serving one client is not under
+ * stress), and ends STRESS_HOLD_MS after the pool was last full.
+ */
 static void
 stress_update(struct master *m, struct pool *pl)
 {
 	struct timespec	end;
+	size_t		i;
 
 	pl->full = pool_is_full(pl);
 	if (!pl->full)
 		pl->waiting = pl->refusing = false;
-	else if (pl->waiting && reached(&pl->refuse_at)) {
-		size_t	i;
-
+	else
+		clock_gettime(CLOCK_MONOTONIC, &pl->last_full);
+	if (pl->full && pl->waiting && reached(&pl->refuse_at)) {
 		pl->waiting = false;
 		pl->refusing = true;
-		for (i = 0; i < pl->nlisteners; i++)
-			refuse(m, pl, &pl->listeners[i]);
-	}
-	if (pl->full) {
-		clock_gettime(CLOCK_MONOTONIC, &pl->last_full);
 		if (!pl->stress) {
 			pl->stress = true;
 			pl->stress_began = pl->last_full;
@@ -215,11 +216,12 @@ stress_update(struct master *m, struct pool *pl)
 			    "refused", pl->name, pl->cfg.max_workers,
 			    pl->cfg.stress_timeout, pl->cfg.stress_max_errors);
 		}
-		return;
+		for (i = 0; i < pl->nlisteners; i++)
+			refuse(m, pl, &pl->listeners[i]);
 	}
 	end = pl->last_full;
 	add_ms(&end, STRESS_HOLD_MS);
-	if (pl->stress && reached(&end)) {
+	if (pl->stress && !pl->full && reached(&end)) {
 		pl->stress = false;
 		m->shared->stress[pl->proto] = 0;
 		log_info("%s: stress mode off after %lld s; %lu connections "

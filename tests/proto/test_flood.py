@@ -272,13 +272,17 @@ def test_stress_mode_begins_ends_and_cuts_idle_sessions(make_maild):
                                              "stress_timeout": 2}}})
     idle = open_idle(m.smtp_port, 3)
     try:
-        m.wait_log(r"smtpd: all 3 workers busy: stress mode on \(waits for "
-                   r"clients cut to 2 s, at most 1 errors\)")
-        # no worker free: an explicit refusal within the grace, not silence
+        wait_greeted(idle)
+        # the pool is full, but nobody waits yet: no stress
+        time.sleep(1)
+        assert "stress mode" not in m.log()
+        # no worker free: an explicit refusal after the grace, not silence
         took, line, s, _ = first_line(m.smtp_port)
         s.close()
         assert line.startswith("421 4.7.0 mx.example.test "), line
         assert took < 3, took
+        m.wait_log(r"smtpd: all 3 workers busy: stress mode on \(waits for "
+                   r"clients cut to 2 s, at most 1 errors\)")
         # the idle sessions are cut at the stress timeout, not after 5 min
         t0 = time.monotonic()
         for c in idle:
@@ -349,12 +353,16 @@ def test_pop3_drip_client_is_cut_off_under_stress(make_maild):
                                              "max_workers": 1,
                                              "stress_timeout": 2}}})
     s = socket.create_connection(("127.0.0.1", m.pop3_port), timeout=10)
+    waiting = None
     try:
+        # a second client, waiting for the worker, makes it stress
+        waiting = open_idle(m.pop3_port, 1)
         took, got = drip(s, b"NOOP\r\n", 0.5, 20)
         assert took is not None and took < 8, (took, got)
         assert got.startswith(b"+OK"), got
     finally:
         s.close()
+        close_all(waiting or [])
     m.wait_log(r"pop3d: all 1 workers busy: stress mode on")
 
 
@@ -380,3 +388,31 @@ def test_a_handful_of_addresses_cannot_take_every_worker(make_maild):
         assert took < 3, "POP3 greeting after %.1f s" % took
     finally:
         close_all(flood)
+
+
+def test_tls_handshake_is_cut_under_stress(make_maild, sandbox):
+    # a silent client on the smtps port holds the only worker in its
+    # handshake: the pool is full, and stress_timeout (2 s), not the
+    # 5 minutes of timeout_command, bounds that handshake
+    from tlstest import tls_config
+    ports, cfg = tls_config(sandbox)
+    cfg["smtp"]["pool"] = {"min_spare": 1, "max_spare": 1, "max_workers": 1,
+                           "stress_timeout": 2}
+    m = make_maild(config=cfg)
+    s = socket.create_connection(("127.0.0.1", ports["smtps"]), timeout=10)
+    t0 = time.monotonic()
+    waiting = None
+    try:
+        # a second client, waiting for the worker, makes it stress
+        waiting = open_idle(ports["smtps"], 1)
+        s.settimeout(15)
+        with contextlib.suppress(ConnectionResetError):
+            while s.recv(4096):
+                pass
+        took = time.monotonic() - t0
+        assert took < 8, took
+    finally:
+        s.close()
+        close_all(waiting or [])
+    m.wait_log(r"TLS handshake failed: timeout during the handshake")
+    m.wait_log(r"smtpd: all 1 workers busy: stress mode on")

@@ -175,6 +175,15 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	}
 	close(sv[1]);
 	close(status_w);
+	/*
+	 * For the tests: a monitor slow to reach its loop, as on a busy
+	 * host, while its worker already reports IDLE and may be retired.
+	 */
+	if (fault_point("monitor.slow_start") == -1) {
+		struct timespec	slow = { 0, 300 * 1000000 };
+
+		(void)nanosleep(&slow, NULL);
+	}
 
 	memset(&p, 0, sizeof(p));
 	p.cfg = m->cfg;

@@ -40,11 +40,15 @@ def smtp_session(port, results, key, host="127.0.0.1"):
         results[key] = repr(e)
 
 
-def test_shrinking_pool_never_costs_a_session(make_maild):
+@pytest.mark.parametrize("monitors", ["normal", "slow"])
+def test_shrinking_pool_never_costs_a_session(make_maild, monitors):
     # bursts of sessions make the pool grow; the pauses between them make
-    # the master retire the surplus while the next burst arrives
+    # the master retire the surplus while the next burst arrives. "slow":
+    # every monitor takes 300 ms to reach its loop (a busy host), while
+    # its worker already reports IDLE, may be retired and may accept
+    env = {"MAILD_FAULT": "monitor.slow_start:eio:0"} if monitors == "slow" else {}
     m = make_maild(config={"smtp": {"pool": {"min_spare": 1, "max_spare": 1,
-                                             "max_workers": 16}}})
+                                             "max_workers": 16}}}, env=env)
     results = {}
     start = time.monotonic()
     for cycle in range(20):

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "master.h"
 #include "xmalloc.h"
@@ -254,10 +255,10 @@ pool_listener_ready(struct master *m, struct pool *pl,
 static void
 refuse(struct master *m, struct pool *pl, const struct listener *l)
 {
-	char	smtp[160];
-	const char *msg;
-	size_t	len;
-	int	fd, i;
+	char		 smtp[POOL_REFUSAL_MAX];
+	const char	*msg;
+	size_t		 len;
+	int		 fd, i;
 
 	snprintf(smtp, sizeof(smtp), "421 4.7.0 %s all workers are busy, "
 	    "try again later\r\n", m->cfg->hostname);

@@ -89,6 +89,9 @@
 #define LISTEN_MAX		16
 /* Workers per pool, whatever the config says. */
 #define POOL_WORKERS_CEILING	1024
+/* The master's refusal for a full pool: an SMTP reply line (RFC 5321
+ * 4.5.3.1.5: 512 octets with CRLF). */
+#define POOL_REFUSAL_MAX	512
 
 /*
  * mbox maildrops (mbox_*.c). The scanner reads this much per read(): a

@@ -43,6 +43,8 @@ struct config_pool {
 	int	max_workers;
 	int	max_sessions_per_worker;
 	bool	retire_after_login;
+	int	stress_timeout;		/* seconds */
+	int	stress_max_errors;
 };
 
 enum bare_newline_policy {

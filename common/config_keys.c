@@ -121,10 +121,26 @@ const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
 	  .help = "Most idle workers; more idle ones are retired. At most " \
 	    "max_workers." },						\
 	{ .name = #proto ".pool.max_workers", .type = CONFIG_INT,	\
-	  .def = "64", .min = 1, .max = POOL_WORKERS_CEILING,		\
+	  .def = "256", .min = 1, .max = POOL_WORKERS_CEILING,		\
 	  .offset = OFF(proto.pool.max_workers),			\
 	  .help = "Most workers, busy or idle: the most sessions "	\
-	    "served at once." },						\
+	    "served at once. An idle worker and its monitor cost about " \
+	    "150 kB of private memory. When every one is busy, the pool " \
+	    "is under stress (see stress_timeout) and a new connection " \
+	    "that no worker takes within half a second gets \"try "	\
+	    "again later\" (421 4.7.0, -ERR [SYS/TEMP])." },		\
+	{ .name = #proto ".pool.stress_timeout", .type = CONFIG_DURATION, \
+	  .def = Q("10s"), .min = 1, .max = HOUR,			\
+	  .offset = OFF(proto.pool.stress_timeout),			\
+	  .help = "Under stress (every worker busy and clients waiting "	\
+	    "for one, and 5 seconds more), no wait for a client's command or data lasts "	\
+	    "longer than this; sessions already waiting longer end at " \
+	    "once." },							\
+	{ .name = #proto ".pool.stress_max_errors", .type = CONFIG_INT, \
+	  .def = "1", .min = 0, .max = 1000,				\
+	  .offset = OFF(proto.pool.stress_max_errors),			\
+	  .help = "Under stress, a session is closed after this many "	\
+	    "failed commands (instead of max_errors)." },		\
 	{ .name = #proto ".pool.max_sessions_per_worker",		\
 	  .type = CONFIG_INT, .def = "100", .min = 1, .max = 1000000,	\
 	  .offset = OFF(proto.pool.max_sessions_per_worker),		\
@@ -279,8 +295,8 @@ const struct config_key config_keys[] = {
 	    "taking every worker. Standalone only: under inetd, set the "
 	    "super-server's per-source limit.",
 	  .compute = compute_smtp_per_ip,
-	  .def_doc = "an eighth of smtp.pool.max_workers, at least 1 (8 "
-	    "with the default 64 workers)",
+	  .def_doc = "an eighth of smtp.pool.max_workers, at least 1 (32 "
+	    "with the default 256 workers)",
 	  .example = "8" },
 	{ .name = "smtp.max_line_length", .type = CONFIG_INT,
 	  .def = "1000", .min = SMTP_TEXT_LINE_MAX,
@@ -357,8 +373,8 @@ const struct config_key config_keys[] = {
 	    "taking every worker. Standalone only: under inetd, set the "
 	    "super-server's per-source limit.",
 	  .compute = compute_pop3_per_ip,
-	  .def_doc = "an eighth of pop3.pool.max_workers, at least 1 (8 "
-	    "with the default 64 workers)",
+	  .def_doc = "an eighth of pop3.pool.max_workers, at least 1 (32 "
+	    "with the default 256 workers)",
 	  .example = "8" },
 	{ .name = "pop3.apop_secrets", .type = CONFIG_PATH, .def = Q(""),
 	  .validate = v_readable, .offset = OFF(pop3.apop_secrets),

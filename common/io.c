@@ -25,12 +25,16 @@
 #include "xmalloc.h"
 
 #define IO_WBUF_SIZE	65536
+/* With a stress hook, how often a long wait looks at it again. */
+#define IO_STRESS_LOOK_MS	500
 
 struct io {
 	int				 rfd, wfd;
 	const struct io_transport	*t;
 	void				*tctx;
 	int				 read_ms, write_ms;
+	bool				(*is_stress)(void);
+	int				 stress_ms;
 
 	char				*rbuf;	/* IO_BUF_SIZE + 1 */
 	size_t				 rpos, rlen, rscan;
@@ -156,6 +160,13 @@ io_set_read_timeout(struct io *io, int read_ms)
 	io->read_ms = read_ms;
 }
 
+void
+io_set_stress(struct io *io, bool (*is_stress)(void), int ms)
+{
+	io->is_stress = is_stress;
+	io->stress_ms = ms;
+}
+
 int
 io_read_timeout(struct io *io)
 {
@@ -173,22 +184,34 @@ now_ms(void)
 
 /*
  * Waits for fd to become ready for events, until deadline (ms on the
- * monotonic clock; 0 = none). Returns 1 ready, 0 timeout, -1 error.
+ * monotonic clock; 0 = none), or under stress until start + stress_ms
+ * if that is sooner: a wait that began long before stress did ends as
+ * soon as the hook says so. Returns 1 ready, 0 timeout, -1 error.
  */
-static int
-io_wait(int fd, short events, long long deadline)
+int
+io_wait(struct io *io, int fd, short events, long long start,
+    long long deadline)
 {
 	struct pollfd	pfd;
-	long long	left;
+	long long	left, d, sd;
 	int		n;
 
 	for (;;) {
+		d = deadline;
+		if (io->is_stress != NULL && io->is_stress()) {
+			sd = start + io->stress_ms;
+			if (d <= 0 || sd < d)
+				d = sd;
+		}
 		left = -1;
-		if (deadline > 0) {
-			left = deadline - now_ms();
+		if (d > 0) {
+			left = d - now_ms();
 			if (left <= 0)
 				return 0;
 		}
+		if (io->is_stress != NULL && (left < 0 ||
+		    left > IO_STRESS_LOOK_MS))
+			left = IO_STRESS_LOOK_MS;
 		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
@@ -196,7 +219,7 @@ io_wait(int fd, short events, long long deadline)
 		if (n > 0)
 			return 1;	/* POLLHUP/POLLERR: the read says more */
 		if (n == 0)
-			return 0;
+			continue;	/* the deadline, or a look at the hook */
 		if (errno != EINTR)
 			return -1;
 	}
@@ -207,7 +230,7 @@ io_wait(int fd, short events, long long deadline)
  * IO_TIMEOUT or IO_ERR.
  */
 static int
-io_fill(struct io *io, long long deadline)
+io_fill(struct io *io, long long start, long long deadline)
 {
 	ssize_t	n;
 	int	w;
@@ -233,9 +256,9 @@ io_fill(struct io *io, long long deadline)
 			return IO_EOF;
 		}
 		if (n == IO_T_WANT_READ)
-			w = io_wait(io->rfd, POLLIN, deadline);
+			w = io_wait(io, io->rfd, POLLIN, start, deadline);
 		else if (n == IO_T_WANT_WRITE)
-			w = io_wait(io->wfd, POLLOUT, deadline);
+			w = io_wait(io, io->wfd, POLLOUT, start, deadline);
 		else
 			return IO_ERR;
 		if (w == 0) {
@@ -248,15 +271,15 @@ io_fill(struct io *io, long long deadline)
 }
 
 static long long
-read_deadline(struct io *io)
+read_deadline(struct io *io, long long start)
 {
-	return io->read_ms > 0 ? now_ms() + io->read_ms : 0;
+	return io->read_ms > 0 ? start + io->read_ms : 0;
 }
 
 int
 io_getline(struct io *io, size_t max, struct io_line *out)
 {
-	long long	 deadline = read_deadline(io);
+	long long	 t0 = now_ms(), deadline = read_deadline(io, t0);
 	char		*nl, *start;
 	size_t		 avail, clen;
 	int		 r;
@@ -298,7 +321,7 @@ io_getline(struct io *io, size_t max, struct io_line *out)
 			io->rpos = io->rscan = io->rlen;
 			goto done;
 		}
-		r = io_fill(io, deadline);
+		r = io_fill(io, t0, deadline);
 		if (r == IO_EOF)
 			continue;	/* deliver what is buffered first */
 		if (r != 1)
@@ -351,7 +374,7 @@ int
 io_read_exact(struct io *io, size_t len,
     int (*fn)(void *, const char *, size_t), void *arg)
 {
-	long long	deadline = read_deadline(io);
+	long long	t0 = now_ms(), deadline = read_deadline(io, t0);
 	size_t		n;
 	int		r;
 
@@ -359,7 +382,7 @@ io_read_exact(struct io *io, size_t len,
 		if (io->rpos == io->rlen) {
 			if (io->reof)
 				return IO_EOF;
-			r = io_fill(io, deadline);
+			r = io_fill(io, t0, deadline);
 			if (r == IO_EOF)
 				return IO_EOF;
 			if (r != 1)
@@ -396,14 +419,15 @@ io_discard_input(struct io *io)
 int
 io_flush(struct io *io)
 {
-	long long	deadline;
+	long long	t0, deadline;
 	size_t		off = 0;
 	ssize_t		n;
 	int		w;
 
 	if (io->wlen == 0)
 		return 0;
-	deadline = io->write_ms > 0 ? now_ms() + io->write_ms : 0;
+	t0 = now_ms();
+	deadline = io->write_ms > 0 ? t0 + io->write_ms : 0;
 	while (off < io->wlen) {
 		n = io->t->write(io->tctx, io->wfd, io->wbuf + off,
 		    io->wlen - off);
@@ -413,9 +437,9 @@ io_flush(struct io *io)
 			continue;
 		}
 		if (n == IO_T_WANT_WRITE)
-			w = io_wait(io->wfd, POLLOUT, deadline);
+			w = io_wait(io, io->wfd, POLLOUT, t0, deadline);
 		else if (n == IO_T_WANT_READ)
-			w = io_wait(io->rfd, POLLIN, deadline);
+			w = io_wait(io, io->rfd, POLLIN, t0, deadline);
 		else {
 			if (n == 0)
 				errno = EPIPE;

@@ -72,6 +72,21 @@ void		 io_free(struct io **iop);
 void		 io_set_timeouts(struct io *, int read_ms, int write_ms);
 void		 io_set_read_timeout(struct io *, int read_ms);
 int		 io_read_timeout(struct io *);
+/*
+ * Stress: while is_stress() says so, no wait for the peer (a line, a
+ * BDAT chunk, a flush) lasts more than ms from its start, whatever the
+ * timeouts above; one that began before stress did ends when it is
+ * seen (the hook is looked at twice a second). is_stress NULL: none.
+ */
+void		 io_set_stress(struct io *, bool (*is_stress)(void), int ms);
+/*
+ * Waits until fd (one of the io's) is ready for events, bounded as the
+ * io's own waits are: by deadline (ms on the monotonic clock, 0: none)
+ * and, under stress, by start + the stress time. For a transport's
+ * handshake. Returns 1 ready, 0 time is up, -1 error (errno).
+ */
+int		 io_wait(struct io *, int fd, short events, long long start,
+		    long long deadline);
 
 /*
  * Reads one line of at most max bytes (not counting the terminator; max

@@ -126,8 +126,7 @@ io_tls_start(struct io *io, SSL_CTX *ctx, size_t *discarded_out, char *err,
     size_t errsz)
 {
 	struct io_tls	*t;
-	struct pollfd	 pfd;
-	long long	 deadline, left;
+	long long	 start, deadline;
 	size_t		 dropped;
 	int		 n, e, ms = io_read_timeout(io);
 
@@ -141,7 +140,8 @@ io_tls_start(struct io *io, SSL_CTX *ctx, size_t *discarded_out, char *err,
 		snprintf(err, errsz, "%s", tls_error_text());
 		goto fail;
 	}
-	deadline = ms > 0 ? now_ms() + ms : 0;
+	start = now_ms();
+	deadline = ms > 0 ? start + ms : 0;
 	for (;;) {
 		errno = 0;
 		if ((n = SSL_accept(t->ssl)) == 1)
@@ -156,15 +156,15 @@ io_tls_start(struct io *io, SSL_CTX *ctx, size_t *discarded_out, char *err,
 				snprintf(err, errsz, "%s", tls_error_text());
 			goto fail;
 		}
-		pfd.fd = e == SSL_ERROR_WANT_READ ? io_fd(io) : io_wfd(io);
-		pfd.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		left = deadline ? deadline - now_ms() : -1;
-		if (deadline && left <= 0) {
+		/* the whole handshake in one read timeout (less under stress) */
+		n = io_wait(io, e == SSL_ERROR_WANT_READ ? io_fd(io) :
+		    io_wfd(io), e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+		    start, deadline);
+		if (n == 0) {
 			snprintf(err, errsz, "timeout during the handshake");
 			goto fail;
 		}
-		if (poll(&pfd, 1, left > 0x7fffffff ? 0x7fffffff : (int)left) ==
-		    -1 && errno != EINTR) {
+		if (n == -1) {
 			snprintf(err, errsz, "poll: %s", strerror(errno));
 			goto fail;
 		}

@@ -29,6 +29,7 @@
 #include "sockaddr.h"
 
 static volatile sig_atomic_t	stopping;
+static const volatile uint32_t	*stress;
 
 static void
 on_term(int sig)
@@ -41,6 +42,12 @@ bool
 pool_worker_stopping(void)
 {
 	return stopping != 0;
+}
+
+bool
+pool_worker_stressed(void)
+{
+	return stress != NULL && *stress != 0;
 }
 
 const char *
@@ -109,6 +116,7 @@ pool_worker_run(struct pool_worker *w)
 	struct pollfd		 pfd[LISTEN_MAX * 5 + 2];
 	struct session_start	 s;
 	struct sigaction	 sa;
+	sigset_t		 term;
 	uint32_t		 served = 0;
 	size_t			 i, n;
 	int			 r;
@@ -120,7 +128,16 @@ pool_worker_run(struct pool_worker *w)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Blocked since the monitor was forked (master_spawn.c): a SIGTERM
+	 * that came meanwhile is delivered now, before the first accept.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
 
+	stress = w->stress;
 	n = w->nlisteners;
 	if (n > sizeof(pfd) / sizeof(pfd[0]) - 2)
 		n = sizeof(pfd) / sizeof(pfd[0]) - 2;

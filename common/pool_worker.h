@@ -65,6 +65,8 @@ struct pool_worker {
 	int		 life_fd;	/* read end; EOF = the master died */
 	int		 max_sessions;
 	bool		 retire_after_login;	/* see priv_client.h */
+	/* The master's stress flag for this pool (read-only); may be NULL. */
+	const volatile uint32_t *stress;
 	/* Runs one session; owns and closes s->fd. */
 	void		(*session)(void *arg, struct session_start *s);
 	void		*arg;
@@ -81,6 +83,14 @@ void	pool_worker_run(struct pool_worker *)
 
 /* Whether SIGTERM asked this worker to finish (for long sessions). */
 bool	pool_worker_stopping(void);
+
+/*
+ * Whether the worker's pool is under stress now (every worker busy):
+ * sessions then wait at most the pool's stress_timeout for a client and
+ * tolerate stress_max_errors failed commands. Always false in inetd
+ * mode. Cheap: a read of the master's shared page.
+ */
+bool	pool_worker_stressed(void);
 
 /*
  * Starts a client session, for either protocol: a new session id on every

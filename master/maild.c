@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -78,6 +79,28 @@ on_signal(int sig)
 	if (sigpipe_w != -1 && write(sigpipe_w, &c, 1) == -1)
 		c = 0;
 	errno = saved;
+}
+
+/*
+ * The master holds a status pipe for every worker of both pools (up to
+ * 2 x POOL_WORKERS_CEILING) and accepts to refuse when a pool is full:
+ * a soft limit of 1024 descriptors is not enough. Up to the hard limit.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	rlim_t		want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	want = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("raising the descriptor limit");
 }
 
 static void
@@ -309,7 +332,8 @@ run(struct master *m)
 	struct pollfd	*pfd = NULL;
 	struct slot	**who = NULL;
 	struct pool	**whopool = NULL;
-	size_t		 n, cap = 0, i;
+	const struct listener **whol = NULL;
+	size_t		 n, nstatus, cap = 0, i;
 	int		 p, timeout, t;
 	bool		 killed = false;
 	char		 drain[64];
@@ -352,13 +376,14 @@ run(struct master *m)
 
 		n = 1;
 		for (p = 0; p < POOL_NPROTO; p++)
-			n += m->pools[p].nslots;
+			n += m->pools[p].nslots + m->pools[p].nlisteners;
 		if (n > cap) {
 			cap = n;
 			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
 			who = xreallocarray(who, cap, sizeof(*who));
 			whopool = xreallocarray(whopool, cap,
 			    sizeof(*whopool));
+			whol = xreallocarray(whol, cap, sizeof(*whol));
 		}
 		pfd[0].fd = m->sigpipe_r;
 		pfd[0].events = POLLIN;
@@ -375,6 +400,20 @@ run(struct master *m)
 				whopool[n] = &m->pools[p];
 				n++;
 			}
+		/* a full pool's listeners: the master refuses what waits */
+		nstatus = n;
+		for (p = 0; p < POOL_NPROTO && !m->stopping; p++) {
+			if (!pool_wants_listeners(&m->pools[p]))
+				continue;
+			for (i = 0; i < m->pools[p].nlisteners; i++) {
+				pfd[n].fd = m->pools[p].listeners[i].fd;
+				pfd[n].events = POLLIN;
+				who[n] = NULL;
+				whopool[n] = &m->pools[p];
+				whol[n] = &m->pools[p].listeners[i];
+				n++;
+			}
+		}
 		timeout = 1000;
 		for (p = 0; p < POOL_NPROTO; p++) {
 			t = pool_next_timeout(&m->pools[p]);
@@ -389,9 +428,13 @@ run(struct master *m)
 		if (pfd[0].revents & POLLIN)
 			while (read(m->sigpipe_r, drain, sizeof(drain)) > 0)
 				;
-		for (i = 1; i < n; i++)
+		for (i = 1; i < nstatus; i++)
 			if (pfd[i].revents != 0)
 				pool_read_status(whopool[i], who[i]);
+		/* after the statuses: a worker that came free takes it */
+		for (i = nstatus; i < n; i++)
+			if ((pfd[i].revents & POLLIN) && !m->stopping)
+				pool_listener_ready(m, whopool[i], whol[i]);
 	}
 }
 
@@ -576,6 +619,8 @@ main(int argc, char *argv[])
 	m.notify_r = np[0];
 	m.notify_w = np[1];
 	client_table_init();
+	pool_shared_init(&m);
+	raise_nofile();
 	signals_init(&m);
 	for (p = 0; p < POOL_NPROTO; p++)
 		pool_setup(&m, &m.pools[p], (enum pool_proto)p);

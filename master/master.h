@@ -7,6 +7,7 @@
 #define MAILD_MASTER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
@@ -41,9 +42,18 @@ struct slot {
 	struct timespec	 started;
 	bool		 ready;		/* reached READY at least once */
 	bool		 told;		/* SIGTERM already sent */
+	bool		 leaving;	/* said EXITING: about to free the slot */
 	unsigned	 sessions;
 	char		 statbuf[sizeof(struct pool_status)];
 	size_t		 statlen;
+};
+
+/*
+ * One page the master writes and every worker maps read-only: what a
+ * worker must know at once without asking (pool_worker.h).
+ */
+struct pool_shared {
+	volatile uint32_t	 stress[POOL_NPROTO];	/* 1: under stress */
 };
 
 struct pool {
@@ -56,6 +66,26 @@ struct pool {
 	size_t			 nslots;	/* allocated */
 	unsigned		 fail_streak;	/* workers dying at start */
 	struct timespec		 next_spawn;	/* back-off */
+	/*
+	 * Stress: every worker busy and clients waiting. It begins when a
+	 * client has waited REFUSE_GRACE_MS for a worker of a full pool
+	 * and ends STRESS_HOLD_MS after the pool was last full; meanwhile
+	 * the master refuses the connections no worker can take.
+	 */
+	bool			 full;		/* as of the last look */
+	bool			 stress;
+	struct timespec		 stress_began, last_full;
+	unsigned long		 refused;	/* in this stress period */
+	struct timespec		 refuse_pause;	/* after EMFILE: until then */
+	/*
+	 * A client waiting while the pool is full gets REFUSE_GRACE_MS for
+	 * a worker to come free (one finishing its session, a successor
+	 * starting) before the master refuses; while the pool stays full
+	 * after that, the master refuses at once.
+	 */
+	bool			 waiting;	/* grace running until refuse_at */
+	struct timespec		 refuse_at;
+	bool			 refusing;
 };
 
 struct aliases;
@@ -68,6 +98,7 @@ struct master {
 	unsigned		 generation;
 	struct listen_set	*listeners;
 	struct pool		 pools[POOL_NPROTO];
+	struct pool_shared	*shared;	/* MAP_SHARED, see above */
 	uid_t			 uid;		/* the workers' ids */
 	gid_t			 gid;
 	int			 life_r, life_w;	/* EOF on life_r: we died */
@@ -97,6 +128,24 @@ void	pool_signal_all(struct pool *, int sig);
 size_t	pool_alive(const struct pool *);
 /* Milliseconds until the pool wants attention again (-1: none). */
 int	pool_next_timeout(const struct pool *);
+/* Maps m->shared before any child is forked; fatal when it cannot. */
+void	pool_shared_init(struct master *);
+/*
+ * Whether the pool is full now: no idle or starting worker and no room
+ * for another. The master then polls its listeners and refuses.
+ */
+bool	pool_is_full(const struct pool *);
+/*
+ * A full pool's listener l is readable: the master refuses what waits
+ * there, at once if it already is refusing, else after a grace (above).
+ * Each connection is accepted, gets a fixed "busy, try again later"
+ * (421 4.7.0, -ERR [SYS/TEMP]; nothing on an implicit-TLS port) and is
+ * closed, never read from.
+ */
+void	pool_listener_ready(struct master *, struct pool *,
+	    const struct listener *l);
+/* Whether the master should poll the pool's listeners now. */
+bool	pool_wants_listeners(const struct pool *);
 
 /* master_spawn.c: code that runs in the forked children */
 /*

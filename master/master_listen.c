@@ -23,6 +23,15 @@
 #include "sockaddr.h"
 #include "xmalloc.h"
 
+/*
+ * The listen queue. Linux cuts it to net.core.somaxconn (4096 since
+ * 5.4); once it is full, new SYNs are dropped and clients hang in SYN
+ * for seconds. It only has to hold a burst until a worker, or the
+ * master refusing for a full pool (master_pool.c), takes it: 128 was
+ * filled by a couple of hundred idle connections.
+ */
+#define LISTEN_BACKLOG	4096
+
 static int
 bind_one(const struct sockaddr *sa, socklen_t salen, char *err, size_t errsz)
 {
@@ -44,7 +53,7 @@ bind_one(const struct sockaddr *sa, socklen_t salen, char *err, size_t errsz)
 		close(fd);
 		return -1;
 	}
-	if (bind(fd, sa, salen) == -1 || listen(fd, 128) == -1) {
+	if (bind(fd, sa, salen) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
 		snprintf(err, errsz, "%s: %s", name, strerror(errno));
 		close(fd);
 		return -1;

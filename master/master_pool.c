@@ -5,6 +5,14 @@
  * each worker's status pipe. A worker that dies before it ever became
  * ready makes the next start wait, doubling up to 30 s, so a broken
  * setup does not fork in a tight loop; the log says so.
+ *
+ * When every worker the pool may have is busy and a client has waited
+ * half a second for one, the pool is under stress: the master says so in the shared page (workers then cut
+ * their waits for clients to stress_timeout and tolerate fewer errors,
+ * pool_worker.c), logs when it begins and ends, and itself takes the
+ * connections no worker can: each gets a fixed "try again later" and is
+ * closed, never read from. A client is answered or refused at once,
+ * rather than left in the listen queue or in SYN.
  */
 #include "autoconf.h"
 
@@ -13,10 +21,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "master.h"
 #include "xmalloc.h"
@@ -24,6 +35,21 @@
 #define BACKOFF_FIRST_MS	100
 #define BACKOFF_MAX_MS		30000
 #define STARTUP_GRACE_MS	2000	/* dying sooner counts as a failure */
+/*
+ * Stress ends this long after the pool was last full: workers freed by
+ * the shorter timeouts are soon taken again in a flood, and the mode
+ * should not flap (and log) at every session.
+ */
+#define STRESS_HOLD_MS		5000
+/* Connections refused in one go, so that the status pipes get a turn. */
+#define REFUSE_BATCH		64
+/* How long a client may wait for a worker of a full pool: see master.h. */
+#define REFUSE_GRACE_MS		500
+/* Out of descriptors: how long to leave the listeners alone. */
+#define REFUSE_PAUSE_MS		200
+
+static void	refuse(struct master *, struct pool *,
+		    const struct listener *);
 
 static long long
 ms_since(const struct timespec *t)
@@ -33,6 +59,41 @@ ms_since(const struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (long long)(now.tv_sec - t->tv_sec) * 1000 +
 	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void
+add_ms(struct timespec *t, long ms)
+{
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+static bool
+reached(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec &&
+	    now.tv_nsec >= t->tv_nsec);
+}
+
+void
+pool_shared_init(struct master *m)
+{
+	void	*p;
+
+	/* the workers make their copy read-only (master_spawn.c) */
+	p = mmap(NULL, sizeof(*m->shared), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatal("mmap shared page");
+	m->shared = p;
+	memset(p, 0, sizeof(*m->shared));
 }
 
 void
@@ -103,11 +164,153 @@ spawn(struct master *m, struct pool *pl, struct slot *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 }
 
+bool
+pool_is_full(const struct pool *pl)
+{
+	const struct slot	*s;
+	size_t			 i, live = 0;
+	bool			 room = false;
+
+	for (i = 0; i < pl->nslots; i++) {
+		s = &pl->slots[i];
+		/* a worker that is leaving makes room for a successor */
+		if (s->state == SLOT_IDLE || s->state == SLOT_STARTING ||
+		    s->state == SLOT_DEAD || (s->state == SLOT_EXITING &&
+		    s->leaving))
+			return false;
+		if (s->state == SLOT_FREE)
+			room = true;
+		else if (s->state != SLOT_EXITING)
+			live++;
+	}
+	return !room || live >= (size_t)pl->cfg.max_workers;
+}
+
+/*
+ * Begins or ends stress, and tells the workers through the shared page.
+ * Stress begins when the pool is full and a client has waited the grace
+ * for a worker (a pool of one worker serving one client is not under
+ * stress), and ends STRESS_HOLD_MS after the pool was last full.
+ */
+static void
+stress_update(struct master *m, struct pool *pl)
+{
+	struct timespec	end;
+	size_t		i;
+
+	pl->full = pool_is_full(pl);
+	if (!pl->full)
+		pl->waiting = pl->refusing = false;
+	else
+		clock_gettime(CLOCK_MONOTONIC, &pl->last_full);
+	if (pl->full && pl->waiting && reached(&pl->refuse_at)) {
+		pl->waiting = false;
+		pl->refusing = true;
+		if (!pl->stress) {
+			pl->stress = true;
+			pl->stress_began = pl->last_full;
+			pl->refused = 0;
+			m->shared->stress[pl->proto] = 1;
+			log_warnx("%s: all %d workers busy: stress mode on "
+			    "(waits for clients cut to %d s, at most %d "
+			    "errors); connections no worker can take are "
+			    "refused", pl->name, pl->cfg.max_workers,
+			    pl->cfg.stress_timeout, pl->cfg.stress_max_errors);
+		}
+		for (i = 0; i < pl->nlisteners; i++)
+			refuse(m, pl, &pl->listeners[i]);
+	}
+	end = pl->last_full;
+	add_ms(&end, STRESS_HOLD_MS);
+	if (pl->stress && !pl->full && reached(&end)) {
+		pl->stress = false;
+		m->shared->stress[pl->proto] = 0;
+		log_info("%s: stress mode off after %lld s; %lu connections "
+		    "refused", pl->name, ms_since(&pl->stress_began) / 1000,
+		    pl->refused);
+	}
+}
+
+bool
+pool_wants_listeners(const struct pool *pl)
+{
+	return pl->full && !pl->waiting && reached(&pl->refuse_pause);
+}
+
+void
+pool_listener_ready(struct master *m, struct pool *pl,
+    const struct listener *l)
+{
+	if (!pool_is_full(pl))
+		return;		/* a worker came free: it takes the client */
+	if (pl->refusing)
+		refuse(m, pl, l);
+	else if (!pl->waiting) {
+		pl->waiting = true;
+		clock_gettime(CLOCK_MONOTONIC, &pl->refuse_at);
+		add_ms(&pl->refuse_at, REFUSE_GRACE_MS);
+	}
+}
+
+static void
+refuse(struct master *m, struct pool *pl, const struct listener *l)
+{
+	char		 smtp[POOL_REFUSAL_MAX];
+	const char	*msg;
+	size_t		 len;
+	int		 fd, i;
+
+	snprintf(smtp, sizeof(smtp), "421 4.7.0 %s all workers are busy, "
+	    "try again later\r\n", m->cfg->hostname);
+	switch (l->role) {
+	case ROLE_POP3:
+		msg = "-ERR [SYS/TEMP] all workers are busy, try again "
+		    "later\r\n";
+		break;
+	case ROLE_SMTPS:
+	case ROLE_POP3S:
+		msg = NULL;	/* TLS from the first byte: only the close */
+		break;
+	default:
+		msg = smtp;
+		break;
+	}
+	for (i = 0; i < REFUSE_BATCH; i++) {
+		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("%s: refusing on %s", pl->name,
+				    l->name);
+				clock_gettime(CLOCK_MONOTONIC,
+				    &pl->refuse_pause);
+				add_ms(&pl->refuse_pause, REFUSE_PAUSE_MS);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("%s: accept on %s", pl->name,
+				    l->name);
+			return;
+		}
+		/*
+		 * A new socket's send buffer takes the line whole; if the
+		 * client is already gone, there is nobody to tell.
+		 */
+		if (msg != NULL) {
+			len = strlen(msg);
+			if (write(fd, msg, len) != (ssize_t)len)
+				log_debug("%s: refusal not sent: %s",
+				    pl->name, strerror(errno));
+		}
+		close(fd);
+		pl->refused++;
+	}
+}
+
 void
 pool_maintain(struct master *m, struct pool *pl)
 {
 	struct slot	*s;
-	size_t		 i, idle = 0, live = 0, unproven = 0;
+	size_t		 i, idle = 0, live = 0, unproven = 0, want;
 	struct timespec	 now;
 
 	if (pl->nlisteners == 0 || m->stopping)
@@ -141,8 +344,23 @@ pool_maintain(struct master *m, struct pool *pl)
 			live--;
 		}
 	}
+	/*
+	 * Growing: a worker takes some 10-20 ms from fork to its first
+	 * client, so starting min_spare at a time, each after the last is
+	 * busy, takes seconds to meet a burst of a few hundred clients
+	 * waiting in the listen queue. Busy workers say how much is going
+	 * on: keep up to a quarter of their number starting or idle (at
+	 * most max_spare, which is never retired).
+	 */
+	want = (size_t)pl->cfg.min_spare;
+	if ((live - idle) / 4 > want)
+		want = (live - idle) / 4;
+	if (want > (size_t)pl->cfg.max_spare)
+		want = (size_t)pl->cfg.max_spare;
+	if (want < (size_t)pl->cfg.min_spare)
+		want = (size_t)pl->cfg.min_spare;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (i = 0; i < pl->nslots && idle < (size_t)pl->cfg.min_spare &&
+	for (i = 0; i < pl->nslots && idle < want &&
 	    live < (size_t)pl->cfg.max_workers; i++) {
 		s = &pl->slots[i];
 		if (s->state != SLOT_FREE)
@@ -159,6 +377,7 @@ pool_maintain(struct master *m, struct pool *pl)
 		if (pl->fail_streak > 0)
 			break;
 	}
+	stress_update(m, pl);
 }
 
 static void
@@ -188,6 +407,7 @@ handle_status(struct pool *pl, struct slot *s, const struct pool_status *st)
 		break;
 	case POOL_ST_EXITING:
 		s->state = SLOT_EXITING;
+		s->leaving = true;
 		s->sessions = st->sessions;
 		break;
 	default:
@@ -316,9 +536,18 @@ pool_next_timeout(const struct pool *pl)
 	struct timespec	now;
 	long long	ms;
 
-	if (pl->fail_streak == 0)
-		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (pl->fail_streak == 0) {
+		if (pl->full && pl->waiting)
+			ms = (long long)(pl->refuse_at.tv_sec - now.tv_sec) *
+			    1000 + (pl->refuse_at.tv_nsec - now.tv_nsec) /
+			    1000000;
+		else if (pl->full && !reached(&pl->refuse_pause))
+			ms = REFUSE_PAUSE_MS;
+		else
+			return -1;
+		return ms < 0 ? 0 : (int)ms + 1;
+	}
 	ms = (long long)(pl->next_spawn.tv_sec - now.tv_sec) * 1000 +
 	    (pl->next_spawn.tv_nsec - now.tv_nsec) / 1000000;
 	return ms < 0 ? 0 : (int)ms + 1;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -43,11 +44,19 @@ close_unless_kept(int fd, const int *keep, size_t nkeep)
 	close(fd);
 }
 
+/*
+ * The master's handlers do not belong in a child. hold_term: SIGTERM and
+ * SIGINT stay blocked (pending) until the child's own loop installs its
+ * handler and unblocks them (priv_serve, pool_worker_run): a monitor the
+ * master retires a moment after its worker reported IDLE must not die of
+ * the default action, taking with it a worker that may just have
+ * accepted a client. The worker inherits the blocked mask across fork.
+ */
 static void
-reset_signals(void)
+reset_signals(bool hold_term)
 {
 	struct sigaction	sa;
-	sigset_t		none;
+	sigset_t		mask;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -57,8 +66,12 @@ reset_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&mask);
+	if (hold_term) {
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+	}
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
 /*
@@ -111,6 +124,14 @@ worker_main(struct master *m, struct pool *pl, int sock, int status_w)
 	if (getppid() == 1)
 		_exit(0);
 	prctl(PR_SET_NAME, pl->name, 0, 0, 0);
+	/*
+	 * The master's page: read-only here. A worker taken over could
+	 * mprotect it writable again and switch stress mode for its pool;
+	 * that changes timeouts, nothing a client could not do by keeping
+	 * every worker busy.
+	 */
+	if (mprotect(m->shared, sizeof(*m->shared), PROT_READ) == -1)
+		fatal("mprotect shared page");
 	if (fault_point("worker.start") == -1)
 		fatal("fault point worker.start");
 	priv_client_init(sock);
@@ -122,6 +143,7 @@ worker_main(struct master *m, struct pool *pl, int sock, int status_w)
 	w.life_fd = m->life_r;
 	w.max_sessions = pl->cfg.max_sessions_per_worker;
 	w.retire_after_login = pl->cfg.retire_after_login;
+	w.stress = &m->shared->stress[pl->proto];
 	w.arg = &m->env;
 	w.session = pl->proto == POOL_SMTP ? smtp_session_main :
 	    pop3_session_main;
@@ -153,6 +175,15 @@ monitor_main(struct master *m, struct pool *pl, int status_w)
 	}
 	close(sv[1]);
 	close(status_w);
+	/*
+	 * For the tests: a monitor slow to reach its loop, as on a busy
+	 * host, while its worker already reports IDLE and may be retired.
+	 */
+	if (fault_point("monitor.slow_start") == -1) {
+		struct timespec	slow = { 0, 300 * 1000000 };
+
+		(void)nanosleep(&slow, NULL);
+	}
 
 	memset(&p, 0, sizeof(p));
 	p.cfg = m->cfg;
@@ -188,7 +219,7 @@ spawn_monitor(struct master *m, struct pool *pl, int status_r, int status_w)
 		return pid;
 	}
 	/* the monitor */
-	reset_signals();
+	reset_signals(true);
 	keep[n++] = status_w;
 	keep[n++] = m->life_r;
 	if (m->notify_w != -1)
@@ -221,7 +252,7 @@ spawn_runner(struct master *m)
 	default:
 		return pid;
 	}
-	reset_signals();
+	reset_signals(false);
 	keep[0] = m->notify_r;
 	keep[1] = m->life_r;
 	close_master_fds(m, keep, NITEMS(keep));

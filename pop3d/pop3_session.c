@@ -155,7 +155,9 @@ reply(struct pop3_session *s, int result)
 	case POP3_CMD_ERR:
 		log_debug("reply -ERR %s", s->text);
 		io_printf(s->io, "-ERR %s\r\n", s->text);
-		if (++s->errors > s->cfg->pop3.max_errors) {
+		if (++s->errors > (pool_worker_stressed() ?
+		    s->cfg->pop3.pool.stress_max_errors :
+		    s->cfg->pop3.max_errors)) {
 			log_info("too many errors (%d); closing", s->errors);
 			io_puts(s->io, "-ERR too many errors, closing the "
 			    "connection\r\n");
@@ -219,6 +221,8 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	if (fault_point("pop3.short_timeout") == -1)
 		ms = POP3_TEST_TIMEOUT_MS;
 	io_set_timeouts(io, ms, ms);
+	io_set_stress(io, pool_worker_stressed,
+	    cfg->pop3.pool.stress_timeout * 1000);
 	if (worker_session_begin(client_fd, role, peer, &r) != 0) {
 		if (role != ROLE_POP3S) {
 			io_printf(io, "-ERR [SYS/TEMP] %s\r\n", r.text);

@@ -197,6 +197,7 @@ priv_serve(struct priv *p)
 	struct ipc_msg		*m;
 	const struct priv_req	*rq;
 	struct sigaction	 sa;
+	sigset_t		 term;
 	const char		*why;
 	int			 n, h;
 	bool			 forwarded = false;
@@ -207,6 +208,11 @@ priv_serve(struct priv *p)
 	/* no SA_RESTART: a blocked recvmsg returns EINTR and we forward */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* a pool's monitor starts with them blocked (master_spawn.c) */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
 
 	m = xmalloc(sizeof(*m));
 	p->rep = xmalloc(sizeof(*p->rep));

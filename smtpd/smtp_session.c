@@ -81,7 +81,9 @@ vreply(struct smtp_session *s, int code, const char *status, bool last,
 		io_printf(s->io, "%d%c%s\r\n", code, last ? ' ' : '-', text);
 	if (code >= 400 && last) {
 		log_debug("reply %d %s %s", code, status ? status : "", text);
-		if (++s->errors > s->cfg->smtp.max_errors) {
+		if (++s->errors > (pool_worker_stressed() ?
+		    s->cfg->smtp.pool.stress_max_errors :
+		    s->cfg->smtp.max_errors)) {
 			log_info("too many errors (%d); closing", s->errors);
 			io_printf(s->io, "421 4.7.0 %s too many errors, "
 			    "closing connection\r\n", s->cfg->hostname);
@@ -187,6 +189,9 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 		sockaddr_ntop(peer, s.client, sizeof(s.client));
 	io_set_timeouts(io, cfg->smtp.timeout_command * 1000,
 	    cfg->smtp.timeout_command * 1000);
+	/* a full pool: shorter waits (pool_worker.h) */
+	io_set_stress(io, pool_worker_stressed,
+	    cfg->smtp.pool.stress_timeout * 1000);
 	if (role == ROLE_SMTPS) {
 		/* RFC 8314: TLS from the first byte */
 		if (s.tls_ctx == NULL) {

@@ -243,13 +243,13 @@ END_TEST
 
 /*
  * Every field of struct config has a row: 19 at the top (not counting
- * path), 19 + 5 in smtp, 10 + 5 in pop3 (the pools' rows are the +), 5
+ * path), 19 + 7 in smtp, 10 + 7 in pop3 (the pools' rows are the +), 5
  * in tls, 5 in queue. A new field
  * without a row, or a row without a field, changes one side of this.
  */
 START_TEST(test_table_covers_struct)
 {
-	ck_assert_uint_eq(config_nkeys, 19 + 19 + 5 + 10 + 5 + 5 + 5);
+	ck_assert_uint_eq(config_nkeys, 19 + 19 + 7 + 10 + 7 + 5 + 5);
 }
 END_TEST
 
@@ -279,7 +279,7 @@ static const struct {
 	{ "smtp.message_size_limit",	"\"10M\"" },
 	{ "smtp.max_recipients",	"100" },
 	{ "smtp.max_errors",		"10" },
-	{ "smtp.max_connections_per_ip", "8" },
+	{ "smtp.max_connections_per_ip", "32" },
 	{ "smtp.max_line_length",	"1000" },
 	{ "smtp.bare_newlines",		"\"normalize\"" },
 	{ "smtp.vrfy",			"false" },
@@ -293,13 +293,15 @@ static const struct {
 	{ "smtp.timeout_data",		"\"3m\"" },
 	{ "smtp.pool.min_spare",	"2" },
 	{ "smtp.pool.max_spare",	"8" },
-	{ "smtp.pool.max_workers",	"64" },
+	{ "smtp.pool.max_workers",	"256" },
 	{ "smtp.pool.max_sessions_per_worker", "100" },
+	{ "smtp.pool.stress_timeout",	"\"10s\"" },
+	{ "smtp.pool.stress_max_errors",	"1" },
 	{ "pop3.listen",		"[ \"*:110\" ]" },
 	{ "pop3.pop3s_listen",		"[ ]" },
 	{ "pop3.timeout",		"\"10m\"" },
 	{ "pop3.max_errors",		"10" },
-	{ "pop3.max_connections_per_ip", "8" },
+	{ "pop3.max_connections_per_ip", "32" },
 	{ "pop3.apop_secrets",		"\"\"" },
 	{ "pop3.login_delay",		"\"0s\"" },
 	{ "pop3.expire",		"\"\"" },
@@ -307,8 +309,10 @@ static const struct {
 	{ "pop3.index",			"true" },
 	{ "pop3.pool.min_spare",	"2" },
 	{ "pop3.pool.max_spare",	"8" },
-	{ "pop3.pool.max_workers",	"64" },
+	{ "pop3.pool.max_workers",	"256" },
 	{ "pop3.pool.max_sessions_per_worker", "100" },
+	{ "pop3.pool.stress_timeout",	"\"10s\"" },
+	{ "pop3.pool.stress_max_errors",	"1" },
 	{ "tls.certificate",		"\"\"" },
 	{ "tls.key",			"\"\"" },
 	{ "tls.min_protocol",		"\"TLSv1.2\"" },
@@ -1206,8 +1210,8 @@ START_TEST(test_per_ip_default_is_a_share_of_the_pool)
 	struct config	*cfg = config_defaults();
 	char		*s;
 
-	ck_assert_int_eq(cfg->smtp.max_connections_per_ip, 8);
-	ck_assert_int_eq(cfg->pop3.max_connections_per_ip, 8);
+	ck_assert_int_eq(cfg->smtp.max_connections_per_ip, 32);
+	ck_assert_int_eq(cfg->pop3.max_connections_per_ip, 32);
 	ck_assert_int_lt(2 * cfg->smtp.max_connections_per_ip,
 	    cfg->smtp.pool.max_workers);
 	ck_assert_int_lt(2 * cfg->pop3.max_connections_per_ip,

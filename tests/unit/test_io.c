@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -151,6 +152,74 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+static struct timespec	stress_from;
+
+/* The stress hook of test_stress: on from stress_from. */
+static bool
+stress_after(void)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > stress_from.tv_sec ||
+	    (now.tv_sec == stress_from.tv_sec &&
+	    now.tv_nsec >= stress_from.tv_nsec);
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Under stress a wait ends stress_ms after it began, whatever the read
+ * timeout; one that began before stress did ends once the hook says so.
+ */
+START_TEST(test_stress)
+{
+	struct io	*io;
+	struct io_line	 line;
+	struct timespec	 t0;
+	int		 sv[2];
+	long		 ms;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	io = io_new(sv[0], sv[0]);
+	io_set_timeouts(io, 60000, 60000);
+	/* stress from 1.2 s on, 300 ms for a wait: the line waited longer */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	stress_from = t0;
+	stress_from.tv_sec += 1;
+	stress_from.tv_nsec += 200000000;
+	if (stress_from.tv_nsec >= 1000000000) {
+		stress_from.tv_sec++;
+		stress_from.tv_nsec -= 1000000000;
+	}
+	io_set_stress(io, stress_after, 300);
+	ck_assert_int_eq(write(sv[1], "HEL", 3), 3);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_TIMEOUT);
+	ms = ms_since(&t0);
+	ck_assert_msg(ms >= 1100 && ms < 5000, "got %ld ms, want about 1200",
+	    ms);
+	/* under stress from the start: 300 ms */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_TIMEOUT);
+	ms = ms_since(&t0);
+	ck_assert_msg(ms >= 250 && ms < 3000, "got %ld ms, want about 300", ms);
+	/* a line that comes in time is read */
+	ck_assert_int_eq(write(sv[1], "LO\r\n", 4), 4);
+	ck_assert_int_eq(io_getline(io, 512, &line), IO_OK);
+	ck_assert_str_eq(line.data, "HELLO");
+	close(sv[1]);
+	io_free(&io);
+}
+END_TEST
+
 START_TEST(test_discard_input)
 {
 	struct io	*io;
@@ -279,6 +348,7 @@ io_suite(void)
 	tcase_add_loop_test(tc, test_framing, 0, nitems(cases));
 	tcase_add_loop_test(tc, test_framing_trickle, 0, nitems(cases));
 	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_stress);
 	tcase_add_test(tc, test_discard_input);
 	tcase_add_test(tc, test_write_flush);
 	tcase_add_test(tc, test_read_exact);

@@ -48,9 +48,9 @@ xinetd_pid=""
 # Processes still running from the private prefix (ours: a maild that did
 # not stop, an inetd session), by pid.
 prefix_pids() {
-	for d in /proc/[0-9]*; do
-		exe=$(readlink "$d/exe" 2>/dev/null) || continue
-		case $exe in "$P"/*) echo "${d#/proc/}" ;; esac
+	for pd in /proc/[0-9]*; do
+		exe=$(readlink "$pd/exe" 2>/dev/null) || continue
+		case $exe in "$P"/*) echo "${pd#/proc/}" ;; esac
 	done
 }
 
@@ -74,7 +74,7 @@ cleanup() {
 		getent group maild >/dev/null && groupdel maild
 	fi
 	if [ $rc -ne 0 ]; then
-		for f in maild.log xinetd.log swaks.log swaks2.log; do
+		for f in build.log maild.log xinetd.log swaks.log swaks2.log; do
 			[ -s "$tmp/$f" ] || continue
 			echo "---- $f"; tail -40 "$tmp/$f"
 		done
@@ -133,11 +133,12 @@ cd "$src"
 
 say "./configure --prefix=/usr/local --sysconfdir=/etc; make; make install DESTDIR="
 ./configure -q --prefix=/usr/local --sysconfdir=/etc \
-    --with-systemdunitdir=/usr/local/lib/systemd/system >/dev/null ||
+    --with-systemdunitdir=/usr/local/lib/systemd/system >"$tmp/build.log" 2>&1 ||
     fail "configure"
-make -s -j"$jobs" >/dev/null || fail "make"
+make -s -j"$jobs" >>"$tmp/build.log" 2>&1 || fail "make"
 d=$tmp/destdir
-make -s install DESTDIR="$d" >/dev/null || fail "make install DESTDIR=$d"
+make -s install DESTDIR="$d" >>"$tmp/build.log" 2>&1 ||
+    fail "make install DESTDIR=$d"
 
 # the conventional files, and nothing else
 cat >"$tmp/want" <<'EOF'
@@ -176,18 +177,19 @@ grep -q '^ExecStart=/usr/local/libexec/maild/smtpd -i$' \
     fail "maild-smtpd@.service does not run /usr/local/libexec/maild/smtpd -i"
 grep -q '^#spool_dir = "/var/mail";$' "$d/etc/maild/maild.conf" ||
     fail "the installed config does not show the default spool_dir"
-make -s uninstall DESTDIR="$d" >/dev/null || fail "make uninstall DESTDIR=$d"
+make -s uninstall DESTDIR="$d" >>"$tmp/build.log" 2>&1 ||
+    fail "make uninstall DESTDIR=$d"
 left=$(cd "$d" && find . ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
 
 # --- the real install, into a private prefix ----------------------------------
 say "./configure --prefix=$P --sysconfdir=$P/etc; make; make install"
-make -s distclean >/dev/null || fail "make distclean"
+make -s distclean >>"$tmp/build.log" 2>&1 || fail "make distclean"
 ./configure -q --prefix="$P" --sysconfdir="$P/etc" \
-    --with-systemdunitdir="$P/lib/systemd/system" >/dev/null ||
+    --with-systemdunitdir="$P/lib/systemd/system" >>"$tmp/build.log" 2>&1 ||
     fail "configure for $P"
-make -s -j"$jobs" >/dev/null || fail "make"
-make -s install >/dev/null || fail "make install"
+make -s -j"$jobs" >>"$tmp/build.log" 2>&1 || fail "make"
+make -s install >>"$tmp/build.log" 2>&1 || fail "make install"
 out=$(systemd-analyze verify --man=no "$P"/lib/systemd/system/* 2>&1) ||
     fail "systemd-analyze verify: $out"
 [ -z "$out" ] || fail "systemd-analyze verify: $out"
@@ -334,7 +336,7 @@ while [ -n "$(prefix_pids)" ]; do
 	[ $i -le 50 ] || fail "inetd sessions still running: $(prefix_pids)"
 	sleep 0.2
 done
-make -s uninstall >/dev/null || fail "make uninstall"
+make -s uninstall >>"$tmp/build.log" 2>&1 || fail "make uninstall"
 left=$(cd "$P" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort | grep -v \
     -e '^etc/maild/maild\.conf$' -e '^var/mail/' -e '^var/spool/maild/' \
     -e '^var/lib/maild/' -e '^var/run/maild\.pid$' || true)

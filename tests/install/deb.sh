@@ -159,7 +159,8 @@ done
 [ "$(stat -c %U:%a /var/spool/maild)" = root:700 ] ||
     fail "/var/spool/maild is not root's, mode 700"
 [ -d /var/lib/maild/empty ] || fail "no /var/lib/maild/empty (the chroot)"
-for f in /usr/sbin/maild /usr/libexec/maild/smtpd /usr/libexec/maild/pop3d \
+for f in /usr/sbin/maild /usr/sbin/maild-logsum /usr/libexec/maild/smtpd \
+    /usr/libexec/maild/pop3d /usr/share/man/man8/maild-logsum.8.gz \
     /usr/share/man/man8/maild.8.gz /usr/share/man/man5/maild.conf.5.gz \
     /usr/share/man/man8/maild-smtpd.8.gz /usr/share/man/man8/maild-pop3d.8.gz \
     /usr/share/doc/maild/copyright; do

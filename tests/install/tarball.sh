@@ -152,15 +152,17 @@ usr/local/lib/systemd/system/maild.service
 usr/local/libexec/maild/pop3d
 usr/local/libexec/maild/smtpd
 usr/local/sbin/maild
+usr/local/sbin/maild-logsum
 usr/local/share/man/man5/maild.conf.5
+usr/local/share/man/man8/maild-logsum.8
 usr/local/share/man/man8/maild-pop3d.8
 usr/local/share/man/man8/maild-smtpd.8
 usr/local/share/man/man8/maild.8
 EOF
 (cd "$d" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort) >"$tmp/got"
 diff -u "$tmp/want" "$tmp/got" || fail "make install: not the expected files"
-for f in usr/local/sbin/maild usr/local/libexec/maild/smtpd \
-    usr/local/libexec/maild/pop3d; do
+for f in usr/local/sbin/maild usr/local/sbin/maild-logsum \
+    usr/local/libexec/maild/smtpd usr/local/libexec/maild/pop3d; do
 	[ "$(stat -c %a "$d/$f")" = 755 ] || fail "$f is not mode 755"
 done
 for dir in usr/local/var/lib/maild/empty usr/local/var/spool/maild \

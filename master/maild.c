@@ -94,6 +94,13 @@ signals_init(struct master *m)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Past a file size limit (RLIMIT_FSIZE), a write fails with EFBIG
+	 * instead of killing the process: the queue writer answers 452
+	 * 4.3.1 and delivery defers, as when the disk is full. Every child
+	 * inherits this.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Loads path; on failure prints every problem to the log and returns NULL. */

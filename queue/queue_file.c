@@ -167,16 +167,34 @@ bad:
 
 /* --- writing --------------------------------------------------------- */
 
-static void
+static int
 sync_dir(int dirfd, const char *sub)
 {
-	int	fd;
+	int	fd, rc;
 
 	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1)
-		return;
-	(void)fsync(fd);
+		return -1;
+	rc = fsync(fd);
 	close(fd);
+	return rc;
+}
+
+/*
+ * The refusal for a queue file that could not be written: a full file
+ * system (or the monitor's file size limit) is "452 4.3.1 insufficient
+ * system storage" (RFC 3463, RFC 5321 4.2.5), anything else 451 4.3.0.
+ * Both are temporary: the client keeps the message and tries again.
+ */
+static void
+write_failed(struct reason *r, int err)
+{
+	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+		reason_set(r, "4.3.1", "insufficient system storage, try "
+		    "again later");
+	else
+		reason_set(r, "4.3.0", "cannot write the queue file, try "
+		    "again later");
 }
 
 int
@@ -185,7 +203,8 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 {
 	char	*buf, path[QUEUE_RELPATH_MAX];
 	size_t	 cap = ENV_MAX, len = 0, i;
-	int	 n;
+	ssize_t	 k;
+	int	 n, err;
 
 	memset(w, 0, sizeof(*w));
 	w->fd = w->dirfd = -1;
@@ -255,16 +274,19 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 		log_warn("create queue file %s/%s", queue_dir, path);
 		goto fail;
 	}
-	if (write(w->fd, buf, len) != (ssize_t)len) {
+	if ((k = write(w->fd, buf, len)) != (ssize_t)len) {
+		if (k >= 0)
+			errno = ENOSPC;	/* a short write: the disk is full */
 		log_warn("write queue file %s", w->id);
 		goto fail;
 	}
 	free(buf);
 	return 0;
 fail:
+	err = errno;
 	free(buf);
 	queue_writer_abort(w);
-	reason_set(r, "4.3.0", "cannot write the queue file, try again later");
+	write_failed(r, err);
 	return -1;
 }
 
@@ -281,13 +303,18 @@ queue_writer_write(struct queue_writer *w, const void *buf, size_t n)
 		return;
 	}
 	w->written += (off_t)n;
+	if (fault_point("queue.write") == -1) {
+		w->failed = true;
+		w->saved_errno = errno;
+		return;
+	}
 	while (n > 0) {
 		k = write(w->fd, p, n);
 		if (k == -1 && errno == EINTR)
 			continue;
 		if (k <= 0) {
 			w->failed = true;
-			w->saved_errno = k == 0 ? EIO : errno;
+			w->saved_errno = k == 0 ? ENOSPC : errno;
 			return;
 		}
 		p += k;
@@ -299,30 +326,48 @@ int
 queue_writer_commit(struct queue_writer *w, struct reason *r)
 {
 	char	from[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
+	int	err;
 
 	if (w->overflow) {
 		reason_set(r, "5.3.4", "message too big");
 		goto fail;
 	}
 	if (w->failed) {
-		errno = w->saved_errno;
+		err = w->saved_errno;
+		errno = err;
 		log_warn("write queue file %s", w->id);
 		goto tempfail;
 	}
 	if (fault_point("queue.before_fsync") == -1 || fsync(w->fd) == -1) {
+		err = errno;
 		log_warn("fsync queue file %s", w->id);
 		goto tempfail;
 	}
-	if (fault_point("queue.before_rename") == -1)
+	if (fault_point("queue.before_rename") == -1) {
+		err = errno;
 		goto tempfail;
+	}
 	snprintf(from, sizeof(from), QUEUE_DIR_INCOMING "/%s", w->id);
 	snprintf(to, sizeof(to), QUEUE_DIR_ACTIVE "/%s", w->id);
 	if (renameat(w->dirfd, from, w->dirfd, to) == -1) {
+		err = errno;
 		log_warn("rename queue file %s", w->id);
 		goto tempfail;
 	}
-	/* the rename is the commit; make it durable before saying 250 */
-	sync_dir(w->dirfd, QUEUE_DIR_ACTIVE);
+	/*
+	 * The rename is the commit; make it durable before saying 250. If
+	 * the directory cannot be synced, take the file back (a runner
+	 * that already took it delivers it; the client, told 4xx, may
+	 * send it again: at least once, never lost).
+	 */
+	if (fault_point("queue.dir_fsync") == -1 ||
+	    sync_dir(w->dirfd, QUEUE_DIR_ACTIVE) == -1) {
+		err = errno;
+		log_warn("fsync queue directory for %s", w->id);
+		if (renameat(w->dirfd, to, w->dirfd, from) == -1)
+			log_warn("take back queue file %s", w->id);
+		goto tempfail;
+	}
 	if (fault_point("queue.after_commit") == -1)
 		log_warnx("fault after commit of %s", w->id);
 	close(w->fd);
@@ -330,7 +375,7 @@ queue_writer_commit(struct queue_writer *w, struct reason *r)
 	w->fd = w->dirfd = -1;
 	return 0;
 tempfail:
-	reason_set(r, "4.3.0", "cannot write the queue file, try again later");
+	write_failed(r, err);
 fail:
 	queue_writer_abort(w);
 	return -1;

@@ -167,19 +167,6 @@ bad:
 
 /* --- writing --------------------------------------------------------- */
 
-static int
-sync_dir(int dirfd, const char *sub)
-{
-	int	fd, rc;
-
-	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /*
  * The refusal for a queue file that could not be written: a full file
  * system (or the monitor's file size limit) is "452 4.3.1 insufficient
@@ -207,7 +194,7 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 	int	 n, err;
 
 	memset(w, 0, sizeof(*w));
-	w->fd = w->dirfd = -1;
+	w->fd = w->dirfd = w->activefd = -1;
 	w->limit = limit;
 	/* the id may have been chosen earlier (the SMTP MAIL command) */
 	if (queue_id_valid(env->id))
@@ -265,6 +252,15 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 	if ((w->dirfd = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
 		log_warn("open queue %s", queue_dir);
+		goto fail;
+	}
+	/*
+	 * Every descriptor the commit needs is taken now: out of them
+	 * (EMFILE), the client hears so at DATA, before sending the message.
+	 */
+	if ((w->activefd = openat(w->dirfd, QUEUE_DIR_ACTIVE, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("open queue %s/" QUEUE_DIR_ACTIVE, queue_dir);
 		goto fail;
 	}
 	snprintf(path, sizeof(path), QUEUE_DIR_INCOMING "/%s", w->id);
@@ -360,8 +356,7 @@ queue_writer_commit(struct queue_writer *w, struct reason *r)
 	 * that already took it delivers it; the client, told 4xx, may
 	 * send it again: at least once, never lost).
 	 */
-	if (fault_point("queue.dir_fsync") == -1 ||
-	    sync_dir(w->dirfd, QUEUE_DIR_ACTIVE) == -1) {
+	if (fault_point("queue.dir_fsync") == -1 || fsync(w->activefd) == -1) {
 		err = errno;
 		log_warn("fsync queue directory for %s", w->id);
 		if (renameat(w->dirfd, to, w->dirfd, from) == -1)
@@ -372,7 +367,8 @@ queue_writer_commit(struct queue_writer *w, struct reason *r)
 		log_warnx("fault after commit of %s", w->id);
 	close(w->fd);
 	close(w->dirfd);
-	w->fd = w->dirfd = -1;
+	close(w->activefd);
+	w->fd = w->dirfd = w->activefd = -1;
 	return 0;
 tempfail:
 	write_failed(r, err);
@@ -389,6 +385,10 @@ queue_writer_abort(struct queue_writer *w)
 	if (w->fd != -1) {
 		close(w->fd);
 		w->fd = -1;
+	}
+	if (w->activefd != -1) {
+		close(w->activefd);
+		w->activefd = -1;
 	}
 	if (w->dirfd != -1) {
 		snprintf(path, sizeof(path), QUEUE_DIR_INCOMING "/%s", w->id);

@@ -575,6 +575,39 @@ def test_pop3_update_on_a_full_spool_keeps_the_old_maildrop(make_maild, sandbox)
             m.stop()
 
 
+def test_monitor_out_of_descriptors_refuses_at_data(make_maild):
+    # the SMTP monitor at its RLIMIT_NOFILE (prlimit on the running
+    # process): the queue file cannot be opened, the client hears 451 at
+    # DATA, before it sends the message, the log says why, nothing is
+    # left in the queue; the POP3 pool is not touched
+    if shutil.which("prlimit") is None:
+        pytest.skip("no prlimit")
+    one = {"pool": {"min_spare": 1, "max_spare": 1, "max_workers": 1}}
+    m = make_maild(config={"smtp": one})
+    (mon,) = m.monitors("smtpd")
+    nfd = len(os.listdir("/proc/%d/fd" % mon))
+    r = subprocess.run(["prlimit", "--pid", str(mon), "--nofile=%d" % nfd],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        pytest.skip("prlimit --pid: " + r.stderr.strip())
+    c = connect(m)
+    ehlo(c)
+    assert smtp_tx(m, c)[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    code, lines = c.smtp_reply()
+    assert code == 451 and lines[0].startswith("4.3.0"), lines
+    m.wait_log(r"smtpd-priv\[%d\]: .*: Too many open files" % mon)
+    assert_queue_empty(m)
+    # the session goes on; the other pool serves as before
+    c.cmd("NOOP")
+    assert c.smtp_reply()[0] == 250
+    assert pop3_session(m, "bob", ["STAT", "QUIT"])[0].startswith("+OK 0 ")
+    c.cmd("QUIT")
+    c.smtp_reply()
+
+
 def merge_cfg(*parts):
     out = {}
     for p in parts:

@@ -538,7 +538,8 @@ main(int argc, char *argv[])
 	m.pidfile_fd = pidfile_lock(m.cfg->pid_file);
 	if (queue_dirs_init(m.cfg->queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	/* nothing can be writing there yet: unfinished messages go */
+	/* unfinished messages of a previous run go (not those that the
+	 * monitors of a killed master are still receiving) */
 	queue_clean_incoming(m.cfg, 0);
 	(void)master_load_aliases(m.cfg, &m.aliases, NULL);
 	m.listeners = xcalloc(1, sizeof(*m.listeners));

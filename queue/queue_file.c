@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -268,6 +269,11 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 	    O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (w->fd == -1) {
 		log_warn("create queue file %s/%s", queue_dir, path);
+		goto fail;
+	}
+	/* held until the commit or abort: the cleaner leaves it alone */
+	if (flock(w->fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warn("lock queue file %s", w->id);
 		goto fail;
 	}
 	if ((k = write(w->fd, buf, len)) != (ssize_t)len) {

@@ -61,6 +61,37 @@ def test_worker_killed_mid_data_leaves_nothing(maild):
     assert queue_files(maild, "deferred") == []
 
 
+def test_monitor_killed_mid_data_leaves_nothing_in_incoming(maild):
+    # the monitor writing the queue file dies: the file it left in
+    # incoming/ was never acknowledged, and the runner removes it (no
+    # writer holds it any more) without waiting for a restart
+    c = start_data(maild)
+    c.send("Subject: doomed\r\n\r\n" + "data line\r\n" * 1000)
+    wait_for(lambda: queue_files(maild, "incoming"), what="a file in incoming/")
+    mon = session_monitor(maild, c)
+    os.kill(mon, signal.SIGKILL)
+    assert c.closed()
+    wait_for(lambda: queue_files(maild, "incoming") == [], timeout=30,
+             what="incoming/ to be cleaned")
+    maild.wait_log(r"removed unfinished incoming message")
+    assert messages(maild, "alice") == []
+    assert queue_files(maild, "active") == [] and queue_files(maild, "deferred") == []
+
+
+def test_slow_message_in_incoming_is_not_cleaned(maild):
+    # a message still arriving after the cleaner's grace stays: its
+    # monitor holds the file, and the client gets its 250 in the end
+    c = start_data(maild)
+    c.send("Subject: slow\r\n\r\nfirst part\r\n")
+    wait_for(lambda: queue_files(maild, "incoming"), what="a file in incoming/")
+    time.sleep(16)      # grace 5 s, and a runner rescan (every 10 s)
+    assert len(queue_files(maild, "incoming")) == 1
+    c.send("second part\r\n.\r\n")
+    assert c.smtp_reply()[0] == 250
+    (got,) = wait_messages(maild, "alice", 1)
+    assert got.get_payload() == "first part\nsecond part\n"
+
+
 @pytest.mark.parametrize("point", ["mbox_append.mid_write", "mbox_append.after_write",
                                    "mbox_append.after_fsync"])
 def test_deliverer_killed_mid_append_recovers_exactly_once(make_maild, point):

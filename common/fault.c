@@ -102,6 +102,11 @@ fault_point(const char *name)
 		}
 		if (strcmp(f->action, "exit") == 0)
 			_exit(3);
+		if (strcmp(f->action, "stop") == 0) {
+			/* frozen mid-step until the test sends SIGCONT */
+			(void)raise(SIGSTOP);
+			return 0;
+		}
 		if (strcmp(f->action, "enospc") == 0) {
 			errno = ENOSPC;
 			return -1;

@@ -12,6 +12,8 @@
  *	enospc	returns -1 with errno ENOSPC (disk full)
  *	edquot	returns -1 with errno EDQUOT (over the user's disk quota)
  *	exit	_exit(3)
+ *	stop	the process stops itself (SIGSTOP) and goes on normally
+ *		after SIGCONT: "in the middle of this step" for a test
  * With MAILD_FAULT_ONCE=path set, only the first process to reach a
  * point acts (it creates path): a restarted process then goes on, as
  * after a real crash. Configure with --disable-fault-injection to

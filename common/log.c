@@ -221,3 +221,30 @@ panic(const char *fmt, ...)
 	LOG_VA(LOG_CRIT, NULL);
 	abort();
 }
+
+/* See log.h. Control characters are escaped later, for the whole line. */
+const char *
+log_value(const char *value, char *buf, size_t bufsz)
+{
+	size_t	i, n = 0;
+	bool	esc;
+
+	if (value[0] != '\0' && strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") == strlen(value))
+		return value;
+	if (bufsz < 3)
+		return "\"\"";
+	buf[n++] = '"';
+	for (i = 0; value[i] != '\0'; i++) {
+		esc = value[i] == '"' || value[i] == '\\';
+		/* room for this character, the closing quote and the NUL */
+		if (n + (esc ? 2 : 1) + 2 > bufsz)
+			break;
+		if (esc)
+			buf[n++] = '\\';
+		buf[n++] = value[i];
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
+}

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Starts logging as ident. facility is a LOG_* facility. */
 void	log_init(const char *ident, int facility, bool to_stderr);
@@ -52,5 +53,14 @@ void	panic(const char *, ...)
  * ASCII as \xHH; truncates with "..." if needed. Returns dst.
  */
 char	*log_sanitize(char *dst, size_t dstsz, const char *src, size_t srclen);
+
+/*
+ * A value from a client (a user name) for a key=value field: as it is
+ * when it is a plain word ([A-Za-z0-9._@+-]), else in double quotes with
+ * '"' and '\\' escaped, so that "alice client=192.0.2.1" cannot fake a
+ * field for a log parser such as fail2ban. Returns value or buf; bufsz
+ * of 2 * strlen(value) + 3 holds any value whole.
+ */
+const char	*log_value(const char *value, char *buf, size_t bufsz);
 
 #endif

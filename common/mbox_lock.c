@@ -15,7 +15,7 @@
  *
  * USER.lock is also a name another user's maildrop could have: user
  * "x.lock" owns SPOOL/x.lock, which is user x's dotlock. Such a name never
- * names a maildrop (mbox_is_maildrop_name(), used by delivery and POP3),
+ * names a maildrop (maildrop_name_ok() in maildrop.c, for delivery and POP3),
  * and a "lock" that is an mbox (it starts with a From_ line, or is bigger
  * than any lock) is never broken as stale: it is left alone and the
  * maildrop stays busy, for an administrator to look at.
@@ -118,24 +118,6 @@ static char *
 mbox_dotlock_path(const char *mbox_path)
 {
 	return xasprintf("%s.lock", mbox_path);
-}
-
-bool
-mbox_is_maildrop_name(const char *user)
-{
-	size_t	i, len = strlen(user);
-
-	if (len == 0 || len > USER_NAME_MAX || user[0] == '.' ||
-	    user[0] == '-')
-		return false;
-	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)user[i]) &&
-		    strchr("._-", user[i]) == NULL)
-			return false;
-	/* SPOOL/x.lock is user x's dotlock (mbox_dotlock_path()) */
-	if (len >= 5 && strcmp(user + len - 5, ".lock") == 0)
-		return false;
-	return true;
 }
 
 /*

@@ -17,15 +17,6 @@
 #include "reason.h"
 
 /*
- * Whether user may name a maildrop, SPOOL/USER: 1 to USER_NAME_MAX
- * characters of [A-Za-z0-9._-], not starting with "." (our update files
- * are SPOOL/.USER.pop3-update) or "-", and not ending in ".lock" (the
- * dotlock of another user's maildrop). Delivery (resolve, deliver_local)
- * and POP3 (priv_maildrop) ask this one function.
- */
-bool	mbox_is_maildrop_name(const char *user);
-
-/*
  * Takes a write lock on all of fd's file (F_SETLK). timeout_ms <= 0 tries
  * once; otherwise retries with short sleeps until the deadline. Returns
  * 0, or -1 with errno EAGAIN when another process holds a lock, or

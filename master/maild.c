@@ -32,6 +32,7 @@
 #include "master.h"
 #include "privdrop.h"
 #include "tls.h"
+#include "queue/queue_admin.h"
 #include "queue/queue_file.h"
 #include "queue/queue_run.h"
 #include "xmalloc.h"
@@ -47,6 +48,10 @@ usage(void)
 	    "       maild -t [-c file]         check the configuration\n"
 	    "       maild -q [-c file]         deliver the queued mail now\n"
 	    "       maild -l [-c file]         list the queue\n"
+	    "       maild [-c file] queue list|show|delete|hold|release|"
+	    "requeue|summary ...\n"
+	    "                                  administer the queue "
+	    "(maild queue: more)\n"
 	    "       maild -n [-a] [-c file]    print the settings that differ "
 	    "from the defaults (-a: all)\n");
 	exit(2);
@@ -433,8 +438,6 @@ queue_command(struct master *m, bool run)
 
 	if (!run)
 		return queue_list(m->cfg, stdout) >= 0 ? 0 : 1;
-	if (geteuid() != 0)
-		fatalx("maild -q must run as root");
 	if (queue_dirs_init(m->cfg->queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	(void)master_load_aliases(m->cfg, &m->aliases, NULL);
@@ -447,13 +450,14 @@ main(int argc, char *argv[])
 	struct master	 m;
 	const char	*path = MAILD_CONF_PATH;
 	bool		 test = false, print = false, all = false;
-	bool		 qrun = false, qlist = false;
+	bool		 qrun = false, qlist = false, qadmin = false;
 	char		 err[512];
 	int		 ch, lp[2], np[2], p;
 
 	memset(&m, 0, sizeof(m));
 	m.pidfile_fd = m.sigpipe_r = m.sigpipe_w = -1;
-	while ((ch = getopt(argc, argv, "ac:dfhlnqtvV")) != -1) {
+	/* "+": stop at "queue", whose own options follow it */
+	while ((ch = getopt(argc, argv, "+ac:dfhlnqtvV")) != -1) {
 		switch (ch) {
 		case 'a':
 			all = true;
@@ -487,11 +491,23 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc || (all && !print))
+	if (optind < argc && strcmp(argv[optind], "queue") == 0 && !test &&
+	    !print && !qrun && !qlist)
+		qadmin = true;
+	else if (optind != argc || (all && !print))
 		usage();
 
+	if (qadmin && argc - optind < 2) {	/* "maild queue": its usage */
+		log_init("maild", LOG_MAIL, true);
+		return queue_admin_main(NULL, argc - optind, argv + optind);
+	}
+	/* before reading the config: say why rather than "permission denied" */
+	if ((qrun || qlist || qadmin) &&
+	    (p = queue_admin_need_root(qrun ? "run" : qlist ? "list" :
+	    argv[optind + 1])) != 0)
+		return p;
 	log_init("maild", LOG_MAIL, m.foreground || test || print || qrun ||
-	    qlist);
+	    qlist || qadmin);
 	if ((m.cfg = load(path, true)) == NULL) {
 		if (test)
 			fprintf(stderr, "%s: configuration has errors\n", path);
@@ -522,6 +538,8 @@ main(int argc, char *argv[])
 	}
 	if (qrun || qlist)
 		return queue_command(&m, qrun);
+	if (qadmin)
+		return queue_admin_main(m.cfg, argc - optind, argv + optind);
 	m.config_path = path;
 	log_setfacility(m.cfg->syslog_facility);
 	if (geteuid() != 0)

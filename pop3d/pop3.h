@@ -70,7 +70,7 @@ struct pop3_session {
 	struct io		*io;
 	int			 role;		/* enum listen_role */
 	enum pop3_state		 state;
-	char			 client[64];	/* address as text */
+	char			 client[CLIENT_ADDR_TEXT_MAX];	/* address as text */
 	bool			 local;		/* on loopback, or inetd pipe */
 	bool			 tls;
 	char			 user[USER_NAME_MAX + 1];	/* from USER */

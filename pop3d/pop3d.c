@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "master/master_inetd.h"
+#include "priv/priv_inetd.h"
 #include "pool_worker.h"
 #include "pop3_session.h"
 

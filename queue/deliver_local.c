@@ -25,8 +25,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,119 +35,35 @@
 #include "fault.h"
 #include "log.h"
 #include "mbox_append.h"
-#include "mbox_lock.h"
-#include "mbox_open.h"
+#include "maildrop.h"
 #include "privdrop.h"
 #include "rfc5322.h"
 #include "xmalloc.h"
 
-/* Reopens after the maildrop was replaced under us, at most this often. */
-#define REOPEN_TRIES	3
 /* Recovery may wait this long for a maildrop a POP3 session holds. */
 #define RECOVER_LOCK_MS	5000
 #define PREFIX_MAX	(SMTP_PATH_MAX * 4 + 64)
 
-struct maildrop {
-	char	path[PATH_MAX];
-	int	fd;
-	bool	dotlocked;
-	uid_t	uid;		/* the recipient: written with these ids */
-	gid_t	gid;
-};
-
-static gid_t
-mail_gid(const struct config *cfg, const struct passwd *pw)
-{
-	struct group	*gr;
-
-	if (cfg->mail_group[0] != '\0' && (gr = getgrnam(cfg->mail_group)))
-		return gr->gr_gid;
-	return pw->pw_gid;
-}
-
-static void
-maildrop_close(struct maildrop *md)
-{
-	if (md->fd != -1) {
-		(void)mbox_unlock_fcntl(md->fd);
-		close(md->fd);
-		md->fd = -1;
-	}
-	if (md->dotlocked)
-		(void)mbox_dotlock_release(md->path);
-	md->dotlocked = false;
-}
-
 /*
- * Opens (creating when asked) and locks user's maildrop. Returns
- * DELIVER_OK with md open and locked, or another result with r.
+ * Opens (creating when asked) and locks user's maildrop (maildrop.c),
+ * without waiting unless told to. Returns DELIVER_OK with md open and
+ * locked, or another result with r.
  */
 static enum deliver_result
-maildrop_open(const struct config *cfg, const char *user, bool create,
+open_maildrop(const struct config *cfg, const char *user, bool create,
     int wait_ms, struct maildrop *md, struct reason *r)
 {
-	struct passwd	*pw;
-	int		 tries, n;
-
-	md->fd = -1;
-	md->dotlocked = false;
-	/* a queue file older than the rule, or edited: still never x.lock */
-	if (!mbox_is_maildrop_name(user)) {
-		reason_set(r, "5.1.1", "no such user: %s", user);
+	switch (maildrop_open(cfg, user, create ? MAILDROP_CREATE : 0, wait_ms,
+	    md, r)) {
+	case MAILDROP_OK:
+		return DELIVER_OK;
+	case MAILDROP_BUSY:
+		return DELIVER_LOCKED;
+	case MAILDROP_NOUSER:
 		return DELIVER_BOUNCE;
+	default:
+		return DELIVER_DEFER;
 	}
-	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		if (errno != 0 && errno != ENOENT && errno != ESRCH) {
-			reason_set(r, "4.3.0", "user database unavailable");
-			return DELIVER_DEFER;
-		}
-		reason_set(r, "5.1.1", "no such user: %s", user);
-		return DELIVER_BOUNCE;
-	}
-	md->uid = pw->pw_uid;
-	md->gid = pw->pw_gid;
-	if ((size_t)snprintf(md->path, sizeof(md->path), "%s/%s",
-	    cfg->spool_dir, user) >= sizeof(md->path)) {
-		reason_set(r, "5.3.5", "maildrop path too long");
-		return DELIVER_BOUNCE;
-	}
-	for (tries = 0; tries < REOPEN_TRIES; tries++) {
-		md->fd = mbox_open(md->path, pw->pw_uid, mail_gid(cfg, pw),
-		    create ? MBOX_OPEN_CREATE : 0, r);
-		if (md->fd == -1)
-			return DELIVER_DEFER;	/* logged; an admin looks */
-		if (cfg->dotlock) {
-			if (mbox_dotlock_acquire(md->path, wait_ms, r) == -1) {
-				n = errno;
-				maildrop_close(md);
-				return n == EAGAIN ? DELIVER_LOCKED :
-				    DELIVER_DEFER;
-			}
-			md->dotlocked = true;
-		}
-		if (mbox_lock_fcntl(md->fd, wait_ms) == -1) {
-			n = errno;
-			maildrop_close(md);
-			if (n == EAGAIN) {
-				reason_set(r, "4.2.0", "maildrop is in use");
-				return DELIVER_LOCKED;
-			}
-			reason_set(r, "4.2.0", "cannot lock the maildrop: %s",
-			    strerror(n));
-			return DELIVER_DEFER;
-		}
-		if ((n = mbox_same_file(md->fd, md->path)) == 1)
-			return DELIVER_OK;
-		/* replaced while we waited: the lock protects nothing */
-		maildrop_close(md);
-		if (n == -1) {
-			reason_set(r, "4.2.0", "maildrop vanished");
-			return DELIVER_DEFER;
-		}
-	}
-	reason_set(r, "4.2.0", "maildrop keeps changing");
-	return DELIVER_DEFER;
 }
 
 /* Describes the message as mbox_append() wants it; prefix is caller's. */
@@ -198,7 +112,7 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 	off_t			 off, start;
 	bool			 repair;
 
-	dr = maildrop_open(cfg, user, true, 0, &md, &r);
+	dr = open_maildrop(cfg, user, true, 0, &md, &r);
 	if (dr != DELIVER_OK) {
 		set_all(items, n, dr, &r);
 		return;
@@ -252,9 +166,9 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 		goto out;
 	}
 	/* from here to the fsync (or the cut back) as the recipient */
-	if (privdrop_become(md.uid, md.gid, &ids) == -1) {
+	if (privdrop_become(md.user.uid, md.user.gid, &ids) == -1) {
 		log_warn("cannot take the ids of %s (uid %lu) to deliver",
-		    user, (unsigned long)md.uid);
+		    user, (unsigned long)md.user.uid);
 		reason_set(&r, "4.3.0", "cannot take the recipient's identity");
 		for (i = 0; i < k; i++) {
 			items[idx[i]].result = DELIVER_DEFER;
@@ -372,7 +286,7 @@ recover_batch(void *arg, const struct journal_batch *b)
 		}
 		if (!opened) {
 			opened = true;
-			if (maildrop_open(ctx->cfg, b->user, false,
+			if (open_maildrop(ctx->cfg, b->user, false,
 			    RECOVER_LOCK_MS, &md, &r) != DELIVER_OK ||
 			    fstat(md.fd, &st) == -1 || st.st_dev != b->dev ||
 			    st.st_ino != b->ino) {

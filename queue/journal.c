@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -75,6 +76,31 @@ journal_lock(struct journal *j)
 		}
 	}
 	/* another deliverer may have written or compacted meanwhile */
+	j->size = fstat(j->fd, &st) == 0 ? st.st_size : 0;
+	return 0;
+}
+
+int
+journal_lock_wait(struct journal *j, int timeout_ms)
+{
+	struct flock	fl;
+	struct stat	st;
+	struct timespec	pause = { 0, 50 * 1000 * 1000 };
+	int		waited = 0;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(j->fd, F_SETLK, &fl) == -1) {
+		if (errno != EACCES && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (waited >= timeout_ms) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		(void)nanosleep(&pause, NULL);
+		waited += 50;
+	}
 	j->size = fstat(j->fd, &st) == 0 ? st.st_size : 0;
 	return 0;
 }

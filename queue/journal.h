@@ -50,6 +50,11 @@ void	journal_close(struct journal *);
 
 /* Takes the lock, waiting for another deliverer's batch. 0 or -1. */
 int	journal_lock(struct journal *);
+/*
+ * Takes the lock, waiting at most timeout_ms for another deliverer's
+ * batch. 0, or -1 with errno (EWOULDBLOCK: the time ran out).
+ */
+int	journal_lock_wait(struct journal *, int timeout_ms);
 void	journal_unlock(struct journal *);
 
 /* Appends the batch's record and fdatasyncs it. 0, or -1 (errno). */

@@ -40,8 +40,10 @@ int
 queue_dirs_init(const char *queue_dir, char *err, size_t errsz)
 {
 	const char	*sub[] = { "", QUEUE_DIR_INCOMING, QUEUE_DIR_ACTIVE,
-			    QUEUE_DIR_DEFERRED, "corrupt" };
+			    QUEUE_DIR_DEFERRED, QUEUE_DIR_HOLD,
+			    QUEUE_DIR_CORRUPT };
 	char		 path[PATH_MAX];
+	struct stat	 st;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
@@ -51,6 +53,15 @@ queue_dirs_init(const char *queue_dir, char *err, size_t errsz)
 			    strerror(errno));
 			return -1;
 		}
+	}
+	snprintf(path, sizeof(path), "%s/" QUEUE_NOTIFY_FIFO, queue_dir);
+	if (mkfifo(path, 0600) == -1 && errno != EEXIST) {
+		snprintf(err, errsz, "mkfifo %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+		snprintf(err, errsz, "%s: not a FIFO", path);
+		return -1;
 	}
 	return 0;
 }

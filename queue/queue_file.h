@@ -48,6 +48,14 @@ _Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
 #define QUEUE_DIR_INCOMING	"incoming"
 #define QUEUE_DIR_ACTIVE	"active"
 #define QUEUE_DIR_DEFERRED	"deferred"
+#define QUEUE_DIR_HOLD		"hold"		/* put aside by an admin */
+#define QUEUE_DIR_CORRUPT	"corrupt"	/* unreadable envelopes */
+/*
+ * A FIFO in queue_dir: the queue runner reads it like the monitors'
+ * pipe ("Q id" lines), so that "maild queue ..." can tell a running
+ * runner about a message it moved into active/.
+ */
+#define QUEUE_NOTIFY_FIFO	"notify"
 
 struct queue_rcpt {
 	char	 status;
@@ -74,7 +82,10 @@ struct queue_env {
 	off_t			 body_len;
 };
 
-/* Makes queue_dir and its state directories (0700) if needed. */
+/*
+ * Makes queue_dir and its state directories (0700) and the notify FIFO
+ * (0600) if needed. 0, or -1 with err.
+ */
 int	queue_dirs_init(const char *queue_dir, char *err, size_t errsz);
 
 /* A new queue id: time-ordered, unique on this host, safe as a file name. */

@@ -124,6 +124,19 @@ remember(struct runner *rn, const char *qid, time_t due, const char *user)
 	d->waiting_user = user ? xstrdup(user) : NULL;
 }
 
+/* A remembered message that is busy elsewhere: due again in a second. */
+static void
+postpone(struct runner *rn, const char *qid)
+{
+	size_t	i;
+
+	for (i = 0; i < rn->ndef; i++)
+		if (strcmp(rn->def[i].qid, qid) == 0) {
+			rn->def[i].due = time(NULL) + 1;
+			return;
+		}
+}
+
 /* --- bounces -------------------------------------------------------------- */
 
 
@@ -280,13 +293,31 @@ qitem_open(struct runner *rn, struct qitem *q)
 
 	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
 	q->fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (q->fd == -1)
+	if (q->fd == -1 && errno == ENOENT) {
+		/* "maild queue requeue" moves deferred ones into active/ */
+		q->dir = strcmp(q->dir, QUEUE_DIR_ACTIVE) == 0 ?
+		    QUEUE_DIR_DEFERRED : QUEUE_DIR_ACTIVE;
+		snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
+		q->fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (q->fd == -1) {
+		/*
+		 * Gone (delivered by "maild -q", deleted or held by an
+		 * admin): forget its retry time, or it would be due again
+		 * and again.
+		 */
+		if (errno == ENOENT)
+			forget(rn, q->qid);
 		return false;
+	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	if (fcntl(q->fd, F_SETLK, &fl) == -1)
+	if (fcntl(q->fd, F_SETLK, &fl) == -1) {
+		/* another deliverer or an admin has it: look again soon */
+		postpone(rn, q->qid);
 		goto skip;
+	}
 	/* it may have been finished and removed, or moved, meanwhile */
 	if (fstat(q->fd, &st1) == -1 || fstatat(rn->qfd, path, &st2,
 	    AT_SYMLINK_NOFOLLOW) == -1 || st1.st_ino != st2.st_ino ||
@@ -295,7 +326,7 @@ qitem_open(struct runner *rn, struct qitem *q)
 	if (queue_env_read(q->fd, &q->env, &r) == -1) {
 		log_warnx("id=%s: corrupt queue file (%s); moved to corrupt/",
 		    q->qid, r.text);
-		snprintf(to, sizeof(to), "corrupt/%s", q->qid);
+		snprintf(to, sizeof(to), QUEUE_DIR_CORRUPT "/%s", q->qid);
 		(void)renameat(rn->qfd, path, rn->qfd, to);
 		goto skip;
 	}
@@ -676,17 +707,45 @@ read_notices(struct runner *rn, int fd, char *buf, size_t bufsz,
 	}
 }
 
+/*
+ * Opens queue_dir/notify, where "maild queue ..." writes "Q id" for the
+ * messages it moved into active/. Read-write, so that the FIFO never
+ * reads as EOF when no admin has it open. -1 if it cannot be used (the
+ * periodic scan still finds everything).
+ */
+static int
+admin_fifo_open(struct runner *rn)
+{
+	struct stat	st;
+	int		fd;
+
+	fd = openat(rn->qfd, QUEUE_NOTIFY_FIFO, O_RDWR | O_NONBLOCK |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		log_warn("open %s/" QUEUE_NOTIFY_FIFO, rn->cfg->queue_dir);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode) ||
+	    (st.st_mode & 077) != 0) {
+		log_warnx("%s/" QUEUE_NOTIFY_FIFO " is not a private FIFO; "
+		    "ignoring it", rn->cfg->queue_dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void
 queue_runner(const struct config *cfg, const struct aliases *al,
     int notify_fd, int life_fd)
 {
 	struct runner		 rn;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
 	struct sigaction	 sa;
-	char			 buf[4096];
+	char			 buf[4096], abuf[4096];
 	time_t			 now, next_scan, soonest, last_busy_scan = 0;
-	size_t			 i, have = 0;
-	int			 timeout;
+	size_t			 i, have = 0, ahave = 0;
+	int			 timeout, afd;
 	bool			 busy = false;
 
 	memset(&sa, 0, sizeof(sa));
@@ -698,6 +757,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	if (runner_init(&rn, cfg, al) == -1)
 		return;
 	(void)fcntl(notify_fd, F_SETFL, O_NONBLOCK);
+	afd = admin_fifo_open(&rn);
 	queue_clean_incoming(cfg, INCOMING_GRACE);
 	scan(&rn, QUEUE_DIR_DEFERRED, scan_deferred);
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
@@ -706,6 +766,9 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	while (!stop) {
 		/* news first, so that one batch takes in everything waiting */
 		if (read_notices(&rn, notify_fd, buf, sizeof(buf), &have) > 0)
+			busy = true;
+		if (afd != -1 && read_notices(&rn, afd, abuf, sizeof(abuf),
+		    &ahave) > 0)
 			busy = true;
 		now = time(NULL);
 		for (i = 0; i < rn.ndef; i++)
@@ -732,7 +795,9 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		pfd[0].events = POLLIN;
 		pfd[1].fd = life_fd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, timeout) == -1) {
+		pfd[2].fd = afd;	/* -1: ignored by poll */
+		pfd[2].events = POLLIN;
+		if (poll(pfd, 3, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
@@ -742,7 +807,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			log_info("master went away; queue runner exiting");
 			break;
 		}
-		if (!(pfd[0].revents & (POLLIN | POLLHUP)) && busy &&
+		if (!(pfd[0].revents & (POLLIN | POLLHUP)) &&
+		    !(pfd[2].revents & POLLIN) && busy &&
 		    time(NULL) > last_busy_scan) {
 			/*
 			 * Gone idle after a burst: the pipe may have been
@@ -753,6 +819,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 		}
 	}
+	if (afd != -1)
+		close(afd);
 	runner_free(&rn);
 }
 
@@ -824,7 +892,8 @@ queue_clean_incoming(const struct config *cfg, int grace)
 int
 queue_list(const struct config *cfg, FILE *fp)
 {
-	static const char *dirs[] = { QUEUE_DIR_ACTIVE, QUEUE_DIR_DEFERRED };
+	static const char *dirs[] = { QUEUE_DIR_ACTIVE, QUEUE_DIR_DEFERRED,
+	    QUEUE_DIR_HOLD };
 	struct dirent	*e;
 	struct queue_env env;
 	struct reason	 r;
@@ -835,7 +904,7 @@ queue_list(const struct config *cfg, FILE *fp)
 
 	fprintf(fp, "%-16s %-8s %10s  %-16s %s\n", "Queue ID", "State",
 	    "Size", "Arrival", "Sender / recipients");
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < NITEMS(dirs); k++) {
 		snprintf(path, sizeof(path), "%s/%s", cfg->queue_dir, dirs[k]);
 		if ((d = opendir(path)) == NULL)
 			continue;

@@ -9,12 +9,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
-#include "mbox_lock.h"
+#include "maildrop.h"
 #include "queue_file.h"
 #include "resolve.h"
 #include "xmalloc.h"
@@ -78,26 +78,21 @@ merge(struct resolve_list *out, struct resolve_list *from, const char *rcpt)
 	resolve_list_free(from);
 }
 
-/* A user name we are willing to use as a maildrop file name. */
-static bool
-safe_user(const char *u)
-{
-	return mbox_is_maildrop_name(u);
-}
-
-/* 1: a local user (canonical name in out), 0: none, -1: NSS failed. */
+/*
+ * 1: a local user (the database's spelling in out), 0: none, -1: NSS
+ * failed. The one rule for names that may name a maildrop (maildrop.c).
+ */
 static int
-lookup_user(const char *name, char *out, size_t outsz)
+lookup_user(const struct config *cfg, const char *name, char *out,
+    size_t outsz)
 {
-	struct passwd	*pw;
+	struct maildrop_user	u;
+	struct reason		r;
+	int			n;
 
-	errno = 0;
-	if ((pw = getpwnam(name)) == NULL)
-		return errno != 0 && errno != ENOENT && errno != ESRCH ? -1 : 0;
-	if (!safe_user(pw->pw_name))
-		return 0;
-	snprintf(out, outsz, "%s", pw->pw_name);
-	return 1;
+	if ((n = maildrop_user(cfg, name, &u, &r)) == 1)
+		snprintf(out, outsz, "%s", u.name);
+	return n;
 }
 
 static int resolve_local(struct expand_ctx *, const char *, struct reason *);
@@ -113,7 +108,7 @@ expand_cb(void *arg, enum alias_kind kind, const char *target,
 
 	switch (kind) {
 	case ALIAS_LOCAL:
-		n = lookup_user(target, user, sizeof(user));
+		n = lookup_user(ctx->cfg, target, user, sizeof(user));
 		if (n == 1) {
 			add(ctx->out, user, "");
 			return 0;
@@ -168,7 +163,7 @@ resolve_local(struct expand_ctx *ctx, const char *local, struct reason *r)
 		return 0;
 	if (n == -1)
 		return -1;
-	switch (lookup_user(lower, user, sizeof(user))) {
+	switch (lookup_user(ctx->cfg, lower, user, sizeof(user))) {
 	case 1:
 		add(ctx->out, user, "");
 		return 0;

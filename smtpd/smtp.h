@@ -61,7 +61,7 @@ struct smtp_session {
 	enum smtp_state		 state;
 	bool			 esmtp;		/* EHLO, not HELO */
 	char			 helo[SMTP_DOMAIN_MAX + 1];
-	char			 client[64];	/* address as text */
+	char			 client[CLIENT_ADDR_TEXT_MAX];	/* address as text */
 	bool			 tls;
 	bool			 authed;
 	char			 user[USER_NAME_MAX + 1];

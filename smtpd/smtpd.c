@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "master/master_inetd.h"
+#include "priv/priv_inetd.h"
 #include "pool_worker.h"
 #include "smtp_session.h"
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the privilege boundary: the monitor (master/priv*.c)
+ * libFuzzer target for the privilege boundary: the monitor (priv/priv*.c)
  * reading requests from a worker that an attacker controls. A real
  * priv_serve() runs in a thread on one end of a SOCK_SEQPACKET pair and
  * answers with its real handlers, in a scratch mail system (scratch.h);

@@ -76,16 +76,17 @@ queue)
 	;;
 priv|smtp_session|pop3_session)
 	srcs="tests/fuzz/fuzz_$target.c tests/fuzz/scratch.c
-	    master/priv.c master/priv_apop.c
-	    master/priv_auth.c master/priv_maildrop.c master/priv_session.c
-	    master/priv_smtp.c master/client_table.c queue/queue_file.c
+	    priv/priv.c priv/priv_apop.c
+	    priv/priv_auth.c priv/priv_maildrop.c priv/priv_session.c
+	    priv/priv_smtp.c priv/client_table.c queue/queue_file.c
 	    queue/resolve.c common/addr.c common/aliases.c common/config.c
 	    common/config_keys.c common/config_value.c common/fault.c
-	    common/fdutil.c common/ipc.c common/log.c common/mbox_append.c
+	    common/fdutil.c priv/ipc.c common/log.c common/mbox_append.c
 	    common/mbox_index.c common/mbox_lock.c common/mbox_open.c
+	    common/maildrop.c
 	    common/mbox_reader.c common/mbox_rewrite.c common/mbox_scan.c
 	    common/mbox_table.c common/pool_worker.c common/sockaddr.c
-	    common/priv_client.c
+	    priv/priv_client.c
 	    common/rfc5322.c common/session_id.c common/uidl.c
 	    common/xmalloc.c"
 	if [ "$target" = smtp_session ]; then
@@ -115,7 +116,7 @@ out=$builddir/tests/fuzz
 mkdir -p "$out/corpus-run/$target"
 bin=$out/fuzz_$target
 (cd "$srcdir" && $cc -g -O1 -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=all -I"$builddir" -iquote "$srcdir/common" -iquote "$srcdir" \
+    -fno-sanitize-recover=all -I"$builddir" -iquote "$srcdir/common" -iquote "$srcdir/priv" -iquote "$srcdir" \
     -I"$srcdir/tests/unit" $defs -o "$bin" $srcs \
     $(pkg-config --cflags --libs libcrypto) $libs)
 dict=

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "master/priv.h"
+#include "priv/priv.h"
 
 /*
  * The aliases every scratch monitor resolves with (local domains:

@@ -429,3 +429,27 @@ def test_x_lock_cannot_open_a_maildrop_over_pop3(lock_users, maild):
     assert r.startswith("-ERR [IN-USE]"), r
     with open(lock_users, "rb") as f:
         assert f.read() == OLD_MAIL
+
+
+# --- user names as SSSD and LDAP give them out ----------------------------------
+
+@pytest.fixture
+def at_user(sandbox):
+    add_user(sandbox, "carol@corp.example", "carol-pw", 60013)
+
+
+def test_user_name_with_at_sign_gets_mail_and_logs_in(at_user, maild):
+    """A fully qualified name (SSSD's alice@example.org) names a maildrop
+    for delivery and for POP3 alike: one rule for both."""
+    rcpt = '"carol@corp.example"@example.test'
+    assert send(maild, "s@example.org", [rcpt], msg("for carol"))[0] == 250
+    maild.wait_log(r"delivered to=<\"carol@corp\.example\"@example\.test>")
+    assert os.path.getsize(spool(maild, "carol@corp.example")) > 0
+    c = P3(maild)
+    c.ok("USER carol@corp.example")
+    c.ok("PASS carol-pw")
+    r = c.ok("STAT")
+    assert r.startswith("+OK 1 "), r
+    _, lines = c.multi("RETR 1")
+    assert any(l == "Subject: for carol" for l in lines), lines
+    c.ok("QUIT")

@@ -326,3 +326,4 @@ def test_pop3d_inetd_pop3s(sandbox, cert):
     assert b"Subject: inetd pop3s" in c.body()[0]
     c.ok("QUIT")
     assert p.wait(timeout=10) == 0
+

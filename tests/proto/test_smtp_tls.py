@@ -493,12 +493,13 @@ def test_overlong_credentials_refused_by_the_worker(make_maild):
     # the longest password allowed still reaches the monitor (and fails)
     c.cmd("AUTH PLAIN " + plain_bytes(b"alice", b"z" * 1024))
     assert c.smtp_reply()[0] == 535
+    # the same worker served every session, and its monitor kept it
+    # (checked before the login below, after which it retires)
+    assert m.workers("smtpd") == [worker]
     c.cmd("AUTH PLAIN " + plain("alice", "alice-pw-1"))
     assert c.smtp_reply()[0] == 235
     c.cmd("QUIT")
     assert c.smtp_reply()[0] == 221
-    # the same worker served every session, and its monitor kept it
-    assert m.workers("smtpd") == [worker]
     log = m.log()
     assert "malformed AUTH" not in log and "dropping worker" not in log
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for master/client_table.c: the connection count and the
+ * Unit tests for priv/client_table.c: the connection count and the
  * growing login penalty of the standalone table, and the file the inetd
  * sessions share in state_dir (kept across processes, started afresh
  * when it is not ours or not whole, refused when others may write it or
@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "master/client_table.h"
+#include "priv/client_table.h"
 #include "unit.h"
 
 #define DIR_TEMPLATE	"/tmp/maild-ct-XXXXXX"

@@ -4,7 +4,8 @@
  * during the wait), and the dotlock: content and mode, busy, release,
  * stale by dead pid, stale by age, live pid, empty lock, symbolic link,
  * touch, not releasing another process's lock, never breaking a "lock"
- * that is a maildrop, and which user names may name a maildrop.
+ * that is a maildrop. (Which user names may name a maildrop:
+ * test_maildrop.c.)
  */
 #include "autoconf.h"
 
@@ -252,53 +253,6 @@ START_TEST(test_dotlock_big_file_is_never_stale)
 }
 END_TEST
 
-struct name_case {
-	const char	*name;
-	bool		 want;
-};
-
-static const struct name_case name_cases[] = {
-	{ "alice", true },
-	{ "a.b-c_d9", true },
-	{ "Alice", true },
-	{ "x.locked", true },
-	{ "lock", true },
-	{ "x.lock", false },		/* user x's dotlock */
-	{ ".lock", false },
-	{ "a.b.lock", false },
-	{ ".alice", false },		/* .USER.pop3-update and friends */
-	{ ".", false },
-	{ "..", false },
-	{ "-rf", false },
-	{ "a/b", false },
-	{ "a b", false },
-	{ "", false },
-	{ "caf\xc3\xa9", false },
-};
-
-START_TEST(test_maildrop_name)
-{
-	const struct name_case	*c = &name_cases[_i];
-
-	ck_assert_msg(mbox_is_maildrop_name(c->name) == c->want,
-	    "\"%s\": got %d, want %d", c->name, !c->want, c->want);
-}
-END_TEST
-
-START_TEST(test_maildrop_name_length)
-{
-	char	name[USER_NAME_MAX + 2];
-
-	memset(name, 'a', sizeof(name) - 1);
-	name[USER_NAME_MAX] = '\0';
-	ck_assert(mbox_is_maildrop_name(name));
-	name[USER_NAME_MAX] = 'a';
-	name[USER_NAME_MAX + 1] = '\0';
-	ck_assert(!mbox_is_maildrop_name(name));
-}
-END_TEST
-
-/* A lock we may not read as a file is busy and left alone. */
 START_TEST(test_dotlock_symlink)
 {
 	struct reason	r;
@@ -388,8 +342,6 @@ mbox_lock_suite(void)
 	tcase_add_loop_test(tc, test_dotlock_stale, 0, nitems(stale_cases));
 	tcase_add_test(tc, test_dotlock_symlink);
 	tcase_add_test(tc, test_dotlock_big_file_is_never_stale);
-	tcase_add_loop_test(tc, test_maildrop_name, 0, nitems(name_cases));
-	tcase_add_test(tc, test_maildrop_name_length);
 	tcase_add_test(tc, test_dotlock_wait);
 	tcase_add_test(tc, test_dotlock_touch_and_foreign);
 	tcase_add_test(tc, test_dotlock_cannot_create);

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the privsep layer: common/ipc.c encoding and decoding,
- * and master/priv.c's refusal of malformed requests. A real monitor loop
+ * Unit tests for the privsep layer: priv/ipc.c encoding and decoding,
+ * and priv/priv.c's refusal of malformed requests. A real monitor loop
  * (priv_serve) runs in a forked process on a SOCK_SEQPACKET pair; the
  * test plays a broken or hostile worker.
  */
@@ -23,7 +23,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
-#include "master/priv.h"
+#include "priv/priv.h"
 #include "pool_worker.h"
 #include "priv_client.h"
 #include "priv_proto.h"

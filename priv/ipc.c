@@ -1,7 +1,7 @@
 /*
  * The privsep message layer (see ipc.h), used on both sides of every
  * worker/monitor pair. Nothing here knows what a message means; the
- * request tables in master/priv.c and the stubs in common/priv_client.c
+ * request tables in priv/priv.c and the stubs in priv/priv_client.c
  * do.
  */
 #include "autoconf.h"

@@ -254,6 +254,7 @@ priv_auth_fail(struct priv *p, const struct timespec *start,
     const char *user, const char *mech, const char *why, bool temporary)
 {
 	struct reason	r;
+	char		quoted[2 * USER_NAME_MAX + 3];
 	int		delay;
 
 	delay = p->cfg->auth_fail_delay;
@@ -262,7 +263,7 @@ priv_auth_fail(struct priv *p, const struct timespec *start,
 		client_table_auth_failed((struct sockaddr *)&p->peer);
 	}
 	log_info("failed login user=%s client=%s method=%s reason=\"%s\"",
-	    user, p->client, mech, why);
+	    log_value(user, quoted, sizeof(quoted)), p->client, mech, why);
 	sleep_until(start, delay);
 	if (temporary)
 		reason_set(&r, "4.7.0", "temporary authentication failure");

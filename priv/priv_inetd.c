@@ -24,7 +24,7 @@
 #include "client_table.h"
 #include "fdutil.h"
 #include "log.h"
-#include "master_inetd.h"
+#include "priv_inetd.h"
 #include "pool_worker.h"
 #include "priv.h"
 #include "priv_client.h"

@@ -1,7 +1,7 @@
 /*
  * The requests a worker may send to its monitor, and the replies. Field
  * order for each request is documented here and must match the encoder
- * in priv_client.c and the decoder in master/priv_*.c.
+ * in priv_client.c and the decoder in priv/priv_*.c.
  */
 #ifndef MAILD_PRIV_PROTO_H
 #define MAILD_PRIV_PROTO_H
@@ -29,7 +29,7 @@ enum priv_type {
 	 * The POP3 maildrop, after AUTH (or APOP) succeeded, in this order:
 	 * OPEN once; INDEX_OPEN at most once; for an update TMP, then COMMIT
 	 * (or RELEASE to give up); RELEASE ends it (and the login: AUTH is
-	 * allowed again). See master/priv_maildrop.c.
+	 * allowed again). See priv/priv_maildrop.c.
 	 */
 	PRIV_MAILDROP_OPEN,	/* -> OK + fd (maildrop, locked) | FAIL */
 	PRIV_INDEX_OPEN,	/* -> OK + fd (index file) | FAIL */

@@ -2,8 +2,8 @@
  * inetd mode: one session on stdin/stdout with the same privilege split
  * as the standalone pools.
  */
-#ifndef MAILD_MASTER_INETD_H
-#define MAILD_MASTER_INETD_H
+#ifndef MAILD_PRIV_INETD_H
+#define MAILD_PRIV_INETD_H
 
 #include "config.h"
 #include "priv.h"

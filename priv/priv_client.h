@@ -1,7 +1,7 @@
 /*
  * The worker's stubs for privileged requests: each sends one request to
  * the monitor and waits for its reply. They run in the unprivileged
- * worker; the monitor's answers are in master/priv_*.c under the same
+ * worker; the monitor's answers are in priv/priv_*.c under the same
  * names with "answer_" (priv_auth_user <-> priv_answer_auth).
  *
  * Every stub returns 0 on success, 1 when the monitor said no (reason

@@ -39,6 +39,7 @@
 
 #include "fault.h"
 #include "log.h"
+#include "maildrop.h"
 #include "mbox_lock.h"
 #include "mbox_open.h"
 #include "priv.h"
@@ -47,14 +48,10 @@
 
 /* Refresh the dotlock this often (mbox_lock.h asks for STALE / 2). */
 #define DOTLOCK_TOUCH_SEC	(MBOX_DOTLOCK_STALE_SEC / 4)
-/* How often a maildrop replaced under our open may make us look again. */
-#define OPEN_TRIES		3
 
 struct priv_maildrop {
-	char		 path[PATH_MAX];	/* SPOOL_DIR/USER */
+	struct maildrop	 drop;		/* SPOOL_DIR/USER, locked */
 	char		 tmp_path[PATH_MAX];	/* .../.USER.pop3-update */
-	int		 fd;		/* the maildrop, locked */
-	bool		 dotlocked;
 	time_t		 touched;	/* dotlock refreshed (monotonic) */
 	time_t		 opened;
 	bool		 index_given;
@@ -64,13 +61,12 @@ struct priv_maildrop {
 };
 
 static time_t	md_now(void);
-static gid_t	md_mail_gid(const struct config *, const struct passwd *);
 static int	md_state_dir(const struct config *, const char *,
 		    struct reason *);
 static int	md_login_delay(struct priv *, struct reason *);
 static void	md_login_record(struct priv *);
 static void	md_remove_tmp(struct priv_maildrop *);
-static void	md_unlock(struct priv_maildrop *, const char *);
+static void	md_unlock(struct priv_maildrop *);
 static int	md_sync_dir(const char *);
 
 static time_t
@@ -80,16 +76,6 @@ md_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
-}
-
-static gid_t
-md_mail_gid(const struct config *cfg, const struct passwd *pw)
-{
-	struct group	*gr;
-
-	if (cfg->mail_group[0] != '\0' && (gr = getgrnam(cfg->mail_group)))
-		return gr->gr_gid;
-	return pw->pw_gid;
 }
 
 /*
@@ -208,23 +194,14 @@ md_remove_tmp(struct priv_maildrop *md)
 }
 
 static void
-md_unlock(struct priv_maildrop *md, const char *user)
+md_unlock(struct priv_maildrop *md)
 {
 	if (md->tmp_fd != -1) {
 		(void)mbox_unlock_fcntl(md->tmp_fd);
 		close(md->tmp_fd);
 		md->tmp_fd = -1;
 	}
-	if (md->fd != -1) {
-		(void)mbox_unlock_fcntl(md->fd);
-		close(md->fd);
-		md->fd = -1;
-	}
-	/* last: a dotlock-only reader must not see the file mid-way */
-	if (md->dotlocked && mbox_dotlock_release(md->path) == -1 &&
-	    errno != ENOENT && errno != EPERM)
-		log_warn("dotlock release for %s", user);
-	md->dotlocked = false;
+	maildrop_close(&md->drop);
 }
 
 /* fsyncs the directory of path, so that a rename in it is durable. */
@@ -254,94 +231,39 @@ int
 priv_answer_maildrop_open(struct priv *p, struct ipc_msg *m)
 {
 	struct priv_maildrop	*md;
-	struct passwd		*pw;
 	struct reason		 r;
 	struct stat		 st;
-	uid_t			 uid;
-	gid_t			 gid;
-	int			 tries, same, fd = -1;
 
 	if (ipc_get_end(m) == -1)
 		return PRIV_H_REFUSE;
 	md = xcalloc(1, sizeof(*md));
-	md->fd = md->tmp_fd = -1;
-	/*
-	 * PAM and NSS accepted the name, but it must never reach open() if
-	 * it is not one delivery would use: "..", "a/b", or "x.lock" (user
-	 * x's dotlock).
-	 */
-	if (!mbox_is_maildrop_name(p->user)) {
-		log_warnx("user name %s cannot name a maildrop", p->user);
+	md->drop.fd = md->tmp_fd = -1;
+	if (md_login_delay(p, &r) != 0)
+		goto fail;
+	/* a missing maildrop is an empty one: make it */
+	switch (maildrop_open(p->cfg, p->user, MAILDROP_CREATE,
+	    POP3_LOCK_WAIT_MS, &md->drop, &r)) {
+	case MAILDROP_OK:
+		break;
+	case MAILDROP_BUSY:
+		reason_set(&r, PRIV_ST_IN_USE, "maildrop is locked by another "
+		    "session");
+		goto fail;
+	case MAILDROP_NOUSER:
+		/* PAM knew the name, NSS does not, or it names no maildrop */
+		log_warnx("user name %s cannot name a maildrop: %s", p->user,
+		    r.text);
 		reason_set(&r, "5.2.0", "no maildrop for this user name");
 		goto fail;
-	}
-	errno = 0;
-	if ((pw = getpwnam(p->user)) == NULL) {
-		log_warnx("user %s vanished from the passwd database", p->user);
-		reason_set(&r, "4.3.0", "user database unavailable");
+	default:
 		goto fail;
 	}
-	uid = pw->pw_uid;
-	gid = md_mail_gid(p->cfg, pw);
-	if ((size_t)snprintf(md->path, sizeof(md->path), "%s/%s",
-	    p->cfg->spool_dir, p->user) >= sizeof(md->path) ||
-	    (size_t)snprintf(md->tmp_path, sizeof(md->tmp_path),
-	    "%s/.%s.pop3-update", p->cfg->spool_dir, p->user) >=
+	if ((size_t)snprintf(md->tmp_path, sizeof(md->tmp_path),
+	    "%s/.%s.pop3-update", p->cfg->spool_dir, md->drop.user.name) >=
 	    sizeof(md->tmp_path)) {
 		reason_set(&r, "5.2.0", "maildrop path too long");
 		goto fail;
 	}
-	if (md_login_delay(p, &r) != 0)
-		goto fail;
-
-	for (tries = 0; tries < OPEN_TRIES; tries++) {
-		/* a missing maildrop is an empty one: make it */
-		if ((fd = mbox_open(md->path, uid, gid, MBOX_OPEN_CREATE,
-		    &r)) == -1)
-			goto fail;
-		if (p->cfg->dotlock) {
-			if (mbox_dotlock_acquire(md->path, POP3_LOCK_WAIT_MS,
-			    &r) == -1) {
-				if (errno == EAGAIN)
-					reason_set(&r, PRIV_ST_IN_USE,
-					    "maildrop is locked by another "
-					    "session");
-				goto fail;
-			}
-			md->dotlocked = true;
-		}
-		if (mbox_lock_fcntl(fd, POP3_LOCK_WAIT_MS) == -1) {
-			if (errno == EAGAIN)
-				reason_set(&r, PRIV_ST_IN_USE, "maildrop is "
-				    "locked by another session");
-			else {
-				log_warn("lock %s", md->path);
-				reason_set(&r, "4.2.0", "cannot lock the "
-				    "maildrop");
-			}
-			goto fail;
-		}
-		if ((same = mbox_same_file(fd, md->path)) == 1)
-			break;
-		/* replaced while we waited (an update): the lock is useless */
-		(void)mbox_unlock_fcntl(fd);
-		close(fd);
-		fd = -1;
-		if (md->dotlocked)
-			(void)mbox_dotlock_release(md->path);
-		md->dotlocked = false;
-		if (same == -1) {
-			log_warn("maildrop %s", md->path);
-			reason_set(&r, "4.2.0", "maildrop vanished");
-			goto fail;
-		}
-	}
-	if (fd == -1) {
-		reason_set(&r, "4.2.0", "maildrop keeps changing");
-		goto fail;
-	}
-	md->fd = fd;
-	fd = -1;
 
 	/* we hold the locks: an update file still there is a crash's */
 	if (lstat(md->tmp_path, &st) == 0) {
@@ -351,7 +273,7 @@ priv_answer_maildrop_open(struct priv *p, struct ipc_msg *m)
 			log_info("removed stale update file %s (%lld bytes)",
 			    md->tmp_path, (long long)st.st_size);
 	}
-	if (fstat(md->fd, &st) == -1)
+	if (fstat(md->drop.fd, &st) == -1)
 		st.st_size = -1;
 	md_login_record(p);
 	md->opened = md->touched = md_now();
@@ -360,12 +282,10 @@ priv_answer_maildrop_open(struct priv *p, struct ipc_msg *m)
 	log_info("maildrop open user=%s size=%lld", p->user,
 	    (long long)st.st_size);
 	(void)priv_reply_begin(p);
-	return priv_reply_send(p, md->fd);
+	return priv_reply_send(p, md->drop.fd);
 
 fail:
-	if (fd != -1)
-		close(fd);
-	md_unlock(md, p->user);
+	md_unlock(md);
 	free(md);
 	log_info("maildrop refused user=%s: %s %s", p->user, r.status, r.text);
 	/* the login is over: the worker is back in AUTHORIZATION */
@@ -429,8 +349,8 @@ priv_answer_maildrop_tmp(struct priv *p, struct ipc_msg *m)
 
 	if (ipc_get_end(m) == -1)
 		return PRIV_H_REFUSE;
-	if (fstat(md->fd, &ost) == -1) {
-		log_warn("fstat %s", md->path);
+	if (fstat(md->drop.fd, &ost) == -1) {
+		log_warn("fstat %s", md->drop.path);
 		reason_set(&r, "4.2.0", "cannot examine the maildrop");
 		return priv_reply_fail(p, &r);
 	}
@@ -489,9 +409,9 @@ priv_answer_maildrop_commit(struct priv *p, struct ipc_msg *m)
 		reason_set(&r, "4.2.0", "the new maildrop was replaced");
 		goto fail;
 	}
-	if ((same = mbox_same_file(md->fd, md->path)) != 1) {
+	if ((same = mbox_same_file(md->drop.fd, md->drop.path)) != 1) {
 		log_warnx("maildrop %s was replaced during the session",
-		    md->path);
+		    md->drop.path);
 		reason_set(&r, "4.2.0", "the maildrop was replaced");
 		goto fail;
 	}
@@ -512,8 +432,8 @@ priv_answer_maildrop_commit(struct priv *p, struct ipc_msg *m)
 		goto fail;
 	}
 	if (fault_point("priv_maildrop.before_rename") == -1 ||
-	    rename(md->tmp_path, md->path) == -1) {
-		log_warn("rename %s to %s", md->tmp_path, md->path);
+	    rename(md->tmp_path, md->drop.path) == -1) {
+		log_warn("rename %s to %s", md->tmp_path, md->drop.path);
 		reason_set(&r, "4.2.0", "cannot replace the maildrop");
 		goto fail;
 	}
@@ -523,8 +443,8 @@ priv_answer_maildrop_commit(struct priv *p, struct ipc_msg *m)
 	 * a crash makes it the old maildrop again, either one is whole.
 	 */
 	if (fault_point("priv_maildrop.after_rename") == -1 ||
-	    md_sync_dir(md->path) == -1)
-		log_warn("fsync of the directory of %s", md->path);
+	    md_sync_dir(md->drop.path) == -1)
+		log_warn("fsync of the directory of %s", md->drop.path);
 	log_info("maildrop updated user=%s", p->user);
 	return priv_reply_ok(p);
 
@@ -558,7 +478,7 @@ priv_maildrop_release(struct priv *p)
 	/* an update that did not get its rename is thrown away */
 	if (p->md != MD_COMMITTED)
 		md_remove_tmp(md);
-	md_unlock(md, p->user);
+	md_unlock(md);
 	log_info("maildrop released user=%s held=%llds", p->user,
 	    (long long)(md_now() - md->opened));
 	/* deliveries that found it locked may go now */
@@ -574,10 +494,10 @@ priv_maildrop_tick(struct priv *p)
 	struct priv_maildrop	*md = p->pop3;
 	time_t			 now = md_now();
 
-	if (md == NULL || !md->dotlocked || now - md->touched <
+	if (md == NULL || !md->drop.dotlocked || now - md->touched <
 	    DOTLOCK_TOUCH_SEC)
 		return;
-	if (mbox_dotlock_touch(md->path) == -1)
-		log_warn("refreshing the dotlock of %s", md->path);
+	if (mbox_dotlock_touch(md->drop.path) == -1)
+		log_warn("refreshing the dotlock of %s", md->drop.path);
 	md->touched = now;
 }

@@ -81,7 +81,7 @@ struct priv {
 	bool			 have_peer;
 	bool			 peer_counted;	/* in the client table */
 	bool			 peer_local;	/* loopback */
-	char			 client[64];	/* address as text */
+	char			 client[CLIENT_ADDR_TEXT_MAX];	/* address as text */
 	bool			 authed;
 	char			 user[USER_NAME_MAX + 1];
 	enum priv_txn		 txn;

@@ -28,8 +28,17 @@
 #define SMTP_CMD_LINE_ACCEPT	2048
 /* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF. */
 #define SMTP_TEXT_LINE_MAX	1000
+/*
+ * What smtp.max_line_length allows by default: real mail (HTML
+ * newsletters, generated reports, some MUAs) has longer lines, and
+ * Postfix and Dovecot's LDA take them, so refusing costs a sender a
+ * message for nothing. A limit, not a buffer: the DATA reader counts a
+ * long line in IO_BUF_SIZE pieces, and the queue, the mbox and POP3
+ * stream the bytes. 1000 is the strict RFC setting.
+ */
+#define SMTP_TEXT_LINE_DEFAULT	(1024 * 1024)
 /* The most an administrator may raise the text line limit to. */
-#define SMTP_TEXT_LINE_CEILING	65536
+#define SMTP_TEXT_LINE_CEILING	(64 * 1024 * 1024)
 /* RFC 5321 4.5.3.1.1-3: local part 64, domain 255, path 256 octets. */
 #define SMTP_LOCALPART_MAX	64
 #define SMTP_DOMAIN_MAX		255
@@ -78,8 +87,11 @@
 /* One string field inside an IPC message. */
 #define IPC_STR_MAX		4096
 
-/* The line reader's buffer; a line limit may not exceed it (io.h). */
-#define IO_BUF_SIZE		(SMTP_TEXT_LINE_CEILING + 4096)
+/*
+ * The line reader's buffer (io.h): io_getline() returns a longer line in
+ * pieces of at most this (IO_LINE_PARTIAL). Commands fit in it whole.
+ */
+#define IO_BUF_SIZE		(65536 + 4096)
 
 /* Aliases: expansion depth and the number of targets per address. */
 #define ALIAS_DEPTH_MAX		8

@@ -92,6 +92,7 @@ struct config {
 		int			 max_connections_per_ip;
 		int			 max_line_length;
 		enum bare_newline_policy bare_newlines;
+		bool			 strict_rfc5321_paths;
 		bool			 vrfy;
 		bool			 expn;
 		bool			 helo_required;

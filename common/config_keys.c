@@ -299,16 +299,26 @@ const struct config_key config_keys[] = {
 	    "with the default 256 workers)",
 	  .example = "8" },
 	{ .name = "smtp.max_line_length", .type = CONFIG_INT,
-	  .def = "1000", .min = SMTP_TEXT_LINE_MAX,
+	  .def = "1048576", .min = SMTP_TEXT_LINE_MAX,
 	  .max = SMTP_TEXT_LINE_CEILING, .offset = OFF(smtp.max_line_length),
-	  .help = "The longest message line accepted, with CRLF; RFC 5321 "
-	    "4.5.3.1.6 sets 1000." },
+	  .help = "The longest message line accepted, with CRLF; a longer "
+	    "one refuses the message (554 5.6.0). RFC 5321 4.5.3.1.6 sets "
+	    "1000, the strict setting; real mail has longer lines, which "
+	    "are kept byte for byte through the queue, the maildrop and "
+	    "POP3." },
 	{ .name = "smtp.bare_newlines", .type = CONFIG_ENUM,
 	  .def = Q("normalize"), .enums = bare_newlines,
 	  .offset = OFF(smtp.bare_newlines),
 	  .help = "What to do with a bare CR or LF in a message: "
 	    "\"normalize\" makes it a line end, \"reject\" refuses the "
 	    "message." },
+	{ .name = "smtp.strict_rfc5321_paths", .type = CONFIG_BOOL,
+	  .def = "false", .offset = OFF(smtp.strict_rfc5321_paths),
+	  .help = "Whether MAIL FROM and RCPT TO need the angle brackets of "
+	    "RFC 5321 4.1.2. By default a bare address (\"MAIL FROM: "
+	    "user@example.org\", as printers, scanners and old scripts "
+	    "send it) is taken too, when it is one word that parses as a "
+	    "mailbox; anything else is 501." },
 	{ .name = "smtp.vrfy", .type = CONFIG_BOOL, .def = "false",
 	  .offset = OFF(smtp.vrfy),
 	  .help = "Whether VRFY tells whether a user exists (otherwise it "

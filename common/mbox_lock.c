@@ -1,7 +1,8 @@
 /*
  * Maildrop locks. The fcntl() lock is the real one: the POP3 monitor
  * holds it for a whole session and the delivery holds it for one append.
- * The dotlock (MAILDROP.lock, created with O_EXCL) is for MUAs and MDAs
+ * The dotlock (MAILDROP.lock, made by link(2) from a file that already
+ * holds our pid, so never seen empty) is for MUAs and MDAs
  * that only know that convention; it is taken in addition, when the
  * configuration asks for it. Both run in the privileged processes.
  *
@@ -214,20 +215,55 @@ mbox_dotlock_break_stale(const char *lockpath)
 	return 1;
 }
 
+/*
+ * The file a dotlock is made from: ".USER.lock.PID" beside the maildrop
+ * (a leading dot: never a maildrop name), holding our pid. Linked to
+ * USER.lock, it makes a lock that is whole from its first instant: one
+ * created empty and then written would, if its creator were killed in
+ * between, hold no pid and block the maildrop until it turns stale.
+ */
+static char *
+mbox_dotlock_tmp_path(const char *mbox_path)
+{
+	const char	*slash = strrchr(mbox_path, '/');
+	int		 dirlen = slash != NULL ? (int)(slash - mbox_path + 1) : 0;
+
+	return xasprintf("%.*s.%s.lock.%ld", dirlen, mbox_path,
+	    mbox_path + dirlen, (long)getpid());
+}
+
 int
 mbox_dotlock_acquire(const char *mbox_path, int timeout_ms, struct reason *r)
 {
-	char		*lockpath, pidbuf[32];
+	char		*lockpath, *tmppath, pidbuf[32];
 	long long	 deadline = 0, left, pause = 1;
 	int		 fd, n, saved, br;
 
 	lockpath = mbox_dotlock_path(mbox_path);
+	tmppath = mbox_dotlock_tmp_path(mbox_path);
 	if (timeout_ms > 0)
 		deadline = mbox_lock_now_ms() + timeout_ms;
-	for (;;) {
-		fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC | O_NOCTTY, 0600);
+	/* O_TRUNC, not O_EXCL: one left by a killed process of our pid */
+	fd = open(tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd == -1) {
+		saved = errno;
+		log_warn("dotlock create path=%s", tmppath);
+		reason_set(r, "4.2.0", "cannot create dotlock: %s",
+		    strerror(saved));
+		goto fail_nofile;
+	}
+	n = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	if (write(fd, pidbuf, (size_t)n) != n || close(fd) == -1) {
+		saved = errno == 0 ? EIO : errno;
+		log_warn("dotlock write path=%s", tmppath);
 		if (fd != -1)
+			(void)close(fd);
+		reason_set(r, "4.2.0", "cannot write dotlock");
+		goto fail;
+	}
+	for (;;) {
+		if (link(tmppath, lockpath) == 0)
 			break;
 		if (errno == EINTR)
 			continue;
@@ -258,26 +294,15 @@ mbox_dotlock_acquire(const char *mbox_path, int timeout_ms, struct reason *r)
 		if ((pause *= 2) > MBOX_LOCK_POLL_MS)
 			pause = MBOX_LOCK_POLL_MS;
 	}
-
-	n = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
-	if (write(fd, pidbuf, (size_t)n) != n) {
-		saved = errno == 0 ? EIO : errno;
-		log_warn("dotlock write path=%s", lockpath);
-		(void)unlink(lockpath);	/* ours, and useless half-written */
-		close(fd);
-		reason_set(r, "4.2.0", "cannot write dotlock");
-		goto fail;
-	}
-	if (close(fd) == -1) {
-		saved = errno;
-		(void)unlink(lockpath);	/* as above */
-		reason_set(r, "4.2.0", "cannot write dotlock");
-		goto fail;
-	}
+	(void)unlink(tmppath);	/* the lock is the other name now */
+	free(tmppath);
 	free(lockpath);
 	return 0;
 
 fail:
+	(void)unlink(tmppath);
+fail_nofile:
+	free(tmppath);
 	free(lockpath);
 	errno = saved;
 	return -1;

@@ -27,8 +27,10 @@ int	mbox_lock_fcntl(int fd, int timeout_ms);
 int	mbox_unlock_fcntl(int fd);
 
 /*
- * Creates mbox_path + ".lock" (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, our pid
- * and a newline in it). A lock that is stale, because its pid is dead
+ * Creates mbox_path + ".lock" (0600, our pid and a newline in it),
+ * atomically with its content: the pid is written to ".USER.lock.PID"
+ * beside it, which is then linked to the lock's name (link(2) fails if
+ * the name exists, as O_EXCL would) and removed. A lock that is stale, because its pid is dead
  * or it is older than MBOX_DOTLOCK_STALE_SEC (bounds.h), is removed
  * (logged) and taken; a file there that is an mbox (starts with "From ",
  * or is bigger than MBOX_DOTLOCK_SIZE_MAX) is never removed: busy. A busy lock is retried until timeout_ms (<= 0: one

@@ -122,6 +122,13 @@ signals_init(struct master *m)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Past a file size limit (RLIMIT_FSIZE), a write fails with EFBIG
+	 * instead of killing the process: the queue writer answers 452
+	 * 4.3.1 and delivery defers, as when the disk is full. Every child
+	 * inherits this.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Loads path; on failure prints every problem to the log and returns NULL. */
@@ -592,7 +599,8 @@ main(int argc, char *argv[])
 	m.pidfile_fd = pidfile_lock(m.cfg->pid_file);
 	if (queue_dirs_init(m.cfg->queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	/* nothing can be writing there yet: unfinished messages go */
+	/* unfinished messages of a previous run go (not those that the
+	 * monitors of a killed master are still receiving) */
 	queue_clean_incoming(m.cfg, 0);
 	(void)master_load_aliases(m.cfg, &m.aliases, NULL);
 	m.listeners = xcalloc(1, sizeof(*m.listeners));

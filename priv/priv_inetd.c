@@ -73,6 +73,7 @@ inetd_main(enum priv_proto proto, int role, const char *ident,
 	log_init(ident, LOG_MAIL, false);
 	log_setverbose(verbose);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);	/* EFBIG, not death: see maild.c */
 
 	if ((cfg = config_load(config_path, &errs)) == NULL) {
 		for (i = 0; i < errs.n; i++)

@@ -47,6 +47,8 @@
 #define WAIT_DEFAULT_SEC	10	/* for a delivery batch to end */
 #define WAIT_MAX_SEC		3600
 #define SHOW_HEADER_MAX		(256 * 1024)	/* bytes of header shown */
+/* A header line as shown; a longer one is shown in pieces of this. */
+#define SHOW_LINE_MAX	65536
 #define SUMMARY_TOP		20
 
 enum qop { QOP_DELETE, QOP_HOLD, QOP_RELEASE, QOP_REQUEUE };
@@ -719,8 +721,8 @@ cmd_show(const struct config *cfg, int argc, char *argv[])
 	struct reason		 r;
 	struct tm		 tm;
 	char			 path[QUEUE_RELPATH_MAX], when[64];
-	char			 raw[SMTP_TEXT_LINE_CEILING];
-	char			 safe[SMTP_TEXT_LINE_CEILING * 4 + 8];
+	char			 raw[SHOW_LINE_MAX];
+	char			 safe[SHOW_LINE_MAX * 4 + 8];
 	FILE			*fp;
 	size_t			 i, shown = 0;
 	int			 qfd, fd, d;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -178,16 +179,21 @@ bad:
 
 /* --- writing --------------------------------------------------------- */
 
+/*
+ * The refusal for a queue file that could not be written: a full file
+ * system (or the monitor's file size limit) is "452 4.3.1 insufficient
+ * system storage" (RFC 3463, RFC 5321 4.2.5), anything else 451 4.3.0.
+ * Both are temporary: the client keeps the message and tries again.
+ */
 static void
-sync_dir(int dirfd, const char *sub)
+write_failed(struct reason *r, int err)
 {
-	int	fd;
-
-	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return;
-	(void)fsync(fd);
-	close(fd);
+	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+		reason_set(r, "4.3.1", "insufficient system storage, try "
+		    "again later");
+	else
+		reason_set(r, "4.3.0", "cannot write the queue file, try "
+		    "again later");
 }
 
 int
@@ -196,10 +202,11 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 {
 	char	*buf, path[QUEUE_RELPATH_MAX];
 	size_t	 cap = ENV_MAX, len = 0, i;
-	int	 n;
+	ssize_t	 k;
+	int	 n, err;
 
 	memset(w, 0, sizeof(*w));
-	w->fd = w->dirfd = -1;
+	w->fd = w->dirfd = w->activefd = -1;
 	w->limit = limit;
 	/* the id may have been chosen earlier (the SMTP MAIL command) */
 	if (queue_id_valid(env->id))
@@ -259,6 +266,15 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 		log_warn("open queue %s", queue_dir);
 		goto fail;
 	}
+	/*
+	 * Every descriptor the commit needs is taken now: out of them
+	 * (EMFILE), the client hears so at DATA, before sending the message.
+	 */
+	if ((w->activefd = openat(w->dirfd, QUEUE_DIR_ACTIVE, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("open queue %s/" QUEUE_DIR_ACTIVE, queue_dir);
+		goto fail;
+	}
 	snprintf(path, sizeof(path), QUEUE_DIR_INCOMING "/%s", w->id);
 	w->fd = openat(w->dirfd, path, O_WRONLY | O_CREAT | O_EXCL |
 	    O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -266,16 +282,24 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 		log_warn("create queue file %s/%s", queue_dir, path);
 		goto fail;
 	}
-	if (write(w->fd, buf, len) != (ssize_t)len) {
+	/* held until the commit or abort: the cleaner leaves it alone */
+	if (flock(w->fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warn("lock queue file %s", w->id);
+		goto fail;
+	}
+	if ((k = write(w->fd, buf, len)) != (ssize_t)len) {
+		if (k >= 0)
+			errno = ENOSPC;	/* a short write: the disk is full */
 		log_warn("write queue file %s", w->id);
 		goto fail;
 	}
 	free(buf);
 	return 0;
 fail:
+	err = errno;
 	free(buf);
 	queue_writer_abort(w);
-	reason_set(r, "4.3.0", "cannot write the queue file, try again later");
+	write_failed(r, err);
 	return -1;
 }
 
@@ -292,13 +316,18 @@ queue_writer_write(struct queue_writer *w, const void *buf, size_t n)
 		return;
 	}
 	w->written += (off_t)n;
+	if (fault_point("queue.write") == -1) {
+		w->failed = true;
+		w->saved_errno = errno;
+		return;
+	}
 	while (n > 0) {
 		k = write(w->fd, p, n);
 		if (k == -1 && errno == EINTR)
 			continue;
 		if (k <= 0) {
 			w->failed = true;
-			w->saved_errno = k == 0 ? EIO : errno;
+			w->saved_errno = k == 0 ? ENOSPC : errno;
 			return;
 		}
 		p += k;
@@ -310,38 +339,56 @@ int
 queue_writer_commit(struct queue_writer *w, struct reason *r)
 {
 	char	from[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
+	int	err;
 
 	if (w->overflow) {
 		reason_set(r, "5.3.4", "message too big");
 		goto fail;
 	}
 	if (w->failed) {
-		errno = w->saved_errno;
+		err = w->saved_errno;
+		errno = err;
 		log_warn("write queue file %s", w->id);
 		goto tempfail;
 	}
 	if (fault_point("queue.before_fsync") == -1 || fsync(w->fd) == -1) {
+		err = errno;
 		log_warn("fsync queue file %s", w->id);
 		goto tempfail;
 	}
-	if (fault_point("queue.before_rename") == -1)
+	if (fault_point("queue.before_rename") == -1) {
+		err = errno;
 		goto tempfail;
+	}
 	snprintf(from, sizeof(from), QUEUE_DIR_INCOMING "/%s", w->id);
 	snprintf(to, sizeof(to), QUEUE_DIR_ACTIVE "/%s", w->id);
 	if (renameat(w->dirfd, from, w->dirfd, to) == -1) {
+		err = errno;
 		log_warn("rename queue file %s", w->id);
 		goto tempfail;
 	}
-	/* the rename is the commit; make it durable before saying 250 */
-	sync_dir(w->dirfd, QUEUE_DIR_ACTIVE);
+	/*
+	 * The rename is the commit; make it durable before saying 250. If
+	 * the directory cannot be synced, take the file back (a runner
+	 * that already took it delivers it; the client, told 4xx, may
+	 * send it again: at least once, never lost).
+	 */
+	if (fault_point("queue.dir_fsync") == -1 || fsync(w->activefd) == -1) {
+		err = errno;
+		log_warn("fsync queue directory for %s", w->id);
+		if (renameat(w->dirfd, to, w->dirfd, from) == -1)
+			log_warn("take back queue file %s", w->id);
+		goto tempfail;
+	}
 	if (fault_point("queue.after_commit") == -1)
 		log_warnx("fault after commit of %s", w->id);
 	close(w->fd);
 	close(w->dirfd);
-	w->fd = w->dirfd = -1;
+	close(w->activefd);
+	w->fd = w->dirfd = w->activefd = -1;
 	return 0;
 tempfail:
-	reason_set(r, "4.3.0", "cannot write the queue file, try again later");
+	write_failed(r, err);
 fail:
 	queue_writer_abort(w);
 	return -1;
@@ -355,6 +402,10 @@ queue_writer_abort(struct queue_writer *w)
 	if (w->fd != -1) {
 		close(w->fd);
 		w->fd = -1;
+	}
+	if (w->activefd != -1) {
+		close(w->activefd);
+		w->activefd = -1;
 	}
 	if (w->dirfd != -1) {
 		snprintf(path, sizeof(path), QUEUE_DIR_INCOMING "/%s", w->id);

@@ -98,6 +98,7 @@ bool	queue_id_valid(const char *s);
 struct queue_writer {
 	int	 fd;
 	int	 dirfd;		/* queue_dir */
+	int	 activefd;	/* queue_dir/active, synced by the commit */
 	char	 id[QUEUE_ID_MAX + 1];
 	off_t	 written;	/* message bytes so far */
 	off_t	 limit;		/* refuse more than this (0: no limit) */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,7 +40,12 @@
 #include "xmalloc.h"
 
 #define RESCAN_SEC	10	/* look for messages nobody told us about */
-#define INCOMING_MAX_AGE (24 * 3600)
+/*
+ * An incoming/ file whose writer died (a monitor killed mid-DATA) is
+ * removed once this old: the live writer holds a flock on it from a
+ * moment after it is created, which is all the grace is for.
+ */
+#define INCOMING_GRACE	5
 #define BATCH_FILES	64	/* queue files worked on together */
 
 struct deferred {
@@ -752,7 +758,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		return;
 	(void)fcntl(notify_fd, F_SETFL, O_NONBLOCK);
 	afd = admin_fifo_open(&rn);
-	queue_clean_incoming(cfg, INCOMING_MAX_AGE);
+	queue_clean_incoming(cfg, INCOMING_GRACE);
 	scan(&rn, QUEUE_DIR_DEFERRED, scan_deferred);
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 	next_scan = time(NULL) + RESCAN_SEC;
@@ -770,7 +776,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 				want(&rn, QUEUE_DIR_DEFERRED, rn.def[i].qid);
 		if (now >= next_scan) {
 			scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
-			queue_clean_incoming(cfg, INCOMING_MAX_AGE);
+			queue_clean_incoming(cfg, INCOMING_GRACE);
 			next_scan = time(NULL) + RESCAN_SEC;
 		}
 		if (rn.ntodo > 0) {
@@ -846,13 +852,14 @@ queue_deliver_id(const struct config *cfg, const struct aliases *al,
 }
 
 void
-queue_clean_incoming(const struct config *cfg, int max_age)
+queue_clean_incoming(const struct config *cfg, int grace)
 {
 	struct dirent	*e;
 	struct stat	 st;
 	DIR		*d;
 	char		 path[PATH_MAX];
 	time_t		 now = time(NULL);
+	int		 fd;
 
 	snprintf(path, sizeof(path), "%s/" QUEUE_DIR_INCOMING,
 	    cfg->queue_dir);
@@ -863,13 +870,21 @@ queue_clean_incoming(const struct config *cfg, int max_age)
 			continue;
 		snprintf(path, sizeof(path), "%s/" QUEUE_DIR_INCOMING "/%s",
 		    cfg->queue_dir, e->d_name);
-		if (lstat(path, &st) == -1 ||
-		    (max_age > 0 && now - st.st_mtime < max_age))
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC)) == -1)
 			continue;
+		/* a writer holds it (queue_writer_begin): still arriving */
+		if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime < grace ||
+		    flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			close(fd);
+			continue;
+		}
 		/* never acknowledged to a client: safe to drop */
 		if (unlink(path) == 0)
 			log_info("id=%s: removed unfinished incoming message",
 			    e->d_name);
+		close(fd);
 	}
 	closedir(d);
 }

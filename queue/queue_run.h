@@ -29,10 +29,11 @@ void	queue_deliver_id(const struct config *cfg, const struct aliases *al,
 	    const char *qid);
 
 /*
- * Removes incoming/ files (never acknowledged) older than max_age
- * seconds; 0 removes them all (only safe before any monitor runs).
+ * Removes the incoming/ files (never acknowledged) that no writer holds
+ * any more (its monitor died mid-DATA) and that are at least grace
+ * seconds old; a file being received is left alone.
  */
-void	queue_clean_incoming(const struct config *cfg, int max_age);
+void	queue_clean_incoming(const struct config *cfg, int grace);
 
 /* Prints the queue (maild -l), like mailq. Returns the message count. */
 int	queue_list(const struct config *cfg, FILE *fp);

@@ -502,6 +502,35 @@ skip_keyword(const char *args, size_t len, const char *kw)
 	return n;
 }
 
+/*
+ * The path at args[0..len): "<...>" as RFC 5321 4.1.2 has it, or, with
+ * SMTP_BARE_PATH and no "<", a bare mailbox ("user@example.org") as
+ * printers and old scripts send it. The bare form is the one word up to
+ * the next space (or the end), parsed whole by the same mailbox parser:
+ * no brackets, spaces, quoted spaces or control characters can get
+ * into it, so it cannot be read two ways; ESMTP parameters may follow
+ * after a space, as after a bracketed path. Returns 0 with the octets
+ * used in *used_out, or -1 with r.
+ */
+static int
+parse_path(const char *args, size_t len, unsigned flags, unsigned aflags,
+    struct mailaddr *out, size_t *used_out, struct reason *r)
+{
+	const char	*sp;
+	size_t		 n;
+
+	if (!(flags & SMTP_BARE_PATH) || len == 0 || args[0] == '<')
+		return addr_parse_path(args, len, aflags, out, used_out, r);
+	sp = memchr(args, ' ', len);
+	n = sp != NULL ? (size_t)(sp - args) : len;
+	/* never the null path: "<>" needs its brackets */
+	if (addr_parse_mailbox(args, n, aflags & ~ADDR_ALLOW_NULL, out,
+	    r) == -1)
+		return -1;
+	*used_out = n;
+	return 0;
+}
+
 int
 smtp_parse_mail(const char *args, size_t len, unsigned flags,
     struct smtp_mail_args *out, int *code_out, struct reason *r)
@@ -517,7 +546,7 @@ smtp_parse_mail(const char *args, size_t len, unsigned flags,
 		    "syntax: MAIL FROM:<address>");
 	if (flags & SMTP_EXT_SMTPUTF8)
 		aflags |= ADDR_UTF8;
-	if (addr_parse_path(args + p, len - p, aflags, &out->from, &used,
+	if (parse_path(args + p, len - p, flags, aflags, &out->from, &used,
 	    r) == -1)
 		return addr_fail(code_out, r);
 	p += used;
@@ -551,7 +580,7 @@ smtp_parse_rcpt(const char *args, size_t len, unsigned flags,
 		    "syntax: RCPT TO:<address>");
 	if ((flags & SMTP_EXT_SMTPUTF8) && (flags & SMTP_TXN_UTF8))
 		aflags |= ADDR_UTF8;
-	if (addr_parse_path(args + p, len - p, aflags, &out->to, &used,
+	if (parse_path(args + p, len - p, flags, aflags, &out->to, &used,
 	    r) == -1)
 		return addr_fail(code_out, r);
 	p += used;

@@ -60,6 +60,12 @@ int	smtp_parse_cmd(const char *line, size_t len, struct smtp_cmd *out,
 #define SMTP_EXT_DSN		0x0020	/* RFC 3461: RET ENVID NOTIFY ORCPT */
 /* For RCPT: the transaction's MAIL FROM carried SMTPUTF8. */
 #define SMTP_TXN_UTF8		0x0100
+/*
+ * MAIL and RCPT: a path without angle brackets ("FROM:user@example.org")
+ * is accepted as one word that parses as a mailbox (smtp.strict_rfc5321_
+ * paths off, the default).
+ */
+#define SMTP_BARE_PATH		0x0200
 
 /* Which parameters were given (smtp_mail_args/smtp_rcpt_args.params). */
 #define SMTP_PARAM_SIZE		0x0001
@@ -124,8 +130,8 @@ int	smtp_parse_mail(const char *args, size_t len, unsigned flags,
 
 /*
  * Parses RCPT arguments: "TO:" (any case), the forward-path (or
- * <Postmaster>; never <>), then NOTIFY= and ORCPT= when SMTP_EXT_DSN is
- * set. A non-ASCII path needs SMTP_TXN_UTF8. Same results as MAIL.
+ * <Postmaster>; never <>; bare with SMTP_BARE_PATH, as for MAIL), then
+ * NOTIFY= and ORCPT= when SMTP_EXT_DSN is set. A non-ASCII path needs SMTP_TXN_UTF8. Same results as MAIL.
  */
 int	smtp_parse_rcpt(const char *args, size_t len, unsigned flags,
 	    struct smtp_rcpt_args *out, int *code_out, struct reason *r);

@@ -57,6 +57,13 @@ lost_monitor(struct smtp_session *s, const struct reason *r)
 	return SMTP_CMD_CLOSE;
 }
 
+/* Bare paths ("MAIL FROM: user@example.org") unless told to be strict. */
+static unsigned
+path_flags(const struct smtp_session *s)
+{
+	return s->cfg->smtp.strict_rfc5321_paths ? 0 : SMTP_BARE_PATH;
+}
+
 int
 smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
@@ -66,8 +73,8 @@ smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	char			 sender[ADDR_TEXT_SIZE], qid[QUEUE_ID_MAX + 1];
 	int			 code, rc;
 
-	if (smtp_parse_mail(cmd->args, cmd->argslen, s->esmtp ? s->ext : 0,
-	    &m, &code, &r) == -1)
+	if (smtp_parse_mail(cmd->args, cmd->argslen, path_flags(s) |
+	    (s->esmtp ? s->ext : 0), &m, &code, &r) == -1)
 		return smtp_reply(s, code, r.status, "%s", r.text);
 	if ((m.params & SMTP_PARAM_SIZE) && cfg->smtp.message_size_limit > 0 &&
 	    m.size > (uint64_t)cfg->smtp.message_size_limit)
@@ -105,7 +112,7 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 	if (s->txn->bdat)
 		return smtp_reply(s, 503, "5.5.1", "RCPT after BDAT");
-	flags = s->esmtp ? s->ext : 0;
+	flags = path_flags(s) | (s->esmtp ? s->ext : 0);
 	if (s->txn->mail.smtputf8)
 		flags |= SMTP_TXN_UTF8;
 	if (smtp_parse_rcpt(cmd->args, cmd->argslen, flags, &rc, &code, &r) ==

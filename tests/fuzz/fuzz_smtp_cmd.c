@@ -4,7 +4,8 @@
  * and its arguments given to every argument parser (whatever the verb),
  * the EHLO check, base64 and xtext. Checks the reply codes each parser
  * may give, and that accepted results are consistent: a parsed path
- * formats back, base64 that decodes re-encodes to the same text (the
+ * formats back (with SMTP_BARE_PATH among the flags, bare paths too),
+ * base64 that decodes re-encodes to the same text (the
  * decoder is strict), xtext survives a round trip.
  */
 #include "autoconf.h"
@@ -95,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	flags = (data[0] | (unsigned)data[1] << 8) & (SMTP_EXT_SIZE |
 	    SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME | SMTP_EXT_SMTPUTF8 |
-	    SMTP_EXT_AUTH | SMTP_EXT_DSN | SMTP_TXN_UTF8);
+	    SMTP_EXT_AUTH | SMTP_EXT_DSN | SMTP_TXN_UTF8 | SMTP_BARE_PATH);
 	line = (const char *)data + 2;
 	len = size - 2;
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from maildtest import Client, alive, proc_tree, wait_for
+from maildtest import USERS, Client, alive, proc_tree, wait_for
 from test_smtp import connect, ehlo, messages, msg, send, start_data, wait_messages
 
 
@@ -59,6 +59,37 @@ def test_worker_killed_mid_data_leaves_nothing(maild):
     assert queue_files(maild, "incoming") == []
     assert queue_files(maild, "active") == []
     assert queue_files(maild, "deferred") == []
+
+
+def test_monitor_killed_mid_data_leaves_nothing_in_incoming(maild):
+    # the monitor writing the queue file dies: the file it left in
+    # incoming/ was never acknowledged, and the runner removes it (no
+    # writer holds it any more) without waiting for a restart
+    c = start_data(maild)
+    c.send("Subject: doomed\r\n\r\n" + "data line\r\n" * 1000)
+    wait_for(lambda: queue_files(maild, "incoming"), what="a file in incoming/")
+    mon = session_monitor(maild, c)
+    os.kill(mon, signal.SIGKILL)
+    assert c.closed()
+    wait_for(lambda: queue_files(maild, "incoming") == [], timeout=30,
+             what="incoming/ to be cleaned")
+    maild.wait_log(r"removed unfinished incoming message")
+    assert messages(maild, "alice") == []
+    assert queue_files(maild, "active") == [] and queue_files(maild, "deferred") == []
+
+
+def test_slow_message_in_incoming_is_not_cleaned(maild):
+    # a message still arriving after the cleaner's grace stays: its
+    # monitor holds the file, and the client gets its 250 in the end
+    c = start_data(maild)
+    c.send("Subject: slow\r\n\r\nfirst part\r\n")
+    wait_for(lambda: queue_files(maild, "incoming"), what="a file in incoming/")
+    time.sleep(16)      # grace 5 s, and a runner rescan (every 10 s)
+    assert len(queue_files(maild, "incoming")) == 1
+    c.send("second part\r\n.\r\n")
+    assert c.smtp_reply()[0] == 250
+    (got,) = wait_messages(maild, "alice", 1)
+    assert got.get_payload() == "first part\nsecond part\n"
 
 
 @pytest.mark.parametrize("point", ["mbox_append.mid_write", "mbox_append.after_write",
@@ -435,6 +466,234 @@ def test_queue_below_min_free_refuses_mail_with_452(make_maild, sandbox):
             wait_messages(m, "alice", 1)
         finally:
             m.stop()
+
+
+def refused_452(m, c, body):
+    """One transaction on c whose message the queue cannot store: the
+    refusal may come at DATA (the queue file's envelope did not fit) or
+    after the data; either way 452 4.3.1, never 250."""
+    assert smtp_tx(m, c)[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    code, lines = c.smtp_reply()
+    if code == 354:
+        c.send(body)
+        code, lines = c.smtp_reply()
+    assert (code, lines[0][:5]) == (452, "4.3.1"), (code, lines)
+    if code != 250:
+        c.cmd("RSET")
+        assert c.smtp_reply()[0] == 250
+
+
+def assert_queue_empty(m):
+    for sub in ("incoming", "active", "deferred"):
+        assert queue_files(m, sub) == [], sub
+
+
+def test_queue_file_system_really_full_answers_452(make_maild, sandbox):
+    # the reserve check off (min_free 0), the queue's own file system
+    # full to the last block: no 250, no torn queue file, nothing left
+    # in incoming/; the next message after space is back is delivered
+    queue = sandbox.path("queue")
+    with small_fs(queue, 8, 0):
+        os.chmod(queue, 0o755)
+        m = make_maild(config={"queue": {"min_free": 0}})
+        try:
+            filler = os.path.join(queue, "filler")
+            fill_as_user(filler, 0, 64 << 20)
+            c = connect(m)
+            ehlo(c)
+            refused_452(m, c, msg("full", ("z" * 70 + "\r\n") * 2000))
+            assert_queue_empty(m)
+            # room for the envelope but not the message
+            os.truncate(filler, os.path.getsize(filler) - (48 << 10))
+            refused_452(m, c, msg("too big", ("z" * 70 + "\r\n") * 4000))
+            assert_queue_empty(m)
+            m.wait_log(r"write queue file \S+: No space left on device")
+            os.unlink(filler)
+            assert send(m, "s@example.org", ["alice@example.test"],
+                        msg("after"), c)[0] == 250
+            c.cmd("QUIT")
+            c.smtp_reply()
+            (got,) = wait_messages(m, "alice", 1)
+            assert got["Subject"] == "after"
+            time.sleep(1)
+            assert len(messages(m, "alice")) == 1
+        finally:
+            m.stop()
+
+
+def test_delivery_with_the_queue_full_is_exactly_once(make_maild, sandbox):
+    # a message waits (its maildrop is busy) while the queue's file
+    # system fills up to the last block. The runner needs little there
+    # (a journal record, often inside a block it has, in-place marks):
+    # it delivers, or defers when the journal cannot grow; either way the
+    # maildrop is never torn, and with space back the message is there
+    # exactly once
+    queue = sandbox.path("queue")
+    with small_fs(queue, 8, 0):
+        os.chmod(queue, 0o755)
+        m = make_maild(config=merge_cfg(FAST_RETRY, {"queue": {"min_free": 0}}))
+        try:
+            own_maildrop(m, "alice", OLD_MAILDROP)
+            filler = os.path.join(queue, "filler")
+            with held_maildrop(m, "alice"):
+                assert send(m, "s@example.org", ["alice@example.test"],
+                            msg("waits"))[0] == 250
+                m.wait_log(r"deferred to=<alice@example\.test>.*in use")
+                fill_as_user(filler, 0, 64 << 20)
+            time.sleep(5)
+            assert [x["Subject"] for x in messages(m, "alice")] in \
+                (["old"], ["old", "waits"])
+            assert queue_files(m, "incoming") == []
+            os.unlink(filler)
+            ms = wait_messages(m, "alice", 2, timeout=30)
+            assert [x["Subject"] for x in ms] == ["old", "waits"]
+            wait_for(lambda: queue_files(m, "deferred") == [] and
+                     queue_files(m, "active") == [], what="empty queue")
+            time.sleep(2.5)
+            assert len(messages(m, "alice")) == 2
+        finally:
+            m.stop()
+
+
+def pop3_session(m, user, cmds):
+    """Logs user in over POP3, runs cmds; returns their replies' first
+    lines (the QUIT reply last when cmds end with QUIT)."""
+    c = Client(m.pop3_port)
+    try:
+        assert c.readline().startswith("+OK")
+        out = []
+        for line in ["USER " + user, "PASS " + USERS[user]] + cmds:
+            c.cmd(line)
+            out.append(c.readline())
+        return out[2:]
+    finally:
+        c.close()
+
+
+def test_pop3_update_on_a_full_spool_keeps_the_old_maildrop(make_maild, sandbox):
+    # DELE of a middle message makes QUIT copy the kept messages to a new
+    # file: on a full spool that fails, the client hears -ERR, and the
+    # maildrop is exactly as it was; with space back the update works
+    spool = sandbox.path("spool")
+    with small_fs(spool, 8, 0):
+        os.chmod(spool, 0o775)
+        m = make_maild()
+        try:
+            big = b"".join(b"From s@example.org Tue Nov 14 22:13:2%d 2023\n"
+                           b"Subject: m%d\n\n" % (i, i) +
+                           (b"%d" % i) * 70 * 10000 + b"\n\n" for i in range(3))
+            path = own_maildrop(m, "alice", big)
+            filler = os.path.join(spool, "filler")
+            fill_as_user(filler, 0, 64 << 20)
+            replies = pop3_session(m, "alice", ["STAT", "DELE 2", "QUIT"])
+            assert replies[0].startswith("+OK 3 ")
+            assert replies[1].startswith("+OK")
+            assert replies[2].startswith("-ERR [SYS/TEMP]"), replies
+            assert "no messages were deleted" in replies[2]
+            with open(path, "rb") as f:
+                assert f.read() == big
+            assert not os.path.exists(os.path.join(spool, ".alice.pop3-update"))
+            assert pop3_session(m, "alice", ["STAT", "QUIT"])[0].startswith("+OK 3 ")
+            os.unlink(filler)
+            replies = pop3_session(m, "alice", ["DELE 2", "QUIT"])
+            assert replies[1].startswith("+OK"), replies
+            assert [x["Subject"] for x in messages(m, "alice")] == ["m0", "m2"]
+            assert_maildrop_owner(m, "alice")
+        finally:
+            m.stop()
+
+
+def test_monitor_out_of_descriptors_refuses_at_data(make_maild):
+    # the SMTP monitor at its RLIMIT_NOFILE (prlimit on the running
+    # process): the queue file cannot be opened, the client hears 451 at
+    # DATA, before it sends the message, the log says why, nothing is
+    # left in the queue; the POP3 pool is not touched
+    if shutil.which("prlimit") is None:
+        pytest.skip("no prlimit")
+    one = {"pool": {"min_spare": 1, "max_spare": 1, "max_workers": 1}}
+    m = make_maild(config={"smtp": one})
+    (mon,) = m.monitors("smtpd")
+    nfd = len(os.listdir("/proc/%d/fd" % mon))
+    r = subprocess.run(["prlimit", "--pid", str(mon), "--nofile=%d" % nfd],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        pytest.skip("prlimit --pid: " + r.stderr.strip())
+    c = connect(m)
+    ehlo(c)
+    assert smtp_tx(m, c)[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    code, lines = c.smtp_reply()
+    assert code == 451 and lines[0].startswith("4.3.0"), lines
+    m.wait_log(r"smtpd-priv\[%d\]: .*: Too many open files" % mon)
+    assert_queue_empty(m)
+    # the session goes on; the other pool serves as before
+    c.cmd("NOOP")
+    assert c.smtp_reply()[0] == 250
+    assert pop3_session(m, "bob", ["STAT", "QUIT"])[0].startswith("+OK 0 ")
+    c.cmd("QUIT")
+    c.smtp_reply()
+
+
+def merge_cfg(*parts):
+    out = {}
+    for p in parts:
+        for k, v in p.items():
+            if isinstance(v, dict):
+                out.setdefault(k, {}).update(v)
+            else:
+                out[k] = v
+    return out
+
+
+@pytest.mark.parametrize("fault,want", [
+    ("queue.write:enospc", "452 4.3.1"),
+    ("queue.before_fsync:enospc", "452 4.3.1"),
+    ("queue.before_fsync:edquot", "452 4.3.1"),
+    ("queue.dir_fsync:eio", "451 4.3.0"),
+])
+def test_queue_write_failure_is_a_temporary_refusal(make_maild, fault, want):
+    # the same without a mount (any user): a full disk at each step of
+    # writing the queue file is 452 4.3.1, and nothing is left behind
+    m = make_maild(env={"MAILD_FAULT": fault})
+    c = connect(m)
+    ehlo(c)
+    assert smtp_tx(m, c)[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send(msg("refused", "x\r\n" * 100))
+    code, lines = c.smtp_reply()
+    assert "%d %s" % (code, lines[0][:5]) == want, lines
+    assert_queue_empty(m)
+    # the fault fired once: the next message goes through
+    assert send(m, "s@example.org", ["alice@example.test"], msg("ok"), c)[0] == 250
+    (got,) = wait_messages(m, "alice", 1)
+    assert got["Subject"] == "ok"
+
+
+def test_file_size_limit_is_a_full_disk_not_a_crash(make_maild):
+    # RLIMIT_FSIZE (prlimit) on the daemon: the monitor's write past it
+    # fails with EFBIG (SIGXFSZ ignored) and the client gets 452 4.3.1
+    # rather than a dropped connection; smaller mail still goes through
+    if shutil.which("prlimit") is None:
+        pytest.skip("no prlimit")
+    m = make_maild(start=False)
+    m.wrapper = ["prlimit", "--fsize=%d" % (512 << 10)]
+    m.start()
+    c = connect(m)
+    ehlo(c)
+    refused_452(m, c, msg("big", ("f" * 98 + "\r\n") * 8000))
+    assert_queue_empty(m)
+    assert send(m, "s@example.org", ["alice@example.test"], msg("small"), c)[0] == 250
+    (got,) = wait_messages(m, "alice", 1)
+    assert got["Subject"] == "small"
+    assert "killed by signal" not in m.log()
 
 
 # --- an alias that fails part-way (a member is not a user) -----------------

@@ -176,3 +176,43 @@ def test_listens_on_ipv4_and_ipv6_on_the_same_port(make_maild):
     received = {x["Subject"]: x["Received"] for x in ms}
     assert "[127.0.0.1]" in received["over 127.0.0.1"]
     assert "[IPv6:::1]" in received["over ::1"], received
+
+
+# --- out of processes (RLIMIT_NPROC) --------------------------------------------
+
+def _nproc_hard(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max processes"):
+                return line.split()[3]
+    return "unlimited"
+
+
+def test_master_out_of_processes_says_so_and_recovers(make_maild):
+    # the master's RLIMIT_NPROC at 1 (prlimit on the running master):
+    # it cannot fork a POP3 worker, says so in the log, and goes on; the
+    # SMTP pool serves meanwhile; with the limit back the POP3 pool is
+    # refilled. Root is exempt from RLIMIT_NPROC: an ordinary user only.
+    if os.geteuid() == 0:
+        pytest.skip("RLIMIT_NPROC does not apply to root")
+    one = {"pool": {"min_spare": 1, "max_spare": 1, "max_workers": 1}}
+    m = make_maild(config={"pop3": one})
+    hard = _nproc_hard(m.pid)
+    r = subprocess.run(["prlimit", "--pid", str(m.pid), "--nproc=1:"],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        pytest.skip("prlimit --pid: " + r.stderr.strip())
+    try:
+        (w,) = m.workers("pop3d")
+        os.kill(w, signal.SIGKILL)
+        m.wait_log(r"maild\[%d\]: pop3d: fork: Resource temporarily unavailable" % m.pid)
+        assert alive(m.pid)
+        assert send(m, "s@example.org", ["alice@example.test"], msg("meanwhile"))[0] == 250
+        wait_messages(m, "alice", 1)
+    finally:
+        subprocess.run(["prlimit", "--pid", str(m.pid), "--nproc=%s:" % hard],
+                       capture_output=True, timeout=30)
+    wait_for(lambda: m.workers("pop3d"), timeout=20, what="a new POP3 worker")
+    c = Client(m.pop3_port)
+    assert c.readline().startswith("+OK")
+    c.close()

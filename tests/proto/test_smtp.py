@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from maildtest import Client, wait_for
+from maildtest import USERS, Client, wait_for
 
 HOST = "mx.example.test"
 
@@ -335,6 +335,74 @@ def test_quoted_local_part_and_null_sender(maild):
     assert m.get_from().startswith("MAILER-DAEMON ")
 
 
+def test_bare_paths_accepted_by_default(maild):
+    # printers, scanners and old scripts: no angle brackets, a space
+    # after the colon; the address is the same as with brackets
+    c = connect(maild)
+    ehlo(c)
+    c.cmd("MAIL FROM: scanner@example.org SIZE=100")
+    assert c.smtp_reply() == (250, ["2.1.0 Ok"])
+    c.cmd("RCPT TO: alice@example.test")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:Bob@Example.Test")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send(msg("scan"))
+    assert c.smtp_reply()[0] == 250
+    (m,) = wait_messages(maild, "alice", 1)
+    assert m["Return-Path"] == "<scanner@example.org>"
+    assert m.get_from().startswith("scanner@example.org ")
+    wait_messages(maild, "bob", 1)
+    # HELO sessions too
+    c.cmd("HELO printer")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("MAIL FROM:printer@example.org")
+    assert c.smtp_reply()[0] == 250
+
+
+@pytest.mark.parametrize("line", [
+    "MAIL FROM:  a@example.org",              # one space only, as with <>
+    "MAIL FROM: a@example.org>",
+    "MAIL FROM: a@example.org<b@example.org>",
+    'MAIL FROM: "x y"@example.org',
+    'MAIL FROM: "a@example.org> SIZE=1 "@example.org',
+    "MAIL FROM: a@example.org,b@example.org",
+    "MAIL FROM: @relay.example:a@example.org",
+    "MAIL FROM: a@example.org\tBODY=8BITMIME",
+    "MAIL FROM: alice",
+])
+def test_bare_paths_never_ambiguous(maild, line):
+    # one word that parses whole as a mailbox, or 501: nothing after a
+    # space becomes part of the address, nothing of it a parameter
+    c = connect(maild)
+    ehlo(c)
+    c.cmd(line)
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.1.7"), (line, lines)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO: alice@example.test>")
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.1.3"), lines
+    c.cmd("RCPT TO: alice@example.test NOTIFY=NEVER")
+    assert c.smtp_reply()[0] == 555          # DSN not offered: a parameter
+
+
+def test_bare_paths_refused_when_strict(make_maild):
+    m = make_maild(config={"smtp": {"strict_rfc5321_paths": True}})
+    c = connect(m)
+    ehlo(c)
+    c.cmd("MAIL FROM: s@example.org")
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.1.7")
+    c.cmd("MAIL FROM: <s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:alice@example.test")
+    code, lines = c.smtp_reply()
+    assert code == 501 and lines[0].startswith("5.1.3")
+
+
 def test_size_limit_552(make_maild):
     m = make_maild(config={"smtp": {"message_size_limit": 2000}})
     c = connect(m)
@@ -465,10 +533,60 @@ def test_smuggling_rejected_in_reject_mode(make_maild, sep):
     assert messages(m, "alice") == [] and messages(m, "bob") == []
 
 
-def test_long_line_refused(maild):
-    code, lines = send(maild, "s@example.org", ["alice@example.test"],
+def test_long_line_refused_with_the_strict_rfc_limit(make_maild):
+    m = make_maild(config={"smtp": {"max_line_length": 1000}})
+    code, lines = send(m, "s@example.org", ["alice@example.test"],
                        msg("long", "y" * 1200 + "\r\n"))
     assert code == 554 and lines[0].startswith("5.6.0")
+    # 998 octets and CRLF are within it
+    assert send(m, "s@example.org", ["alice@example.test"],
+                msg("fits", "y" * 998 + "\r\n"))[0] == 250
+
+
+def _pop3_retr(m, user, n):
+    """RETR n for user over a raw POP3 session: the message as sent, CRLF
+    line ends, dot-stuffing undone."""
+    c = Client(m.pop3_port)
+    try:
+        assert c.readline().startswith("+OK")
+        for line in ("USER " + user, "PASS " + USERS[user]):
+            c.cmd(line)
+            assert c.readline().startswith("+OK"), line
+        c.cmd("RETR %d" % n)
+        assert c.readline().startswith("+OK")
+        while b"\r\n.\r\n" not in c.buf:
+            d = c.sock.recv(1 << 16)
+            assert d, "connection closed in RETR"
+            c.buf += d
+        raw = c.buf[:c.buf.index(b"\r\n.\r\n") + 2]
+        c.cmd("QUIT")
+        return b"".join(x[1:] if x.startswith(b".") else x
+                        for x in raw.splitlines(keepends=True))
+    finally:
+        c.close()
+
+
+def test_long_lines_kept_byte_exact_through_mbox_and_pop3(maild):
+    # by default lines past RFC 5321's 1000 octets are taken (HTML
+    # newsletters, generated reports) and come back byte for byte; the
+    # longest is several times the line reader's buffer
+    rng = "".join(chr(33 + (i * 7) % 94) for i in range(5000))
+    five_k = rng.replace(".", "-")
+    assert len(five_k) == 5000
+    dotted = "." + "d" * 4999
+    huge = ("0123456789abcdef" * 12500)          # 200,000 octets
+    body = "short\r\n%s\r\n.%s\r\n%s\r\nend\r\n" % (five_k, dotted, huge)
+    code, lines = send(maild, "s@example.org", ["alice@example.test"],
+                       msg("long lines", body))
+    assert code == 250, lines
+    (got,) = wait_messages(maild, "alice", 1)
+    want = "short\n%s\n%s\n%s\nend\n" % (five_k, dotted, huge)
+    assert got.get_payload() == want
+    raw = open(mbox_path(maild, "alice"), "rb").read()
+    assert ("\n%s\n" % five_k).encode() in raw
+    text = _pop3_retr(maild, "alice", 1)
+    assert text.endswith(want.replace("\n", "\r\n").encode())
+    assert b"\r\nSubject: long lines\r\n" in text
 
 
 def test_bdat_chunking(maild):
@@ -512,9 +630,9 @@ def queued_nothing(m):
     # every recipient refused (the audit's reproduction)
     ("EHLO", ["MAIL FROM:<attacker@evil.example>", "RCPT TO:<nosuchuser@localhost>"],
      [250, 550], 503),
-    # after a refused message
+    # after a refused message (a NUL octet: 554 5.6.0)
     ("EHLO", ["MAIL FROM:<a@example.org>", "RCPT TO:<alice@example.test>",
-              "DATA\r\n" + "y" * 1200 + "\r\n."], [250, 250, 354, 554], 503),
+              "DATA\r\ny\0y\r\n."], [250, 250, 354, 554], 503),
     # a HELO session: no CHUNKING, BDAT is not a command
     ("HELO", ["MAIL FROM:<a@example.org>", "RCPT TO:<alice@example.test>"],
      [250, 250], 500),

@@ -211,6 +211,20 @@ def test_submission_requires_auth(tmaild):
     assert c.smtp_reply()[0] == 250
 
 
+def test_submission_takes_a_bare_path(tmaild):
+    c = Client(tmaild.ports["submission"])
+    assert c.smtp_reply()[0] == 220
+    ehlo(c)
+    starttls(tmaild, c)
+    ehlo(c)
+    c.cmd("AUTH PLAIN " + plain("alice", "alice-pw-1"))
+    assert c.smtp_reply()[0] == 235
+    c.cmd("MAIL FROM: alice@example.test")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO: bob@example.test")
+    assert c.smtp_reply()[0] == 250
+
+
 def test_smtps_implicit_tls(tmaild):
     ctx = client_context(tmaild.cafile)
     raw = socket.create_connection(("127.0.0.1", tmaild.ports["smtps"]), timeout=10)

@@ -378,7 +378,11 @@ START_TEST(test_data_line_max_clamped)
 	opts.max_line_length = 1;
 	smtp_data_init(&d, &opts, sink, NULL);
 	ck_assert_uint_eq(smtp_data_getline_max(&d), 1);
-	opts.max_line_length = 1000000;
+	opts.max_line_length = SMTP_TEXT_LINE_DEFAULT;
+	smtp_data_init(&d, &opts, sink, NULL);
+	ck_assert_uint_eq(smtp_data_getline_max(&d),
+	    SMTP_TEXT_LINE_DEFAULT - 2);
+	opts.max_line_length = (size_t)SMTP_TEXT_LINE_CEILING + 1;
 	smtp_data_init(&d, &opts, sink, NULL);
 	ck_assert_uint_eq(smtp_data_getline_max(&d),
 	    SMTP_TEXT_LINE_CEILING - 2);

@@ -103,6 +103,8 @@ struct mail_case {
 	const char	*want_envid;
 };
 
+#define BARE	SMTP_BARE_PATH
+
 #define OK(args, flags, from, params)	\
 	{ args, flags, 0, NULL, from, params, 0, 0, NULL, 0, "" }
 #define BAD(args, flags, code, status)	\
@@ -219,6 +221,40 @@ static const struct mail_case mail_cases[] = {
 	BAD("FROM:<a@b> =1", ALL, 501, "5.5.4"),
 	BAD("FROM:<a@b> F\xc3\xa4=1", ALL, 501, "5.5.4"),
 	BAD("FROM:<a@b> SIZE=1\xc3\xa4", ALL, 501, "5.5.4"),
+	/* bare paths (printers, scanners): one word, parsed as a mailbox */
+	OK("FROM:a@b", BARE, "a@b", 0),
+	OK("FROM: user@example.org", BARE, "user@example.org", 0),
+	OK("FROM:<a@b>", BARE, "a@b", 0),
+	OK("FROM:<>", BARE, "", 0),
+	OK("FROM: a.b-c+d@[192.0.2.1]", BARE, "a.b-c+d@[192.0.2.1]", 0),
+	{ "FROM:a@b SIZE=10", ALL | BARE, 0, NULL, "a@b", SMTP_PARAM_SIZE,
+	    10, 0, NULL, 0, "" },
+	BAD("FROM: user@example.org", 0, 501, "5.1.7"),	/* strict */
+	BAD("FROM:a@b SIZE=10", ALL, 501, "5.1.7"),
+	BAD("FROM:", BARE, 501, "5.1.7"),
+	BAD("FROM: ", BARE, 501, "5.1.7"),
+	BAD("FROM:  a@b", BARE, 501, "5.1.7"),	/* one space, as with <> */
+	BAD("FROM:  <a@b>", BARE, 501, "5.1.7"),
+	BAD("FROM:\"\"", BARE, 501, "5.1.7"),
+	BAD("FROM:<a@b", BARE, 501, "5.1.7"),
+	BAD("FROM:a@b>", BARE, 501, "5.1.7"),
+	BAD("FROM:a@b<c@d>", BARE, 501, "5.1.7"),
+	BAD("FROM:a<c@d>", BARE, 501, "5.1.7"),
+	/* a quoted local part with a space is not one word: no second
+	 * reading where the rest is a parameter or another address */
+	BAD("FROM:\"a b\"@c", BARE, 501, "5.1.7"),
+	BAD("FROM:\"a@b> SIZE=1 \"@c", ALL | BARE, 501, "5.1.7"),
+	BAD("FROM:a@b\tSIZE=1", ALL | BARE, 501, "5.1.7"),
+	BAD("FROM:a@b,c@d", BARE, 501, "5.1.7"),
+	BAD("FROM:@x:a@b", BARE, 501, "5.1.7"),	/* no bare source route */
+	BAD("FROM:a@b x", ALL | BARE, 555, "5.5.4"),
+	BAD("FROM:a", BARE, 501, "5.1.7"),
+	BAD("FROM:Postmaster", BARE, 501, "5.1.7"),
+	BAD("FROM:j\xc3\xb6@b", ALL | BARE, 553, "5.6.7"),
+	{ "FROM:j\xc3\xb6@b SMTPUTF8", ALL | BARE, 0, NULL, "j\xc3\xb6@b",
+	    SMTP_PARAM_SMTPUTF8, 0, 0, NULL, 0, "" },
+	BAD("FROM:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b",
+	    BARE, 501, "5.1.7"),			/* local part 65 */
 };
 
 START_TEST(test_mail)
@@ -333,6 +369,22 @@ static const struct rcpt_case rcpt_cases[] = {
 	RBAD("TO:<a@b> SIZE=1", ALL, 555, "5.5.4"),
 	RBAD("TO:<a@b> BODY=8BITMIME", ALL, 555, "5.5.4"),
 	RBAD("TO:<a@b> FOO", ALL, 555, "5.5.4"),
+	ROK("TO:a@b", BARE, "a@b"),
+	ROK("TO: user@example.org", BARE, "user@example.org"),
+	ROK("TO:Postmaster", BARE, "Postmaster"),
+	ROK("to: postmaster@example.org", BARE, "postmaster@example.org"),
+	{ "TO:a@b NOTIFY=NEVER", ALL | BARE, 0, NULL, "a@b",
+	    SMTP_PARAM_NOTIFY, SMTP_NOTIFY_NEVER, "", "" },
+	RBAD("TO: user@example.org", 0, 501, "5.1.3"),	/* strict */
+	RBAD("TO:", BARE, 501, "5.1.3"),
+	RBAD("TO:  a@b", BARE, 501, "5.1.3"),
+	RBAD("TO:a@b>", BARE, 501, "5.1.3"),
+	RBAD("TO:a@b,c@d", BARE, 501, "5.1.3"),
+	RBAD("TO:@relay:a@b", BARE, 501, "5.1.3"),
+	RBAD("TO:\"a b\"@c", BARE, 501, "5.1.3"),
+	RBAD("TO:a@b\r\nDATA", BARE, 501, "5.1.3"),
+	RBAD("TO:a@b FOO", ALL | BARE, 555, "5.5.4"),
+	RBAD("TO:j\xc3\xb6@b", ALL | BARE, 553, "5.6.7"),
 };
 
 START_TEST(test_rcpt)

@@ -279,14 +279,9 @@ static const struct {
 	{ "smtp.message_size_limit",	"\"10M\"" },
 	{ "smtp.max_recipients",	"100" },
 	{ "smtp.max_errors",		"10" },
-<<<<<<< HEAD
 	{ "smtp.max_connections_per_ip", "32" },
-	{ "smtp.max_line_length",	"1000" },
-=======
-	{ "smtp.max_connections_per_ip", "8" },
 	{ "smtp.max_line_length",	"1048576" },
 	{ "smtp.strict_rfc5321_paths",	"false" },
->>>>>>> fix/soak
 	{ "smtp.bare_newlines",		"\"normalize\"" },
 	{ "smtp.vrfy",			"false" },
 	{ "smtp.expn",			"false" },

@@ -86,6 +86,14 @@ struct pool {
 	bool			 waiting;	/* grace running until refuse_at */
 	struct timespec		 refuse_at;
 	bool			 refusing;
+	/*
+	 * A fork or pipe failed (out of processes or descriptors): no new
+	 * worker until spawn_retry, and meanwhile, with no idle worker, the
+	 * pool counts as full, so a waiting client is refused (421, -ERR)
+	 * rather than left in silence.
+	 */
+	bool			 spawn_failing;
+	struct timespec		 spawn_retry;
 };
 
 struct aliases;

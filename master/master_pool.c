@@ -47,6 +47,8 @@
 #define REFUSE_GRACE_MS		500
 /* Out of descriptors: how long to leave the listeners alone. */
 #define REFUSE_PAUSE_MS		200
+/* After a failed fork or pipe (out of processes or descriptors). */
+#define SPAWN_RETRY_MS		1000
 
 static void	refuse(struct master *, struct pool *,
 		    const struct listener *);
@@ -139,6 +141,19 @@ slot_tell(struct pool *pl, struct slot *s, int sig)
 	}
 }
 
+/*
+ * Out of processes or descriptors: try again in SPAWN_RETRY_MS, not on
+ * every turn of the master's loop (which logged the failure dozens of
+ * times a second and never refused anyone).
+ */
+static void
+spawn_failed(struct pool *pl)
+{
+	pl->spawn_failing = true;
+	clock_gettime(CLOCK_MONOTONIC, &pl->spawn_retry);
+	add_ms(&pl->spawn_retry, SPAWN_RETRY_MS);
+}
+
 static void
 spawn(struct master *m, struct pool *pl, struct slot *s)
 {
@@ -147,14 +162,19 @@ spawn(struct master *m, struct pool *pl, struct slot *s)
 
 	if (pipe2(st, O_CLOEXEC) == -1) {
 		log_warn("%s: pipe", pl->name);
+		spawn_failed(pl);
 		return;
 	}
 	pid = spawn_monitor(m, pl, st[0], st[1]);
 	close(st[1]);
 	if (pid == -1) {
 		close(st[0]);
+		spawn_failed(pl);
 		return;
 	}
+	if (pl->spawn_failing)
+		log_info("%s: starting workers again", pl->name);
+	pl->spawn_failing = false;
 	(void)fcntl(st[0], F_SETFL, O_NONBLOCK);
 	memset(s, 0, sizeof(*s));
 	s->state = SLOT_STARTING;
@@ -183,6 +203,9 @@ pool_is_full(const struct pool *pl)
 		else if (s->state != SLOT_EXITING)
 			live++;
 	}
+	/* no idle worker, and none can be started now */
+	if (pl->spawn_failing)
+		return true;
 	return !room || live >= (size_t)pl->cfg.max_workers;
 }
 
@@ -365,6 +388,8 @@ pool_maintain(struct master *m, struct pool *pl)
 		s = &pl->slots[i];
 		if (s->state != SLOT_FREE)
 			continue;
+		if (pl->spawn_failing && !reached(&pl->spawn_retry))
+			break;
 		if (pl->fail_streak > 0 && (now.tv_sec < pl->next_spawn.tv_sec ||
 		    (now.tv_sec == pl->next_spawn.tv_sec &&
 		    now.tv_nsec < pl->next_spawn.tv_nsec)))
@@ -530,8 +555,27 @@ pool_alive(const struct pool *pl)
 	return n;
 }
 
+static int next_timeout(const struct pool *);
+
 int
 pool_next_timeout(const struct pool *pl)
+{
+	struct timespec	now;
+	long long	ms;
+	int		t = next_timeout(pl), r;
+
+	if (!pl->spawn_failing)
+		return t;
+	/* wake up to try starting workers again */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(pl->spawn_retry.tv_sec - now.tv_sec) * 1000 +
+	    (pl->spawn_retry.tv_nsec - now.tv_nsec) / 1000000;
+	r = ms < 0 ? 0 : (int)ms + 1;
+	return t == -1 || r < t ? r : t;
+}
+
+static int
+next_timeout(const struct pool *pl)
 {
 	struct timespec	now;
 	long long	ms;

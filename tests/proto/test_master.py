@@ -2,6 +2,7 @@
 grace time that lets sessions finish."""
 import errno
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -209,10 +210,22 @@ def test_master_out_of_processes_says_so_and_recovers(make_maild):
         assert alive(m.pid)
         assert send(m, "s@example.org", ["alice@example.test"], msg("meanwhile"))[0] == 250
         wait_messages(m, "alice", 1)
+        # a POP3 client is not left in silence: the pool counts as full
+        # while no worker can be started, and the master refuses it
+        t0 = time.monotonic()
+        c = Client(m.pop3_port)
+        r = c.readline()
+        c.close()
+        assert r.startswith("-ERR [SYS/TEMP]"), r
+        assert time.monotonic() - t0 < 5
+        # and the failure is retried once a second, not in a tight loop
+        assert len(re.findall(r"pop3d: fork: Resource temporarily unavailable",
+                              m.log())) < 20
     finally:
         subprocess.run(["prlimit", "--pid", str(m.pid), "--nproc=%s:" % hard],
                        capture_output=True, timeout=30)
     wait_for(lambda: m.workers("pop3d"), timeout=20, what="a new POP3 worker")
+    m.wait_log(r"pop3d: starting workers again")
     c = Client(m.pop3_port)
     assert c.readline().startswith("+OK")
     c.close()

@@ -28,6 +28,9 @@
 #include "session_id.h"
 #include "sockaddr.h"
 
+/* After accept() failed for want of descriptors or memory. */
+#define ACCEPT_PAUSE_MS	250
+
 static volatile sig_atomic_t	stopping;
 static const volatile uint32_t	*stress;
 
@@ -177,10 +180,19 @@ pool_worker_run(struct pool_worker *w)
 			s.fd = accept4(pfd[i].fd, (struct sockaddr *)&s.peer,
 			    &s.peerlen, SOCK_CLOEXEC);
 			if (s.fd == -1) {
-				if (errno != EAGAIN && errno != EWOULDBLOCK &&
-				    errno != EINTR && errno != ECONNABORTED)
-					log_warn("accept on %s",
-					    w->listeners[i].name);
+				if (errno == EAGAIN || errno == EWOULDBLOCK ||
+				    errno == EINTR || errno == ECONNABORTED)
+					continue;
+				log_warn("accept on %s", w->listeners[i].name);
+				/*
+				 * Out of descriptors or memory: the client
+				 * stays queued, and poll() would wake us at
+				 * once again. Leave it a moment (to another
+				 * worker, or to the master's refusal).
+				 */
+				if (errno == EMFILE || errno == ENFILE ||
+				    errno == ENOBUFS || errno == ENOMEM)
+					(void)poll(NULL, 0, ACCEPT_PAUSE_MS);
 				continue;
 			}
 			s.listener = &w->listeners[i];

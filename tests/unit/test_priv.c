@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -696,9 +697,13 @@ ping_session(void *arg, struct session_start *st)
 	close(st->fd);
 }
 
-/* A pool worker on listener 0 in a child; the status pipe's read end. */
+/*
+ * A pool worker on listener 0 in a child; the status pipe's read end.
+ * With no_fds, the child has used up its descriptors (RLIMIT_NOFILE) before
+ * it starts, so that accept() fails with EMFILE.
+ */
 static pid_t
-start_worker(int *status_r)
+start_worker_fds(int *status_r, bool no_fds)
 {
 	struct pool_worker	w;
 	int			sv[2], st[2], life[2];
@@ -724,6 +729,14 @@ start_worker(int *status_r)
 		w.life_fd = life[0];
 		w.max_sessions = 100;
 		w.session = ping_session;
+		if (no_fds) {
+			struct rlimit	rl = { 32, 32 };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+				_exit(4);
+			while (dup(0) != -1)
+				;
+		}
 		pool_worker_run(&w);
 	}
 	close(sv[1]);
@@ -733,6 +746,34 @@ start_worker(int *status_r)
 	mon_end = sv[0];
 	*status_r = st[0];
 	return pid;
+}
+
+static pid_t
+start_worker(int *status_r)
+{
+	return start_worker_fds(status_r, false);
+}
+
+/* The CPU time pid has used, in clock ticks (utime + stime). */
+static long
+cpu_ticks(pid_t pid)
+{
+	char		path[64], buf[1024], *p;
+	unsigned long	ut = 0, st = 0;
+	FILE		*f;
+	int		i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	/* after "(comm)": field 3 on; utime and stime are fields 14 and 15 */
+	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+	for (i = 3; i < 14 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p, " %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
 }
 
 /* Whether pid exits within ms; its status in *status. */
@@ -759,6 +800,31 @@ wait_status(int fd, uint32_t type)
 		ck_assert_int_eq(read(fd, &st, sizeof(st)), sizeof(st));
 	while (st.type != type);
 }
+
+START_TEST(test_worker_out_of_descriptors_does_not_spin)
+{
+	struct timespec	sec = { 1, 0 };
+	long		before, used;
+	int		st, cl, status;
+	pid_t		w;
+
+	/* accept() fails with EMFILE while the client waits in the queue */
+	w = start_worker_fds(&st, true);
+	wait_status(st, POOL_ST_IDLE);
+	cl = connect_to(lst[0].fd);
+	before = cpu_ticks(w);
+	nanosleep(&sec, NULL);
+	used = cpu_ticks(w) - before;
+	/* a worker that polls again at once burns the second */
+	ck_assert_msg(used < sysconf(_SC_CLK_TCK) / 4,
+	    "worker used %ld ticks in a second waiting for a descriptor", used);
+	kill(w, SIGKILL);
+	ck_assert_int_eq(waitpid(w, &status, 0), w);
+	close(cl);
+	close(mon_end);
+	close(st);
+}
+END_TEST
 
 START_TEST(test_idle_worker_exits_when_its_monitor_goes)
 {
@@ -1136,6 +1202,7 @@ priv_suite(void)
 	tcase_add_test(tc, test_worker_that_exits_is_reaped);
 	tcase_add_test(tc, test_worker_that_hangs_up_but_lingers_is_killed);
 	tcase_add_test(tc, test_idle_worker_exits_when_its_monitor_goes);
+	tcase_add_test(tc, test_worker_out_of_descriptors_does_not_spin);
 	tcase_add_test(tc,
 	    test_worker_exits_after_the_session_that_lost_its_monitor);
 	suite_add_tcase(s, tc);

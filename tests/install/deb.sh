@@ -91,24 +91,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits (at most 20 s) until something accepts on 127.0.0.1:$1.
-wait_port() {
-	python3 - "$1" <<'EOF' || fail "nothing listens on 127.0.0.1:$1"
-import socket, sys, time
-end = time.time() + 20
-while time.time() < end:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-EOF
-}
+. "$top/tests/install/lib.sh"
 
 # --- build from the tarball -----------------------------------------------------
 say "make dist, dpkg-buildpackage -us -uc -b"

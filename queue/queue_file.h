@@ -50,6 +50,7 @@ _Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
 #define QUEUE_DIR_DEFERRED	"deferred"
 #define QUEUE_DIR_HOLD		"hold"		/* put aside by an admin */
 #define QUEUE_DIR_CORRUPT	"corrupt"	/* unreadable envelopes */
+#define QUEUE_DIR_DEFER		"defer"		/* last reasons (queue_defer_save) */
 /*
  * A FIFO in queue_dir: the queue runner reads it like the monitors'
  * pipe ("Q id" lines), so that "maild queue ..." can tell a running
@@ -65,6 +66,21 @@ struct queue_rcpt {
 	off_t	 line_off;	/* where its R line starts in the file */
 	/* the runner's scratch: why the last attempt failed */
 	struct reason why;
+	/*
+	 * DSN (RFC 3461), kept in the queue file (V 2): NOTIFY bits
+	 * (DSN_NOTIFY_* in relay/relay.h, 0 = not given) and ORCPT as
+	 * received ("rfc822;bob@example.org" xtext), or NULL.
+	 */
+	unsigned notify;
+	char	*orcpt;
+	/*
+	 * The last attempt's outcome beyond why, for bounces, delay notices
+	 * and "maild -l"; kept in queue_dir/defer/ID (queue_defer_save()),
+	 * not in the queue file. NULL when unknown.
+	 */
+	char	*diagnostic;	/* "smtp; 550 5.1.1 no such user" */
+	char	*remote_mta;	/* "mx.example.org" */
+	time_t	 last_attempt;	/* 0: never tried */
 };
 
 struct queue_env {
@@ -80,6 +96,11 @@ struct queue_env {
 	size_t			 nrcpts;
 	off_t			 body_off;	/* first byte of the message */
 	off_t			 body_len;
+	/* V 2 (DSN and relay): RELAY_F_* bits (relay/relay.h) */
+	unsigned		 flags;
+	char			*envid;		/* ENVID xtext, or NULL */
+	time_t			 warned;	/* delay notice sent at (0: not yet) */
+	off_t			 warned_off;	/* of the W line's digits */
 };
 
 /*
@@ -145,6 +166,19 @@ int	queue_rcpt_mark(int fd, struct queue_env *env, size_t i, char status,
 	    off_t mbox_off, bool sync);
 /* Rewrites the attempt counter in place. */
 int	queue_attempts_mark(int fd, struct queue_env *env, unsigned attempts);
+
+/*
+ * queue_dir/defer/ID: the last attempt's reason per recipient (status,
+ * text, diagnostic, remote MTA, time), so that an expiry bounce, a delay
+ * notice and "maild -l" can say what happened even after a restart.
+ * Advisory: written with a temporary file and rename, not fsync'ed;
+ * removed with the queue file. 0, or -1 (errno).
+ */
+int	queue_defer_save(int qdirfd, const struct queue_env *env);
+/* Fills env's recipients' why/diagnostic/remote_mta from it; a missing
+ * file is not an error. 0, or -1. */
+int	queue_defer_load(int qdirfd, struct queue_env *env);
+void	queue_defer_remove(int qdirfd, const char *id);
 
 /* Whether every recipient is final (delivered, bounced). */
 bool	queue_env_done(const struct queue_env *env);

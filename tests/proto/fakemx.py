@@ -111,6 +111,7 @@ class FakeMX:
         "421_at_X"         reply 421 to command X and close
         "inject"           put "250 injected" right after the 220 to STARTTLS
         "helo_only"        5xx to EHLO, then HELO works (no extensions)
+        "close_after_txn"  close (silently) after the reply to the final dot
     """
 
     def __init__(self, host, port, ehlo=None, tls=None, greeting="220 fakemx ESMTP",
@@ -278,6 +279,8 @@ class FakeMX:
                 else:
                     self._reply(c, "250 2.0.0 queued as FAKE%d" % len(self.messages))
                 env = None
+                if mb == "close_after_txn":
+                    return
             elif verb == "RSET":
                 env = None
                 self._reply(c, "250 2.0.0 ok")

@@ -363,3 +363,238 @@ def test_helo_after_ehlo_refused(relay):
     assert classes(r) == {"a@relay.example": "sent"}
     assert any(c.startswith("HELO ") for c in mx.commands)
     assert "SIZE" not in mx.messages[0]["mail"]
+
+
+# --- hostile servers ----------------------------------------------------------
+
+def one_mx(relay, **kw):
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example")]})
+    relay.dns.set("mx1.relay.example", {"A": ["127.0.0.2"]})
+    return relay.mx("127.0.0.2", **kw)
+
+
+@pytest.mark.parametrize("how,log", [
+    ("huge_reply", "a reply of more than 100 lines"),
+    ("garbage", "not an SMTP reply line"),
+    ("nul", "a NUL in a reply line"),
+    ("bare_lf", "bare LF"),
+    ("code_change", "the reply code changed from 250 to 251"),
+])
+def test_malformed_replies_defer(relay, how, log):
+    mx = one_mx(relay, misbehave=how)
+    t0 = time.monotonic()
+    r = relay.probe("relay.example", ["a@relay.example"])
+    cls, code, status, text = r["rcpts"]["a@relay.example"]
+    assert cls == "defer" and status.startswith("4.") and "malformed reply" in text
+    assert log in relay.stderr
+    assert r["site_fail"] and mx.messages == []
+    assert time.monotonic() - t0 < 15
+
+
+def test_slow_drip_final_reply_hits_the_deadline(relay):
+    # a byte every 0.2 s: each read is quick, the whole reply is not
+    mx = one_mx(relay, misbehave="drip", drip_interval=0.2)
+    t0 = time.monotonic()
+    r = relay.probe("relay.example", ["a@relay.example"], config={"relay": {"data_timeout": "2s"}})
+    took = time.monotonic() - t0
+    cls, code, status, text = r["rcpts"]["a@relay.example"]
+    assert cls == "defer" and "timed out" in text and "more than once" in text
+    assert not r["site_fail"] and len(mx.errors) == 0
+    assert took < 5.0, took        # the reply's deadline, not a byte's
+
+
+@pytest.mark.parametrize("step,site", [("EHLO", True), ("MAIL", False), ("RCPT", False),
+                                       ("DATA", False)])
+def test_disconnect_before_dot_tries_next_mx(relay, step, site):
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example"), (20, "mx2.relay.example")]})
+    relay.dns.set("mx1.relay.example", {"A": ["127.0.0.2"]})
+    relay.dns.set("mx2.relay.example", {"A": ["127.0.0.3"]})
+    relay.mx("127.0.0.2", misbehave="close_after_" + step)
+    mx2 = relay.mx("127.0.0.3")
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert classes(r) == {"a@relay.example": "sent"} and len(mx2.messages) == 1
+    # and with no second MX: deferred; site-level only if MAIL was never sent
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example")]})
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][0] == "defer"
+    assert r["site_fail"] == site
+
+
+def test_disconnect_after_dot_defers_may_duplicate(relay):
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example"), (20, "mx2.relay.example")]})
+    relay.dns.set("mx1.relay.example", {"A": ["127.0.0.2"]})
+    relay.dns.set("mx2.relay.example", {"A": ["127.0.0.3"]})
+    mx1 = relay.mx("127.0.0.2", misbehave="close_after_DOT")
+    mx2 = relay.mx("127.0.0.3")
+    r = relay.probe("relay.example", ["a@relay.example"])
+    cls, code, status, text = r["rcpts"]["a@relay.example"]
+    assert cls == "defer" and "more than once" in text
+    assert len(mx1.messages) == 1 and mx2.connections == 0
+
+
+@pytest.mark.parametrize("step", ["MAIL", "RCPT", "DATA"])
+def test_421_mid_transaction_next_mx(relay, step):
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example"), (20, "mx2.relay.example")]})
+    relay.dns.set("mx1.relay.example", {"A": ["127.0.0.2"]})
+    relay.dns.set("mx2.relay.example", {"A": ["127.0.0.3"]})
+    relay.mx("127.0.0.2", misbehave="421_at_" + step)
+    mx2 = relay.mx("127.0.0.3")
+    r = relay.probe("relay.example", ["a@relay.example", "b@relay.example"])
+    assert classes(r) == {"a@relay.example": "sent", "b@relay.example": "sent"}
+    assert mx2.messages[0]["accepted"] == ["a@relay.example", "b@relay.example"]
+
+
+def test_421_after_dot_defers(relay):
+    mx = one_mx(relay, misbehave="421_at_DOT")
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][:3] == ("defer", 421, "4.3.2")
+
+
+def test_session_limit(relay):
+    # three MX hosts that greet and then fail: two sessions, not three
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example"), (20, "mx2.relay.example"),
+                                           (30, "mx3.relay.example")]})
+    for i in (1, 2, 3):
+        relay.dns.set("mx%d.relay.example" % i, {"A": ["127.0.0.%d" % (i + 1)]})
+    mxs = [relay.mx("127.0.0.%d" % (i + 1), greeting="421 4.3.2 busy") for i in (1, 2, 3)]
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][0] == "defer"
+    assert [m.connections for m in mxs] == [1, 1, 0]
+
+
+def test_address_limit(relay):
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example")]})
+    relay.dns.set("mx1.relay.example", {"A": ["127.0.0.%d" % i for i in range(2, 12)]})
+    r = relay.probe("relay.example", ["a@relay.example"],
+                    config={"relay": {"mx_address_limit": 3}})
+    assert r["rcpts"]["a@relay.example"][0] == "defer"
+    assert relay.stderr.count("Connection refused") == 3
+
+
+# --- connection reuse ------------------------------------------------------------
+
+def test_connection_reuse(relay):
+    mx = one_mx(relay)
+    runs = relay.probe("relay.example", ["a@relay.example"], args=["-r", "3"])
+    assert [classes(r) for r in runs] == [{"a@relay.example": "sent"}] * 3
+    assert mx.connections == 1 and len(mx.messages) == 3
+    assert not any(c.startswith("RSET") for c in mx.commands)
+
+
+def test_connection_reuse_limit_and_cache_time(relay):
+    mx = one_mx(relay)
+    relay.probe("relay.example", ["a@relay.example"], args=["-r", "3"],
+                config={"relay": {"connection_reuse_limit": 1}})
+    assert mx.connections == 3
+    mx2 = one_mx(relay, port=free_port())
+    relay.config["relay"]["port"] = mx2.port
+    relay.probe("relay.example", ["a@relay.example"], args=["-r", "2", "-w", "1500"],
+                config={"relay": {"connection_cache_time": "1s"}})
+    assert mx2.connections == 2 and mx2.commands.count("QUIT") == 2
+
+
+def test_stale_reused_session_retried_fresh(relay):
+    mx = one_mx(relay, misbehave="close_after_txn")
+    runs = relay.probe("relay.example", ["a@relay.example"], args=["-r", "2"])
+    assert [classes(r) for r in runs] == [{"a@relay.example": "sent"}] * 2
+    assert mx.connections == 2 and len(mx.messages) == 2
+    assert not runs[1]["site_fail"]
+
+
+# --- STARTTLS and AUTH ------------------------------------------------------------
+
+@pytest.fixture
+def certs(sandbox):
+    good = make_cert(sandbox.dir, "mx1", cn="mx1.relay.example")
+    wrong = make_cert(sandbox.dir, "wrong", cn="wrong.example")
+    return {"good": good, "wrong": wrong}
+
+
+def test_starttls_may(relay, certs):
+    mx = one_mx(relay, tls=certs["good"])
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert classes(r) == {"a@relay.example": "sent"}
+    assert r["tls"].startswith("TLSv1.") and r["tls"].endswith("unverified")
+    assert mx.messages[0]["tls"]
+    # EHLO again after TLS (RFC 3207 4.2)
+    assert [c.split()[0] for c in mx.commands[:3]] == ["EHLO", "STARTTLS", "EHLO"]
+
+
+def test_starttls_may_without_offer_is_plaintext(relay):
+    mx = one_mx(relay)
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert classes(r) == {"a@relay.example": "sent"} and r["tls"] == "none"
+
+
+def test_starttls_none_never_tries(relay, certs):
+    mx = one_mx(relay, tls=certs["good"])
+    r = relay.probe("relay.example", ["a@relay.example"], args=["-t", "none"])
+    assert classes(r) == {"a@relay.example": "sent"} and r["tls"] == "none"
+    assert "STARTTLS" not in mx.commands
+
+
+def test_encrypt_refuses_plaintext_mx(relay):
+    mx = one_mx(relay)
+    r = relay.probe("relay.example", ["a@relay.example"], args=["-t", "encrypt"])
+    cls, code, status, text = r["rcpts"]["a@relay.example"]
+    assert (cls, status) == ("defer", "4.7.4") and "TLS is required" in text
+    assert mx.messages == [] and r["site_fail"]
+
+
+def test_verify_accepts_right_name(relay, certs):
+    mx = one_mx(relay, tls=certs["good"])
+    r = relay.probe("relay.example", ["a@relay.example"], args=["-t", "verify"],
+                    config={"relay": {"tls": {"ca_file": certs["good"][0]}}})
+    assert classes(r) == {"a@relay.example": "sent"} and r["tls"].endswith(" verified")
+
+
+def test_verify_refuses_wrong_name(relay, certs):
+    mx = one_mx(relay, tls=certs["wrong"])
+    r = relay.probe("relay.example", ["a@relay.example"], args=["-t", "verify"],
+                    config={"relay": {"tls": {"ca_file": certs["wrong"][0]}}})
+    cls, code, status, text = r["rcpts"]["a@relay.example"]
+    assert (cls, status) == ("defer", "4.7.5") and "certificate verify failed" in text
+    assert mx.messages == [] and not r["tls_failed"]
+
+
+def test_may_handshake_failure_sets_tls_failed(relay, certs, sandbox):
+    # a server whose "certificate" cannot be used: the handshake fails
+    bad = (certs["good"][0], certs["wrong"][1])       # key does not match
+    mx = one_mx(relay, tls=bad)
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][0] == "defer" and r["tls_failed"]
+    # the runner's retry: no STARTTLS
+    r = relay.probe("relay.example", ["a@relay.example"], args=["-N"])
+    assert classes(r) == {"a@relay.example": "sent"} and r["tls"] == "none"
+
+
+def test_starttls_response_injection_aborts(relay, certs):
+    mx = one_mx(relay, tls=certs["good"], misbehave="inject")
+    r = relay.probe("relay.example", ["a@relay.example"])
+    cls, code, status, text = r["rcpts"]["a@relay.example"]
+    assert cls == "defer" and "injection" in text
+    assert "possible injection" in relay.stderr and mx.messages == []
+
+
+def test_auth_to_smarthost_over_tls(relay, certs):
+    smart = relay.mx("127.0.0.7", tls=certs["good"], auth=("relayuser", "s3cret-pw"))
+    r = relay.probe("[127.0.0.7]", ["a@far.example"], args=["-a", "relayuser:s3cret-pw"])
+    assert classes(r) == {"a@far.example": "sent"}
+    assert smart.auth_ok == [("PLAIN", "relayuser", True)]
+    assert "s3cret-pw" not in relay.stderr
+
+
+def test_auth_wrong_password_defers(relay, certs):
+    smart = relay.mx("127.0.0.7", tls=certs["good"], auth=("relayuser", "s3cret-pw"))
+    r = relay.probe("[127.0.0.7]", ["a@far.example"], args=["-a", "relayuser:nope-pw"])
+    cls, code, status, text = r["rcpts"]["a@far.example"]
+    assert cls == "defer" and code == 535 and smart.messages == []
+    assert "nope-pw" not in relay.stderr
+
+
+def test_auth_refused_without_tls(relay):
+    smart = relay.mx("127.0.0.7", auth=("relayuser", "s3cret-pw"))
+    r = relay.probe("[127.0.0.7]", ["a@far.example"], args=["-a", "relayuser:s3cret-pw"])
+    cls, code, status, text = r["rcpts"]["a@far.example"]
+    assert cls == "defer" and "without TLS" in text
+    assert not any(c.startswith("AUTH") for c in smart.commands)

@@ -598,3 +598,149 @@ def test_auth_refused_without_tls(relay):
     cls, code, status, text = r["rcpts"]["a@far.example"]
     assert cls == "defer" and "without TLS" in text
     assert not any(c.startswith("AUTH") for c in smart.commands)
+
+
+# --- DANE (RFC 7672): a DNSSEC-signed zone served by nsd ----------------------------
+
+def _spki_sha256(cert):
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"],
+                         check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                         check=True, capture_output=True).stdout
+    import hashlib
+    return hashlib.sha256(der).hexdigest()
+
+
+class SignedZone:
+    """dane.example, signed with ldns-signzone, served by nsd on a high port."""
+
+    def __init__(self, sandbox, port, cert):
+        import shutil
+        from fakedns import _free_port
+        for tool in ("nsd", "ldns-keygen", "ldns-signzone"):
+            if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
+                pytest.skip("needs %s (packages nsd, ldnsutils)" % tool)
+        self.dir = sandbox.path("dane")
+        os.makedirs(self.dir)
+        good = _spki_sha256(cert)
+        zone = """$ORIGIN dane.example.
+$TTL 300
+@ IN SOA ns.dane.example. host.dane.example. 1 3600 600 86400 300
+@ IN NS ns.dane.example.
+ns IN A 127.0.0.1
+@ IN MX 10 mx1.dane.example.
+mx1 IN A 127.0.0.2
+_{p}._tcp.mx1 IN TLSA 3 1 1 {good}
+bad IN MX 10 mx2.dane.example.
+mx2 IN A 127.0.0.3
+_{p}._tcp.mx2 IN TLSA 3 1 1 {wrong}
+notlsa IN MX 10 mx4.dane.example.
+mx4 IN A 127.0.0.5
+bogus IN MX 10 mx3.dane.example.
+mx3 IN A 127.0.0.4
+_{p}._tcp.mx3 IN TLSA 3 1 1 {good}
+""".format(p=port, good=good, wrong="00" * 32)
+        zf = os.path.join(self.dir, "dane.example.zone")
+        with open(zf, "w") as f:
+            f.write(zone)
+
+        def run(*a):
+            return subprocess.run(list(a), cwd=self.dir, check=True, capture_output=True,
+                                  text=True).stdout.strip()
+        ksk = run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "dane.example")
+        zsk = run("ldns-keygen", "-a", "ECDSAP256SHA256", "dane.example")
+        run("ldns-signzone", zf, ksk, zsk)
+        self.anchor = os.path.join(self.dir, ksk + ".ds")
+        # mx3's TLSA changed after signing: its signature no longer fits (bogus)
+        signed = zf + ".signed"
+        with open(signed) as f:
+            text = f.read()
+        marker = "_%d._tcp.mx3.dane.example.\t300\tIN\tTLSA\t3 1 1 %s" % (port, good)
+        assert marker in text, text[:2000]
+        text = text.replace(marker, marker[:-4] + "beef")
+        with open(signed, "w") as f:
+            f.write(text)
+        self.port = _free_port()
+        with open(os.path.join(self.dir, "nsd.conf"), "w") as f:
+            f.write("""server:
+  ip-address: 127.0.0.1@{port}
+  port: {port}
+  username: ""
+  chroot: ""
+  zonesdir: "{d}"
+  pidfile: "{d}/nsd.pid"
+  xfrdfile: "{d}/xfrd.state"
+  zonelistfile: "{d}/zone.list"
+  database: ""
+  logfile: "{d}/nsd.log"
+remote-control:
+  control-enable: no
+zone:
+  name: dane.example
+  zonefile: dane.example.zone.signed
+""".format(port=self.port, d=self.dir))
+        nsd = "nsd" if shutil.which("nsd") else "/usr/sbin/nsd"
+        self.proc = subprocess.Popen([nsd, "-d", "-c", os.path.join(self.dir, "nsd.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from dnslib import DNSRecord
+        for _ in range(100):
+            try:
+                DNSRecord.question("dane.example", "SOA").send("127.0.0.1", self.port,
+                                                                timeout=0.2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("nsd did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def dane(relay, certs, sandbox):
+    z = SignedZone(sandbox, relay.port, certs["good"][0])
+    relay.config["relay"]["dns_servers"] = ["127.0.0.1@%d" % z.port]
+    relay.config["relay"]["dnssec_trust_anchor"] = z.anchor
+    relay.config["relay"]["tls"]["security_level"] = "dane"
+    yield z
+    z.stop()
+
+
+def test_dane_matching_tlsa(relay, certs, dane):
+    mx = relay.mx("127.0.0.2", tls=certs["good"])
+    r = relay.probe("dane.example", ["a@dane.example"])
+    assert classes(r) == {"a@dane.example": "sent"}, relay.stderr
+    assert r["tls"].endswith(" dane") and mx.messages[0]["tls"]
+
+
+def test_dane_mismatched_tlsa_refused(relay, certs, dane):
+    mx = relay.mx("127.0.0.3", tls=certs["good"])
+    r = relay.probe("bad.dane.example", ["a@bad.dane.example"])
+    cls, code, status, text = r["rcpts"]["a@bad.dane.example"]
+    assert (cls, status) == ("defer", "4.7.5") and mx.messages == []
+
+
+def test_dane_no_tlsa_is_opportunistic(relay, certs, dane):
+    mx = relay.mx("127.0.0.5", tls=certs["good"])
+    r = relay.probe("notlsa.dane.example", ["a@notlsa.dane.example"])
+    assert classes(r) == {"a@notlsa.dane.example": "sent"}
+    assert r["tls"].endswith(" unverified")
+
+
+def test_dane_bogus_tlsa_never_downgrades(relay, certs, dane):
+    mx = relay.mx("127.0.0.4", tls=certs["good"])
+    r = relay.probe("bogus.dane.example", ["a@bogus.dane.example"])
+    cls, code, status, text = r["rcpts"]["a@bogus.dane.example"]
+    assert (cls, status) == ("defer", "4.7.5") and "TLSA" in text
+    assert mx.connections == 0
+
+
+def test_dane_encrypt_when_tlsa_server_has_no_starttls(relay, dane):
+    mx = relay.mx("127.0.0.2")          # secure TLSA, but no STARTTLS offered
+    r = relay.probe("dane.example", ["a@dane.example"])
+    assert r["rcpts"]["a@dane.example"][:3] == ("defer", 0, "4.7.4") and mx.messages == []

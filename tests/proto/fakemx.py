@@ -105,7 +105,8 @@ class FakeMX:
         "bare_lf"          replies end with LF only
         "code_change"      a multi-line EHLO reply whose code changes
         "drip"             the reply to the final dot arrives a byte every
-                           drip_interval seconds, forever
+                           drip_interval seconds, as lines "250-2.0.0 drip"
+                           that never end
         "close_after_X"    close the connection after command X (EHLO, MAIL,
                            RCPT, DATA, DOT: the final dot), without replying
         "421_at_X"         reply 421 to command X and close
@@ -264,7 +265,8 @@ class FakeMX:
                     self._reply(c, "421 4.3.2 shutting down")
                     return
                 if mb == "drip":
-                    for ch in b"250 2.0.0 queued as DRIP\r\n" * 1000:
+                    # a multi-line reply: each line is quick, the whole is not
+                    for ch in b"250-2.0.0 drip\r\n" * 1000:
                         if self.stopping.is_set():
                             return
                         c.send(bytes([ch]))

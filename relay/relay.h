@@ -120,9 +120,10 @@ struct relay_engine;
 struct config;
 
 /*
- * The worker must ignore SIGPIPE (a server that closes while we write is
- * an error return, not a signal). The engine uses a libunbound resolver
- * thread; it opens no file once made, so chroot and privdrop may follow.
+ * relay_engine_new sets SIGPIPE to be ignored in the worker (a server
+ * that closes while we write is an error return, not a signal). The
+ * engine uses a libunbound resolver thread; it opens no file once made,
+ * so chroot and privdrop may follow.
  *
  * Makes the engine for one relay worker from cfg's relay.* settings: the
  * libunbound context (relay.dns_servers or /etc/resolv.conf, trust anchor),

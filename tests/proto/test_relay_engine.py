@@ -764,3 +764,55 @@ def test_dane_inside_chroot(relay, certs, dane, sandbox):
     relay.mx("127.0.0.2", tls=certs["good"])
     r = relay.probe("dane.example", ["a@dane.example"], args=["-C", sandbox.path("empty")])
     assert classes(r) == {"a@dane.example": "sent"} and r["tls"].endswith(" dane")
+
+
+# --- more of the same, per setting ---------------------------------------------------
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize("sender,cls,code", [("p553-s@x.example", "bounce", 553),
+                                             ("t450-s@x.example", "defer", 450)])
+def test_mail_refused_applies_to_all(relay, pipelining, sender, cls, code):
+    mx = one_mx(relay, ehlo=["8BITMIME"] + (["PIPELINING"] if pipelining else []))
+    r = relay.probe("relay.example", ["a@relay.example", "b@relay.example"], args=["-s", sender])
+    assert {a: v[:2] for a, v in r["rcpts"].items()} == \
+        {"a@relay.example": (cls, code), "b@relay.example": (cls, code)}
+    assert mx.messages == [] and not r["site_fail"]
+    assert any(c.startswith("RCPT") for c in mx.commands) == pipelining
+
+
+def test_null_sender(relay):
+    mx = one_mx(relay)
+    r = relay.probe("relay.example", ["a@relay.example"], args=["-s", ""])
+    assert classes(r) == {"a@relay.example": "sent"}
+    assert mx.messages[0]["mail"].startswith("<>")
+
+
+@pytest.mark.parametrize("pref,families", [("ipv4", "4466"), ("ipv6", "6644"),
+                                           ("any", "6464")])
+def test_address_preference(relay, pref, families):
+    # (libunbound rotates the order within an RRset: only families are fixed)
+    relay.dns.set("relay.example", {"MX": [(10, "mx1.relay.example")]})
+    relay.dns.set("mx1.relay.example", {"A": ["127.0.0.2", "127.0.0.3"],
+                                        "AAAA": ["::1", "::2"]})
+    r = relay.probe("relay.example", ["a@relay.example"],
+                    config={"relay": {"address_preference": pref}})
+    tried = re.findall(r"connect to mx1.relay.example \[([^\]]+)\]", relay.stderr)
+    assert "".join("6" if ":" in a else "4" for a in tried) == families, tried
+    assert sorted(tried) == ["127.0.0.2", "127.0.0.3", "::1", "::2"]
+
+
+def test_auth_login_when_plain_not_offered(relay, certs):
+    smart = relay.mx("127.0.0.7", tls=certs["good"], auth=("relayuser", "s3cret-pw"),
+                     auth_mechs="LOGIN")
+    r = relay.probe("[127.0.0.7]", ["a@far.example"], args=["-a", "relayuser:s3cret-pw"])
+    assert classes(r) == {"a@far.example": "sent"}
+    assert smart.auth_ok == [("LOGIN", "relayuser", True)]
+
+
+def test_tls_min_protocol(relay, certs):
+    mx = one_mx(relay, tls=certs["good"], tls_max="TLSv1_2")
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert classes(r) == {"a@relay.example": "sent"} and r["tls"].startswith("TLSv1.2 ")
+    r = relay.probe("relay.example", ["a@relay.example"],
+                    config={"relay": {"tls": {"min_protocol": "TLSv1.3"}}})
+    assert r["rcpts"]["a@relay.example"][0] == "defer" and r["tls_failed"]

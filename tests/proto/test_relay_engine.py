@@ -640,6 +640,9 @@ mx4 IN A 127.0.0.5
 bogus IN MX 10 mx3.dane.example.
 mx3 IN A 127.0.0.4
 _{p}._tcp.mx3 IN TLSA 3 1 1 {good}
+unusable IN MX 10 mx5.dane.example.
+mx5 IN A 127.0.0.6
+_{p}._tcp.mx5 IN TLSA 1 1 1 {good}
 """.format(p=port, good=good, wrong="00" * 32)
         zf = os.path.join(self.dir, "dane.example.zone")
         with open(zf, "w") as f:
@@ -741,6 +744,18 @@ def test_dane_bogus_tlsa_never_downgrades(relay, certs, dane):
     assert mx.connections == 0
 
 
+def test_dane_only_unusable_tlsa_encrypts_unauthenticated(relay, certs, dane):
+    # RFC 7672 2.2: PKIX-EE (1) is unusable for SMTP; TLS is still a must
+    mx = relay.mx("127.0.0.6", tls=certs["wrong"])
+    r = relay.probe("unusable.dane.example", ["a@unusable.dane.example"])
+    assert classes(r) == {"a@unusable.dane.example": "sent"}, r
+    assert r["tls"].endswith(" unverified") and mx.messages[0]["tls"]
+    mx.stop()
+    mx = relay.mx("127.0.0.6")
+    r = relay.probe("unusable.dane.example", ["a@unusable.dane.example"])
+    assert r["rcpts"]["a@unusable.dane.example"][:3] == ("defer", 0, "4.7.4")
+
+
 def test_dane_encrypt_when_tlsa_server_has_no_starttls(relay, dane):
     mx = relay.mx("127.0.0.2")          # secure TLSA, but no STARTTLS offered
     r = relay.probe("dane.example", ["a@dane.example"])
@@ -778,6 +793,14 @@ def test_mail_refused_applies_to_all(relay, pipelining, sender, cls, code):
         {"a@relay.example": (cls, code), "b@relay.example": (cls, code)}
     assert mx.messages == [] and not r["site_fail"]
     assert any(c.startswith("RCPT") for c in mx.commands) == pipelining
+
+
+def test_overlong_command_bounces_without_overflow(relay):
+    mx = one_mx(relay)
+    orcpt = "rfc822;" + "x" * 3000 + "@relay.example"
+    r = relay.probe("relay.example", ["a@relay.example;FAILURE;" + orcpt])
+    assert r["rcpts"]["a@relay.example"][:3] == ("bounce", 0, "5.5.2")
+    assert mx.messages == []
 
 
 def test_null_sender(relay):

@@ -839,3 +839,15 @@ def test_tls_min_protocol(relay, certs):
     r = relay.probe("relay.example", ["a@relay.example"],
                     config={"relay": {"tls": {"min_protocol": "TLSv1.3"}}})
     assert r["rcpts"]["a@relay.example"][0] == "defer" and r["tls_failed"]
+
+
+def test_no_mx_host_has_an_address_bounces(relay):
+    relay.dns.set("relay.example", {"MX": [(10, "gone1.relay.example"),
+                                           (20, "gone2.relay.example")]})
+    relay.dns.set("gone2.relay.example", {"TXT": []})      # exists, no address
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][:3] == ("bounce", 0, "5.4.4")
+    # one MX host that cannot be looked up now: only deferred
+    relay.dns.set("gone2.relay.example", "SERVFAIL")
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][:3] == ("defer", 0, "4.4.3")

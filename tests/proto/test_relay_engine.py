@@ -21,7 +21,8 @@ from tlstest import make_cert
 
 PROBE = os.path.join(BUILDDIR, "tests", "relay_probe")
 LINE = re.compile(r"rcpt (\S+) (sent|defer|bounce) (-?\d+) (\S+) ?(.*)$")
-SESSION = re.compile(r'session host=(\S+) addr=(\S+) tls="([^"]*)" site_fail=(\d) tls_failed=(\d)$')
+SESSION = re.compile(r'session host=(\S+) addr=(\S+) tls="([^"]*)" site_fail=(\d) tls_failed=(\d)'
+                     r' dsn=(\d)$')
 
 MSG = b"Subject: test\n\nhello\n"
 
@@ -76,7 +77,7 @@ class Relay:
             assert m, line
             runs.append({"rcpts": cur, "host": m.group(1), "addr": m.group(2),
                          "tls": m.group(3), "site_fail": m.group(4) == "1",
-                         "tls_failed": m.group(5) == "1"})
+                         "tls_failed": m.group(5) == "1", "dsn": m.group(6) == "1"})
             cur = {}
         print(self.stderr)
         return runs if len(runs) > 1 else runs[0]
@@ -312,6 +313,7 @@ def test_mail_params_size_body_smtputf8_dsn(relay):
     assert "ENVID=ENV+2B1" in mail
     assert mx.messages[0]["rcpts"] == ["<a@relay.example> NOTIFY=SUCCESS,FAILURE "
                                        "ORCPT=rfc822;a+40x@relay.example"]
+    assert r["dsn"]
 
 
 def test_no_dsn_params_without_dsn(relay):
@@ -322,6 +324,7 @@ def test_no_dsn_params_without_dsn(relay):
     assert classes(r) == {"a@relay.example": "sent"}
     assert mx.messages[0]["rcpts"] == ["<a@relay.example>"]
     assert "ENVID" not in mx.messages[0]["mail"] and "SIZE" not in mx.messages[0]["mail"]
+    assert not r["dsn"]
 
 
 def test_size_too_big_bounces(relay):

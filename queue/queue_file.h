@@ -8,9 +8,14 @@
  * fixed layout so that their status byte and maildrop offset can be
  * rewritten in place with one pwrite():
  *
- *	R s 00000000000000000000 user original-recipient
+ *	R s 00000000000000000000 user original-recipient [n=SFD] [o=ORCPT]
  *	  ^ status (QRCPT_*)
  *	    ^ 20-digit offset: the maildrop size before a delivery attempt
+ *
+ * Version 2 (written now; V 1 files are still read) adds the W line
+ * (delay notice time, 15 digits, rewritten in place), F (BODY, SMTPUTF8,
+ * RET), E (ENVID) and the NOTIFY/ORCPT tail of R lines; doc/HACKING.md,
+ * "The queue", has the whole format.
  */
 #ifndef MAILD_QUEUE_FILE_H
 #define MAILD_QUEUE_FILE_H

@@ -1005,8 +1005,7 @@ fmt_age(long long sec, char *buf, size_t size)
 
 /* One message of the listing: fd is dir/id, open. 0, or -1 unreadable. */
 static int
-list_one(const struct config *cfg, int qfd, int fd, const char *dir,
-    FILE *fp)
+list_one(int qfd, int fd, const char *dir, FILE *fp)
 {
 	struct queue_env	 env;
 	struct reason		 r;
@@ -1049,7 +1048,6 @@ list_one(const struct config *cfg, int qfd, int fd, const char *dir,
 			    rc->remote_mta ? rc->remote_mta : "");
 		fprintf(fp, "%51s next attempt: %s\n", "", next);
 	}
-	(void)cfg;
 	queue_env_free(&env);
 	return 0;
 }
@@ -1084,7 +1082,7 @@ queue_list(const struct config *cfg, FILE *fp)
 			if ((fd = open(path, O_RDONLY | O_NOFOLLOW |
 			    O_CLOEXEC)) == -1)
 				continue;
-			if (list_one(cfg, qfd, fd, dirs[k], fp) == 0)
+			if (list_one(qfd, fd, dirs[k], fp) == 0)
 				count++;
 			close(fd);
 		}

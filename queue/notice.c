@@ -195,17 +195,19 @@ notice_send(const struct config *cfg, const struct aliases *al, int qfd,
 	struct queue_env	 benv;
 	struct mailaddr		 dest;
 	char			**strs, *pm = NULL, *envid = NULL;
-	const char		*dest_text;
+	const char		*dest_text, *route;
 	size_t			 i, ns = 0;
 	int			 code, ret = -1;
 
 	new_qid[0] = '\0';
+	/* postmaster: RFC 5321 4.5.1's <Postmaster>, ours whatever the domain */
 	if (to_postmaster) {
 		pm = xasprintf("postmaster@%s", cfg->hostname);
 		dest_text = pm;
+		route = "Postmaster";
 	} else
-		dest_text = env->sender;
-	if (addr_parse_mailbox(dest_text, strlen(dest_text), ADDR_UTF8 |
+		dest_text = route = env->sender;
+	if (addr_parse_mailbox(route, strlen(route), ADDR_UTF8 |
 	    ADDR_ALLOW_POSTMASTER, &dest, r) == -1 || resolve_rcpt(cfg, al,
 	    &dest, true, &to, &code, r) == -1) {
 		resolve_list_free(&to);
@@ -275,6 +277,7 @@ notice_send(const struct config *cfg, const struct aliases *al, int qfd,
 	memset(&benv, 0, sizeof(benv));
 	benv.arrival = time(NULL);
 	benv.sender = "";
+	benv.flags = to_postmaster ? QUEUE_F_POSTMASTER : 0;
 	benv.client = "localhost";
 	benv.helo = cfg->hostname;
 	benv.nrcpts = to.n;

@@ -63,6 +63,13 @@ _Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
  */
 #define QUEUE_NOTIFY_FIFO	"notify"
 
+/*
+ * struct queue_env.flags beyond RELAY_F_* (relay/relay.h): a notice to
+ * postmaster about a double bounce, which is never reported again if it
+ * fails too (F line word "postmaster-notice").
+ */
+#define QUEUE_F_POSTMASTER	0x100
+
 /* Bounds of the V 2 fields (decoded) and of the defer/ texts. */
 #define QUEUE_ENVID_MAX		SMTP_ENVID_MAX	/* RFC 3461 4.4: 100 */
 #define QUEUE_ORCPT_MAX		(3 * SMTP_ORCPT_MAX)	/* xtext of 500 */

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -158,20 +157,6 @@ postpone(struct runner *rn, const char *qid)
 
 
 /*
- * Whether a failed recipient is postmaster here: a double bounce about
- * the postmaster's own notice is not sent again (it would loop).
- */
-static bool
-is_postmaster(const struct config *cfg, const char *addr)
-{
-	const char	*at = strrchr(addr, '@');
-
-	return at != NULL && (size_t)(at - addr) == 10 &&
-	    strncasecmp(addr, "postmaster", 10) == 0 &&
-	    strcasecmp(at + 1, cfg->hostname) == 0;
-}
-
-/*
  * Bounces the recipients listed in idx (n of them): a DSN to the sender
  * for those whose NOTIFY wants one (none for the null sender: a double
  * bounce is dropped, and postmaster told if so configured), and marks
@@ -191,10 +176,9 @@ bounce(struct runner *rn, int qfd, struct queue_env *env, const size_t *idx,
 	if (bounce_is_dsn_sender(env->sender)) {
 		log_info("id=%s: not bouncing a bounce (null sender); "
 		    "dropping %zu recipient(s)", env->id, n);
-		for (i = 0; i < n; i++)
-			if (is_postmaster(cfg, env->rcpts[idx[i]].addr))
-				break;
-		if (cfg->queue.double_bounce_to_postmaster && i == n) {
+		/* never about postmaster's own notice: that would loop */
+		if (cfg->queue.double_bounce_to_postmaster &&
+		    !(env->flags & QUEUE_F_POSTMASTER)) {
 			if (notice_send(cfg, rn->al, qfd, env, idx, n,
 			    BOUNCE_FAILED, true, qid, &r) < 0)
 				log_warnx("id=%s: cannot tell postmaster "

@@ -400,13 +400,29 @@ def test_null_sender_mail_has_the_shorter_lifetime(make_maild):
 
 
 def test_double_bounce_goes_to_postmaster_when_asked(make_maild):
-    m = make_maild(config={"queue": {"double_bounce_to_postmaster": True},
-                           "aliases": ""})
+    m = make_maild(config={"queue": {"double_bounce_to_postmaster": True}})
     with held_maildrop(m, "carol"):
         assert txn(m, "<>", ["<carol@example.test>"], msg("a bounce"))[0] == 250
         m.wait_log(r"deferred to=<carol@example\.test>")
         (qid,) = wait_for(lambda: queue_files(m, "deferred"), what="deferred file")
         age_queued(m, qid, 6 * 86400)
         m.wait_log(r"id=%s: not bouncing a bounce" % qid)
-        # postmaster without an alias is root
-        m.wait_log(r"id=%s: bounce id=\w+ to=<postmaster@mx\.example\.test>" % qid)
+        nid = m.wait_log(r"id=%s: bounce id=(\w+) to=<postmaster@mx\.example\.test>"
+                         % qid).group(1)
+    # postmaster, without an alias, is root
+    m.wait_log(r"id=%s: delivered to=<postmaster@mx\.example\.test> user=root" % nid)
+    (n,) = wait_messages(m, "root", 1)
+    assert "Final-Recipient: rfc822; carol@example.test" in report(n)
+
+
+def test_postmaster_notice_that_fails_is_not_reported_again(make_maild):
+    m = make_maild(start=False, config={"queue": {"double_bounce_to_postmaster": True}})
+    qid = make_qid(1008)
+    plant(m, "active", qid, queue_file(qid, "", [
+        ("-", "ghost", "ghost@example.test", "")], b"Subject: x\n\nx\n",
+        flags="postmaster-notice"))
+    m.start()
+    m.wait_log(r"id=%s: not bouncing a bounce" % qid)
+    m.wait_log(r"id=%s: removed" % qid)
+    time.sleep(0.5)
+    assert "bounce id=" not in m.log()

@@ -239,6 +239,26 @@ def test_hop_limit_at_data(maild):
     assert got["Subject"] == "just"
 
 
+def test_hop_limit_with_bdat(maild):
+    for n, want in ((51, 554), (50, 250)):
+        data = (received(n) + "Subject: chunked\r\n\r\nx\r\n").encode()
+        c = connect(maild)
+        ehlo(c)
+        c.cmd("MAIL FROM:<s@example.org>")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("RCPT TO:<bob@example.test>")
+        assert c.smtp_reply()[0] == 250
+        half = len(data) // 2
+        c.send(("BDAT %d\r\n" % half).encode() + data[:half])
+        assert c.smtp_reply()[0] == 250
+        c.send(("BDAT %d LAST\r\n" % (len(data) - half)).encode() + data[half:])
+        code, lines = c.smtp_reply()
+        assert code == want, (n, lines)
+        if want == 554:
+            assert lines[0].startswith("5.4.6")
+    wait_messages(maild, "bob", 1)
+
+
 def test_hop_limit_smaller_setting_and_folded_lines(make_maild):
     m = make_maild(config={"smtp": {"hop_limit": 3}})
     # folded continuation lines and a "Received:" in the body do not count
@@ -323,6 +343,12 @@ def test_reason_and_next_attempt_listed_and_kept_in_defer(make_maild):
         assert re.search(r"- <alice@example\.test>\n\s+last: 4\.\d\.\d .*in use", out), out
         assert re.search(r"next attempt: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in (59m|1h00m)\)",
                          out), out
+        # "maild queue delete" takes the reasons away with the message
+        r = subprocess.run([MAILD, "-c", m.conf, "queue", "delete", qid], capture_output=True,
+                           text=True, env=m.sb.env(), timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert not os.path.exists(dfile)
+        assert queue_files(m, "deferred") == []
 
 
 def test_garbage_defer_file_is_ignored(make_maild):

@@ -103,6 +103,12 @@ def test_ehlo_offers_dsn_and_parameters_reach_the_queue(maild):
                             msg("dsn params"), c=c))
         maild.wait_log(r"id=%s: deferred to=<bob@example\.test>" % qid)
         data = open(maild.sb.path("queue", "deferred", qid), "rb").read()
+        show = subprocess.run([MAILD, "-c", maild.conf, "queue", "show", qid],
+                              capture_output=True, text=True, env=maild.sb.env(),
+                              timeout=30).stdout
+        assert "DSN:       BODY=8BITMIME RET=HDRS ENVID=QQ+2B314" in show, show
+        assert re.search(r"<bob@example\.test> pending user=bob notify=SD "
+                         r"orcpt=rfc822;Bob\+2BX@example\.test\n\s+last: 4\.", show), show
     env = data[:data.index(b"\n\n") + 1].decode()
     assert env.startswith("V 2\n")
     assert re.search(r"^W 0{15}$", env, re.M)

@@ -196,6 +196,25 @@ def test_notify_never_suppresses_the_bounce(make_maild):
              what="empty queue")
 
 
+def test_ret_hdrs_bounce_returns_only_the_header(make_maild):
+    m = make_maild(start=False)
+    qid = make_qid(1009)
+    plant(m, "active", qid, queue_file(qid, "alice@example.test", [
+        ("-", "ghost", "ghost@example.test", " o=rfc822;gh+2Bost@example.test")],
+        b"Subject: secret plans\n\nthe body stays here\n", flags="ret=hdrs",
+        envid="E+2B1"))
+    m.start()
+    (b,) = wait_messages(m, "alice", 1)
+    assert b["Subject"] == "Undelivered Mail Returned to Sender"
+    text = report(b)
+    assert "Original-Envelope-Id: E+1" in text
+    assert "Original-Recipient: rfc822; gh+ost@example.test" in text
+    third = b.get_payload()[2]
+    assert third.get_content_type() == "text/rfc822-headers"
+    assert "Subject: secret plans" in third.as_string()
+    assert "the body stays here" not in b.as_string()
+
+
 def test_notify_never_only_gives_no_bounce_at_all(make_maild):
     m = make_maild(start=False)
     qid = make_qid(1002)

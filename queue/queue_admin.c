@@ -723,7 +723,7 @@ cmd_show(const struct config *cfg, int argc, char *argv[])
 	struct reason		 r;
 	struct tm		 tm;
 	char			 path[QUEUE_RELPATH_MAX], when[64];
-	char			 raw[SHOW_LINE_MAX], nl[8];
+	char			 raw[SHOW_LINE_MAX], nl[QUEUE_NOTIFY_SIZE];
 	char			 safe[SHOW_LINE_MAX * 4 + 8];
 	FILE			*fp;
 	size_t			 i, shown = 0;

@@ -314,7 +314,7 @@ want(struct runner *rn, const char *dir, const char *qid)
 static bool
 too_many_hops(const struct config *cfg, struct qitem *q)
 {
-	long	n = hop_count_file(q->fd, q->env.body_off, q->env.body_len);
+	long	n = notice_hops_file(q->fd, q->env.body_off, q->env.body_len);
 
 	if (n > (long)cfg->smtp.hop_limit + 1) {
 		log_warnx("id=%s: %ld Received: header fields, smtp.hop_limit "

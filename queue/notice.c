@@ -202,7 +202,7 @@ notice_send(const struct config *cfg, const struct aliases *al, int qfd,
 	int			 code, ret = -1;
 
 	new_qid[0] = '\0';
-	/* postmaster: RFC 5321 4.5.1's <Postmaster>, ours whatever the domain */
+	/* RFC 5321 4.5.1's <Postmaster>: ours, whatever the host name */
 	if (to_postmaster) {
 		pm = xasprintf("postmaster@%s", cfg->hostname);
 		dest_text = pm;

@@ -25,7 +25,7 @@
  */
 struct notice_hops {
 	unsigned	received;	/* fields seen so far */
-	unsigned	matched;	/* of "received:" at this line's start */
+	unsigned	matched;	/* of "received:", at a line's start */
 	bool		skipping;	/* the rest of a line that is not one */
 	bool		done;		/* past the header section */
 };

@@ -907,7 +907,8 @@ defer_status_valid(const char *s)
 		else
 			return false;
 	}
-	return dots == 2 && digits > 0 && i < sizeof(((struct reason *)0)->status);
+	return dots == 2 && digits > 0 &&
+	    i < sizeof(((struct reason *)0)->status);
 }
 
 /* Whether a decoded text is fit for a log line or a DSN. */

@@ -980,7 +980,8 @@ fmt_age(long long sec, char *buf, size_t size)
 		snprintf(buf, size, "%lldd%02lldh", sec / 86400,
 		    sec % 86400 / 3600);
 	else if (sec >= 3600)
-		snprintf(buf, size, "%lldh%02lldm", sec / 3600, sec % 3600 / 60);
+		snprintf(buf, size, "%lldh%02lldm", sec / 3600,
+		    sec % 3600 / 60);
 	else if (sec >= 60)
 		snprintf(buf, size, "%lldm", sec / 60);
 	else

@@ -8,9 +8,14 @@
  * fixed layout so that their status byte and maildrop offset can be
  * rewritten in place with one pwrite():
  *
- *	R s 00000000000000000000 user original-recipient
+ *	R s 00000000000000000000 user original-recipient [n=SFD] [o=ORCPT]
  *	  ^ status (QRCPT_*)
  *	    ^ 20-digit offset: the maildrop size before a delivery attempt
+ *
+ * Version 2 (written now; V 1 files are still read) adds the W line
+ * (delay notice time, 15 digits, rewritten in place), F (BODY, SMTPUTF8,
+ * RET), E (ENVID) and the NOTIFY/ORCPT tail of R lines; doc/HACKING.md,
+ * "The queue", has the whole format.
  */
 #ifndef MAILD_QUEUE_FILE_H
 #define MAILD_QUEUE_FILE_H
@@ -57,6 +62,18 @@ _Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
  * runner about a message it moved into active/.
  */
 #define QUEUE_NOTIFY_FIFO	"notify"
+
+/*
+ * struct queue_env.flags beyond RELAY_F_* (relay/relay.h): a notice to
+ * postmaster about a double bounce, which is never reported again if it
+ * fails too (F line word "postmaster-notice").
+ */
+#define QUEUE_F_POSTMASTER	0x100
+
+/* Bounds of the V 2 fields (decoded) and of the defer/ texts. */
+#define QUEUE_ENVID_MAX		SMTP_ENVID_MAX	/* RFC 3461 4.4: 100 */
+#define QUEUE_ORCPT_MAX		(3 * SMTP_ORCPT_MAX)	/* xtext of 500 */
+#define QUEUE_DIAG_MAX		1024
 
 struct queue_rcpt {
 	char	 status;
@@ -166,6 +183,18 @@ int	queue_rcpt_mark(int fd, struct queue_env *env, size_t i, char status,
 	    off_t mbox_off, bool sync);
 /* Rewrites the attempt counter in place. */
 int	queue_attempts_mark(int fd, struct queue_env *env, unsigned attempts);
+/*
+ * Rewrites the W line (delay notice sent at when) in place. -1 with
+ * EOPNOTSUPP for a V 1 file, which has no W line.
+ */
+int	queue_warned_mark(int fd, struct queue_env *env, time_t when);
+/*
+ * NOTIFY bits (DSN_NOTIFY_*) as the queue file's letters: N (never), or
+ * S, F, D in that order. Returns their number (0: not given), -1 if
+ * outsz < QUEUE_NOTIFY_SIZE.
+ */
+#define QUEUE_NOTIFY_SIZE	5	/* "SFD" and a NUL, with room */
+int	queue_notify_letters(unsigned notify, char *out, size_t outsz);
 
 /*
  * queue_dir/defer/ID: the last attempt's reason per recipient (status,

@@ -97,11 +97,11 @@ static const char original[] =
 static const struct bounce_rcpt rcpts[] = {
 	{ "bob@example.net", "bob@example.net", NULL, "5.1.1",
 	    "smtp; 550 5.1.1 <bob@example.net>: Recipient address rejected: "
-	    "User unknown in virtual mailbox table", "mx.example.net" },
+	    "User unknown in virtual mailbox table", "mx.example.net", 0 },
 	{ "carol@example.net", NULL, NULL, "4.4.7",
-	    "x-local; delivery time expired after 5 days", NULL },
+	    "x-local; delivery time expired after 5 days", NULL, 0 },
 	{ "j\xc3\xb6rg@example.net", "j\\x{F6}rg@example.net", "utf-8",
-	    "5.1.1", NULL, NULL },
+	    "5.1.1", NULL, NULL, 0 },
 };
 
 static void
@@ -242,6 +242,64 @@ START_TEST(test_full)
 }
 END_TEST
 
+/* A delay notice and a success report: the same report, other words. */
+START_TEST(test_kinds)
+{
+	struct bounce_info	bi;
+	struct bounce_rcpt	rc[nitems(rcpts)];
+	struct buf		b = { NULL, 0, 0, 0 };
+	struct reason		r;
+	int			fd = message_fd(original, sizeof(original) - 1);
+	const char		*p;
+	size_t			i, n;
+
+	memcpy(rc, rcpts, sizeof(rc));
+	for (i = 0; i < nitems(rc); i++)
+		rc[i].last_attempt = T0 - 60;
+	init_info(&bi, fd, sizeof(original) - 1);
+	bi.rcpts = rc;
+	bi.kind = BOUNCE_DELAYED;
+	bi.retry_until = T0 + 86400;
+	bi.headers_only = true;
+	ck_assert_int_eq(bounce_write(&bi, sink, &b, &r), 0);
+	check_lines(&b);
+	ck_assert_ptr_nonnull(strstr(b.p, "\nSubject: Delayed Mail (still "
+	    "being retried)\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "This is a warning only"));
+	ck_assert_ptr_nonnull(strstr(b.p, "will keep trying until Thu, 26 Nov "
+	    "2026 17:41:33 +0000."));
+	for (n = 0, p = b.p; (p = strstr(p, "\nAction: delayed\n")) != NULL;
+	    p++)
+		n++;
+	ck_assert_uint_eq(n, nitems(rc));
+	ck_assert_ptr_null(strstr(b.p, "Action: failed"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\nWill-Retry-Until: Thu, 26 Nov 2026 "
+	    "17:41:33 +0000\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\nLast-Attempt-Date: Wed, 25 Nov "
+	    "2026 17:40:33 +0000\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "Delayed Message Headers"));
+	free(b.p);
+
+	memset(&b, 0, sizeof(b));
+	bi.kind = BOUNCE_DELIVERED;
+	ck_assert_int_eq(bounce_write(&bi, sink, &b, &r), 0);
+	check_lines(&b);
+	ck_assert_ptr_nonnull(strstr(b.p, "\nSubject: Successful Mail Delivery "
+	    "Report\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\nAction: delivered\n"));
+	ck_assert_ptr_null(strstr(b.p, "Will-Retry-Until"));
+	free(b.p);
+
+	/* an unknown kind is a bounce */
+	memset(&b, 0, sizeof(b));
+	bi.kind = (enum bounce_kind)77;
+	ck_assert_int_eq(bounce_write(&bi, sink, &b, &r), 0);
+	ck_assert_ptr_nonnull(strstr(b.p, "\nAction: failed\n"));
+	free(b.p);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_headers_only)
 {
 	struct bounce_info	bi;
@@ -372,7 +430,7 @@ START_TEST(test_hostile_fields)
 	static const struct bounce_rcpt evil[] = {
 		{ "bob@example.net\nX-Evil: 1", NULL, "x\ny", "5.1.1\nX",
 		    "smtp; 550 no\r\nX-Injected: yes\r\n\r\n--fake--",
-		    "mx\n.example" },
+		    "mx\n.example", 0 },
 	};
 	struct bounce_info	bi;
 	struct buf		b = { NULL, 0, 0, 0 };
@@ -445,6 +503,7 @@ bounce_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_headers_only);
+	tcase_add_test(tc, test_kinds);
 	tcase_add_test(tc, test_cut);
 	tcase_add_test(tc, test_odd_originals);
 	tcase_add_test(tc, test_unique);

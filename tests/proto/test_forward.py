@@ -344,3 +344,35 @@ def test_procmail_from_forward_files_into_folder(maild):
     if IS_ROOT:
         assert os.stat(folder).st_uid == maild.sb.uids["alice"]
     assert messages(maild, "alice") == []
+
+
+# --- the aliases file: how a change is seen -----------------------------------------
+
+def test_maild_t_says_how_aliases_are_read(make_maild, sandbox):
+    import subprocess
+    from maildtest import MAILD
+    p = sandbox.path("aliases")
+    with open(p, "w") as f:
+        f.write("staff: alice, bob\nops: carol\n")
+    m = make_maild(config={"aliases": p}, start=False)
+    r = subprocess.run([MAILD, "-t", "-c", m.conf], capture_output=True, text=True,
+                       env=m.sb.env(), timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert "aliases %s: 2 entries, read as text at start and on SIGHUP" % p in r.stderr
+
+
+def test_aliases_change_seen_after_sighup(make_maild, sandbox):
+    import signal
+    p = sandbox.path("aliases")
+    with open(p, "w") as f:
+        f.write("staff: alice\n")
+    m = make_maild(config={"aliases": p})
+    assert send(m, "s@example.org", ["staff@example.test"], msg("one"))[0] == 250
+    wait_messages(m, "alice", 1)
+    with open(p, "w") as f:
+        f.write("staff: bob\n")
+    m.signal(signal.SIGHUP)
+    m.wait_log(r"configuration reloaded")
+    time.sleep(1)       # the old generation's workers retire
+    assert send(m, "s@example.org", ["staff@example.test"], msg("two"))[0] == 250
+    wait_messages(m, "bob", 1)

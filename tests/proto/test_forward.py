@@ -63,6 +63,7 @@ ENV_DUMP = ('for v in HOME USER LOGNAME SHELL PATH SENDER RECIPIENT EXTENSION LO
             '  eval "echo $v=\\$$v"; done > "$1"\n'
             'echo UID=$(id -u) >> "$1"\n'
             'env | sed -n "s/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p" | tr "\\n" " " > "$1.names"\n'
+            'python3 -c "import os; print(\' \'.join(os.listdir(\'/proc/self/fd\')))" > "$1.fds"\n'
             'cat > "$1.msg"\n')
 
 
@@ -118,6 +119,10 @@ def test_forward_program_environment(maild):
     extra = {n for n in names if not (n.endswith("WRAPPER") or "_WRAPPER_" in n or
                                       n.startswith("UID_WRAPPER") or n == "LD_PRELOAD")}
     assert extra <= set(ENV_NAMES) | {"PWD", "SHLVL", "OLDPWD", "_"}, extra
+    # descriptors 0, 1 and 2 only (the fourth is the one listdir used;
+    # the shell's redirection of stdout made 1 the file)
+    fds = open(out + ".fds").read().split()
+    assert len(fds) == 4 and {"0", "1", "2"} <= set(fds), fds
     data = open(out + ".msg").read()
     assert data.startswith("From s@example.org ")
     assert "\nReturn-Path: <s@example.org>\n" in data

@@ -162,6 +162,29 @@ def test_forward_owned_by_another_user_is_refused(maild):
     assert messages(maild, "bob") == []
 
 
+def test_forward_too_large_is_refused(maild):
+    put(maild, "alice", ".forward", "bob\n" + "# padding\n" * 7000)
+    assert send(maild, "s@example.org", ["alice@example.test"], msg("big"))[0] == 250
+    wait_messages(maild, "alice", 1)
+    maild.wait_log(r"\.forward: refused \(too large\)")
+    assert messages(maild, "bob") == []
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs the kernel's permission checks (root)")
+def test_forward_is_read_as_the_user(maild, sandbox):
+    # a .forward that is a link to a file alice cannot read (root's,
+    # mode 0600): maild reads it as alice, so it is not read at all
+    secret = sandbox.path("secret")
+    with open(secret, "w") as f:
+        f.write("bob\n")
+    os.chmod(secret, 0o600)
+    os.symlink(secret, os.path.join(home(maild, "alice"), ".forward"))
+    assert send(maild, "s@example.org", ["alice@example.test"], msg("secret"))[0] == 250
+    wait_messages(maild, "alice", 1)
+    maild.wait_log(r"\.forward: cannot be read as alice \(Permission denied\); ignored")
+    assert messages(maild, "bob") == []
+
+
 def test_forward_loop_bounces(maild):
     put(maild, "alice", ".forward", "bob\n")
     put(maild, "bob", ".forward", "alice@example.test\n")

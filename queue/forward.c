@@ -27,8 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stddef.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -546,6 +550,178 @@ out:
 	return ret;
 }
 
+/* --- program jobs ------------------------------------------------------- */
+
+/*
+ * A program may run for command_time_limit (1000 s by default): the
+ * runner must not wait for it, or one user's slow .forward program would
+ * hold up everyone's mail. So a program delivery is a job: a detached
+ * process (forked twice, so the runner has no child to reap and reaps no
+ * one else's) that runs deliver_prog() and writes its outcome into
+ * queue_dir/prog/QID.N (N: the recipient's index), a file it holds
+ * flock'ed while it runs, then says "Q QID" on queue_dir/notify.
+ * Meanwhile the recipient is "locked" (retried after queue.locked_retry,
+ * or at once on the job's notice). The next attempt finds the file: held
+ * means still running; a result is the delivery's result (the file is
+ * removed); neither (the job died, or the host went down) starts the
+ * program again.
+ */
+#define PROG_JOB_DIR	"prog"
+
+static int
+job_dir(const struct config *cfg)
+{
+	char	path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/" PROG_JOB_DIR,
+	    cfg->queue_dir) >= (int)sizeof(path))
+		return -1;
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* A finished job's outcome ("D|T|B STATUS TEXT\n") into it; false if none. */
+static bool
+job_result(int fd, struct deliver_item *it)
+{
+	char	buf[sizeof(it->why.text) + 32], *sp, *nl;
+	ssize_t	n;
+
+	if ((n = fd_pread_full(fd, buf, sizeof(buf) - 1, 0)) < 8)
+		return false;
+	buf[n] = '\0';
+	if ((nl = strchr(buf, '\n')) == NULL || buf[1] != ' ' ||
+	    (sp = strchr(buf + 2, ' ')) == NULL || sp > nl ||
+	    sp - (buf + 2) >= (ptrdiff_t)sizeof(it->why.status))
+		return false;
+	*nl = *sp = '\0';
+	switch (buf[0]) {
+	case 'D':
+		it->result = DELIVER_OK;
+		break;
+	case 'T':
+		it->result = DELIVER_DEFER;
+		break;
+	case 'B':
+		it->result = DELIVER_BOUNCE;
+		break;
+	default:
+		return false;
+	}
+	reason_set(&it->why, buf + 2, "%s", sp + 1);
+	return true;
+}
+
+/* The job itself (the grandchild): runs the program, records, tells. */
+static void __attribute__((noreturn))
+job_run(const struct config *cfg, int fd, const char *qid,
+    const struct deliver_as *who, const char *command,
+    const struct deliver_msg *m)
+{
+	struct reason		r;
+	enum deliver_result	res;
+	char			line[sizeof(r.text) + 32];
+	int			keep[2], n;
+
+	(void)signal(SIGTERM, SIG_DFL);
+	(void)signal(SIGINT, SIG_DFL);
+	(void)setsid();
+	keep[0] = fd;
+	keep[1] = m->fd;
+	fd_keep_only(keep, 2);
+	log_setident("maild-prog");
+	memset(&r, 0, sizeof(r));
+	res = deliver_prog(cfg, who, command, m, &r);
+	log_info("id=%s: command %s as %s for <%s>: %s %s", qid, command,
+	    who->name, m->rcpt, r.status, r.text);
+	n = snprintf(line, sizeof(line), "%c %s %s\n", res == DELIVER_OK ?
+	    'D' : res == DELIVER_BOUNCE ? 'B' : 'T', r.status, r.text);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    pwrite(fd, line, (size_t)n, 0) != n)
+		log_warn("id=%s: recording the command's outcome", qid);
+	notify_runner(cfg, qid);
+	_exit(0);
+}
+
+/* A program target: its job's result, or a job started (see above). */
+static void
+prog_job(const struct config *cfg, struct deliver_item *it,
+    const struct deliver_as *who, const char *command,
+    const struct deliver_msg *m)
+{
+	char	name[QUEUE_ID_MAX + 32];
+	pid_t	pid, pid2;
+	int	dfd, fd, st, saved;
+
+	snprintf(name, sizeof(name), "%s.%zu", it->env->id, it->rcpt);
+	if ((dfd = job_dir(cfg)) == -1) {
+		saved = errno;
+		log_warn("%s/" PROG_JOB_DIR, cfg->queue_dir);
+		reason_set(&it->why, "4.3.0", "cannot start the program: %s",
+		    strerror(saved));
+		it->result = DELIVER_DEFER;
+		return;
+	}
+	if ((fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) != -1) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			reason_set(&it->why, "4.2.0", "command still running");
+			it->result = DELIVER_LOCKED;
+			goto out;
+		}
+		if (job_result(fd, it)) {
+			if (unlinkat(dfd, name, 0) == -1)
+				log_warn("unlink %s/%s", PROG_JOB_DIR, name);
+			goto out;
+		}
+		log_warnx("id=%s: a command for <%s> ended without a result; "
+		    "running it again", it->env->id, m->rcpt);
+		(void)unlinkat(dfd, name, 0);
+		close(fd);
+	}
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		saved = errno;
+		log_warn("%s/%s/%s", cfg->queue_dir, PROG_JOB_DIR, name);
+		reason_set(&it->why, "4.3.0", "cannot start the program: %s",
+		    strerror(saved));
+		it->result = DELIVER_DEFER;
+		goto out;
+	}
+	if ((pid = fork()) == -1) {
+		saved = errno;
+		(void)unlinkat(dfd, name, 0);
+		reason_set(&it->why, "4.3.0", "cannot start the program: %s",
+		    strerror(saved));
+		it->result = DELIVER_DEFER;
+		goto out;
+	}
+	if (pid == 0) {
+		if ((pid2 = fork()) != 0)
+			_exit(pid2 == -1 ? 1 : 0);
+		job_run(cfg, fd, it->env->id, who, command, m);
+	}
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR) {
+			st = -1;
+			break;
+		}
+	if (st != 0) {
+		/* no job: the file is ours alone, and empty */
+		(void)unlinkat(dfd, name, 0);
+		reason_set(&it->why, "4.3.0", "cannot start the program");
+		it->result = DELIVER_DEFER;
+		goto out;
+	}
+	reason_set(&it->why, "4.2.0", "command started");
+	it->result = DELIVER_LOCKED;
+out:
+	if (fd != -1)
+		close(fd);
+	close(dfd);
+}
+
 /* Fills who from the passwd entry of name; false when there is none. */
 static bool
 who_of(const char *name, struct deliver_as *who, char *nbuf, char *hbuf,
@@ -651,12 +827,12 @@ deliver_target(const struct config *cfg, struct deliver_item *it)
 	m.fd = it->qfd;
 	m.off = env->body_off;
 	m.len = env->body_len;
-	if (program)
-		it->result = deliver_prog(cfg, &who, target + 1, &m, &it->why);
-	else
-		it->result = deliver_file(cfg, &who, target, &m, &it->why);
-	log_info("id=%s: %s %s as %s for <%s>: %s %s", env->id,
-	    program ? "command" : "file", program ? target + 1 : target,
+	if (program) {
+		prog_job(cfg, it, &who, target + 1, &m);
+		return;
+	}
+	it->result = deliver_file(cfg, &who, target, &m, &it->why);
+	log_info("id=%s: file %s as %s for <%s>: %s %s", env->id, target,
 	    who.name, rc->addr, it->why.status, it->why.text);
 }
 

@@ -5,11 +5,12 @@ Delivered-To:, and a real procmail."""
 import os
 import re
 import shutil
+import signal
 import time
 
 import pytest
 
-from maildtest import IS_ROOT, wait_for
+from maildtest import IS_ROOT, proc_comm, wait_for
 from test_smtp import messages, msg, send, wait_messages
 
 PROCMAIL = "/usr/bin/procmail"
@@ -305,6 +306,60 @@ def test_program_past_time_limit_is_killed_and_deferred(make_maild, sandbox):
     wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
              open("/proc/%d/stat" % pid).read().split(")")[1].split()[0] == "Z",
              what="the sleeping program to be killed")
+
+
+def test_slow_program_does_not_hold_up_other_mail(make_maild, sandbox):
+    d = drop_dir(sandbox)
+    m = alias_maild(make_maild, sandbox,
+                    'slow: "|cat > %s/slow.msg; sleep 8; echo done > %s/slow.done"\n' % (d, d),
+                    queue={"locked_retry": 1})
+    assert send(m, "s@example.org", ["slow@example.test"], msg("slow"))[0] == 250
+    wait_for(lambda: os.path.exists(d + "/slow.msg"), what="the slow program to start")
+    t0 = time.monotonic()
+    assert send(m, "s@example.org", ["alice@example.test"], msg("fast"))[0] == 250
+    wait_messages(m, "alice", 1, timeout=5)
+    assert time.monotonic() - t0 < 5
+    assert not os.path.exists(d + "/slow.done")
+    # and the slow one is delivered once, when it is done
+    wait_for(lambda: queue_empty(m), timeout=30, what="the slow delivery")
+    assert os.path.exists(d + "/slow.done")
+    assert len(re.findall(r"delivered to=<slow@example\.test>", m.log())) == 1
+    assert os.listdir(m.sb.path("queue", "prog")) == []
+
+
+def _ppid(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_program_job_killed_is_run_again(make_maild, sandbox):
+    # the process running a program dies without a result (kill -9, a
+    # crash): the next attempt runs the program again, nothing is lost
+    d = drop_dir(sandbox)
+    sc = os.path.join(d, "once.sh")
+    with open(sc, "w") as f:
+        f.write('#!/bin/sh\nif [ -e "%s/first" ]; then cat > "%s/got"; exit 0; fi\n'
+                'touch "%s/first"; echo $$ > "%s/pid"; exec sleep 60\n' % (d, d, d, d))
+    os.chmod(sc, 0o755)
+    m = alias_maild(make_maild, sandbox, 'once: "|%s"\n' % sc,
+                    queue={"retry_min": 1, "retry_max": 1, "locked_retry": 1})
+    assert send(m, "s@example.org", ["once@example.test"], msg("again"))[0] == 250
+    wait_for(lambda: os.path.exists(d + "/pid") and open(d + "/pid").read().strip(),
+             what="the program to start")
+    # the program, the child that became the user, and the job that
+    # holds the result file (detached: no maild process is its parent)
+    chain, p = [], int(open(d + "/pid").read())
+    while proc_comm(p) in ("sh", "dash", "sleep", "once.sh", "maild-queue") and \
+            p not in (1, m.pid) and _ppid(p) != m.pid and len(chain) < 6:
+        chain.append(p)
+        p = _ppid(p)
+    assert len(chain) >= 3, [(x, proc_comm(x)) for x in chain]
+    for p in reversed(chain):
+        os.kill(p, signal.SIGKILL)
+    m.wait_log(r"a command for <once@example\.test> ended without a result; running it again",
+               timeout=20)
+    wait_for(lambda: os.path.exists(d + "/got") and "Subject: again" in open(d + "/got").read()
+             and queue_empty(m), timeout=20, what="the second run")
 
 
 def test_program_huge_output_is_bounded(make_maild, sandbox):

@@ -1,9 +1,10 @@
 /*
  * Deliveries to programs ("|command") and files ("/path"), the targets of
  * aliases(5) (as alias_user) and of a user's ~/.forward (as that user).
- * Called by the root deliverers (queue/forward.c, from the queue runner,
- * maild -q or an inetd monitor); never as root for the program or the
- * file itself: a target whose user is uid 0 is refused.
+ * Called as root by queue/forward.c: deliver_file() in the deliverer
+ * itself (the queue runner, maild -q or an inetd monitor), deliver_prog()
+ * in a program job the deliverer forked; never as root for the program
+ * or the file itself: a target whose user is uid 0 is refused.
  */
 #ifndef MAILD_DELIVER_PROG_H
 #define MAILD_DELIVER_PROG_H

@@ -27,7 +27,9 @@
 
 /*
  * Delivers, of the n items (pending local recipients), those that are
- * programs or files, and forwards those whose user has a usable
+ * files; starts a program job for those that are programs (their result
+ * is DELIVER_LOCKED until a later attempt finds the job's outcome, see
+ * forward.c); and forwards those whose user has a usable
  * ~/.forward: its targets go into a new queue file (with Delivered-To:
  * added, and the same sender), the runner is told of it through
  * queue_dir/notify, and the recipient is marked delivered. A message

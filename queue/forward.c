@@ -626,6 +626,8 @@ job_run(const struct config *cfg, int fd, const char *qid,
 
 	(void)signal(SIGTERM, SIG_DFL);
 	(void)signal(SIGINT, SIG_DFL);
+	/* a program that does not read its input is no reason to die */
+	(void)signal(SIGPIPE, SIG_IGN);
 	(void)setsid();
 	keep[0] = fd;
 	keep[1] = m->fd;

@@ -362,6 +362,15 @@ def test_program_job_killed_is_run_again(make_maild, sandbox):
              and queue_empty(m), timeout=20, what="the second run")
 
 
+def test_program_that_reads_nothing_of_a_big_message_is_delivered(make_maild, sandbox):
+    # it exits at once: writing the rest gets EPIPE, which is no failure
+    m = alias_maild(make_maild, sandbox, 'drop: "|exit 0"\n')
+    body = ("x" * 70 + "\r\n") * 8000           # 576 kB, beyond a pipe's buffer
+    assert send(m, "s@example.org", ["drop@example.test"], msg("big", body))[0] == 250
+    m.wait_log(r"delivered to=<drop@example\.test>", timeout=20)
+    assert "died with signal" not in m.log()
+
+
 def test_program_huge_output_is_bounded(make_maild, sandbox):
     m = alias_maild(make_maild, sandbox,
                     'loud: "|head -c 5000000 /dev/zero | tr \'\\\\0\' x; exit 1"\n')

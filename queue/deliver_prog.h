@@ -28,11 +28,11 @@ struct deliver_as {
 struct deliver_msg {
 	const char	*sender;	/* envelope sender, "" for <> */
 	time_t		 arrival;	/* for the From_ line */
-	const char	*rcpt;		/* RECIPIENT, and Delivered-To */
+	const char	*rcpt;		/* RECIPIENT, Delivered-To */
 	const char	*extension;	/* EXTENSION, "" when none */
-	bool		 delivered_to;	/* prepend Delivered-To: rcpt */
+	bool		 delivered_to;	/* add Delivered-To: rcpt */
 	int		 fd;		/* the queue file */
-	off_t		 off;		/* the message: LF line ends */
+	off_t		 off;		/* the message (LF ends) */
 	off_t		 len;
 };
 

@@ -480,7 +480,8 @@ forward_user(const struct config *cfg, const struct aliases *al,
 	struct fwd_target	*t = NULL;
 	struct passwd		*pw;
 	char			*text = NULL, *self = NULL;
-	char			 name[USER_NAME_MAX + 1], nid[QUEUE_ID_MAX + 1];
+	char			 name[USER_NAME_MAX + 1];
+	char			 nid[QUEUE_ID_MAX + 1];
 	size_t			 nt = 0;
 	int			 n, ret = 1;
 
@@ -776,7 +777,8 @@ deliver_target(const struct config *cfg, struct deliver_item *it)
 	struct deliver_msg	 m;
 	const char		*owner, *target;
 	char			 nbuf[USER_NAME_MAX + 1], hbuf[PATH_MAX];
-	char			 sbuf[PATH_MAX], ext[SMTP_LOCALPART_MAX + 1];
+	char			 sbuf[PATH_MAX];
+	char			 ext[SMTP_LOCALPART_MAX + 1];
 	char			 oname[USER_NAME_MAX + 1];
 	size_t			 k;
 	bool			 program, from_forward = rc->user[0] == '~';

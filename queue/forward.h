@@ -6,7 +6,7 @@
  * files") says why .forward is read here and not at RCPT time.
  *
  * A queue file's recipient user field says what a local recipient is:
- *	alice		alice: her ~/.forward if she has one, else her maildrop
+ *	alice		her ~/.forward if she has one, else her maildrop
  *	\alice		alice's maildrop, never her .forward
  *	|command	an alias program, run as alias_user
  *	/path		an alias file, written as alias_user
@@ -49,7 +49,7 @@ size_t	forward_batch(const struct config *cfg, const struct aliases *al,
  * by the user or root, not a regular file, larger than
  * FORWARD_SIZE_MAX: logged), -1 when it could not be read (r: 4.3.0).
  */
-int	forward_read(const char *user, uid_t uid, gid_t gid, const char *home,
-	    char **text_out, struct reason *r);
+int	forward_read(const char *user, uid_t uid, gid_t gid,
+	    const char *home, char **text_out, struct reason *r);
 
 #endif

@@ -57,7 +57,7 @@ START_TEST(test_root_is_refused)
 	struct deliver_msg	 m;
 	struct reason		 r;
 	struct stat		 st;
-	char			 dir[] = "/tmp/test_deliver_prog_root.XXXXXX";
+	char			 dir[] = "/tmp/test_deliver_prog.XXXXXX";
 	char			 path[64];
 	int			 fd = msg_fd();
 
@@ -95,7 +95,8 @@ static const struct exit_case exit_cases[] = {
 	{ "kill -9 $$", DELIVER_BOUNCE, "5.3.0", "died with signal 9" },
 	{ "sleep 5", DELIVER_DEFER, "4.3.0", "time limit exceeded" },
 	/* the environment, exactly as documented */
-	{ "test \"$USER:$LOGNAME:$SENDER:$RECIPIENT:$EXTENSION:$LOCAL:$DOMAIN\" "
+	{ "test \"$USER:$LOGNAME:$SENDER:$RECIPIENT:$EXTENSION:$LOCAL:"
+	    "$DOMAIN\" "
 	    "= nobody:nobody:s@example.org:alice+x@example.test:x:alice+x:"
 	    "example.test", DELIVER_OK, "2.0.0", "delivered" },
 	/* stdin: From_ line, Return-Path, Delivered-To, the message */

@@ -244,7 +244,8 @@ START_TEST(test_program_and_file_targets_only_when_allowed)
 	cfg->alias_program_targets = true;
 	ck_assert_int_eq(resolve("prog@example.test", false, &l, &code, &r),
 	    -1);
-	ck_assert_str_eq(r.status, "5.3.5");	/* the file is still refused */
+	/* the file is still refused */
+	ck_assert_str_eq(r.status, "5.3.5");
 	cfg->alias_file_targets = true;
 	ck_assert_int_eq(resolve("prog@example.test", false, &l, &code, &r),
 	    0);

@@ -268,6 +268,21 @@ def test_alias_file_symlink_refused(make_maild, sandbox):
     assert open(target).read() == ""
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to give a file to another user")
+def test_alias_file_owned_by_another_user_refused(make_maild, sandbox):
+    d = drop_dir(sandbox)
+    theirs = os.path.join(d, "alices.mbox")
+    with open(theirs, "w") as f:
+        f.write("")
+    os.chmod(theirs, 0o666)
+    os.chown(theirs, sandbox.uids["alice"], sandbox.uids["alice"])
+    m = alias_maild(make_maild, sandbox, "arch: %s\n" % theirs)
+    assert send(m, "carol@example.test", ["arch@example.test"], msg("own"))[0] == 250
+    (b,) = wait_messages(m, "carol", 1, timeout=20)
+    assert "is not a regular file owned by nobody" in b.as_string()
+    assert open(theirs).read() == ""
+
+
 def test_program_exit_75_is_deferred_and_retried(make_maild, sandbox):
     d = drop_dir(sandbox)
     sc = os.path.join(d, "flaky.sh")

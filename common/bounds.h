@@ -97,6 +97,14 @@
 #define ALIAS_DEPTH_MAX		8
 #define ALIAS_TARGETS_MAX	1000
 
+/* Local delivery (queue/forward.c, queue/deliver_prog.c). */
+/* The largest ~/.forward read; a bigger one is refused (and logged). */
+#define FORWARD_SIZE_MAX	(64 * 1024)
+/* Targets one ~/.forward may name. */
+#define FORWARD_TARGETS_MAX	100
+/* A program's output (stdout and stderr) kept for the log and bounce. */
+#define PROG_OUTPUT_MAX		4096
+
 /* Listeners per protocol in the config. */
 #define LISTEN_MAX		16
 /* Workers per pool, whatever the config says. */

@@ -81,6 +81,9 @@ struct config {
 	char			*aliases;	/* "" = no aliases file */
 	bool			 alias_file_targets;
 	bool			 alias_program_targets;
+	char			*alias_user;	/* alias targets */
+	int			 command_time_limit;	/* seconds */
+	char			*recipient_delimiter;	/* "" = none */
 	char			*mail_group;	/* group of new maildrops */
 	bool			 dotlock;
 	char			*pam_service;

@@ -58,7 +58,7 @@
 #define KIB		1024LL
 #define GIB		(KIB * KIB * KIB)
 
-static config_validate_fn	v_not_yet,
+static config_validate_fn	v_not_yet, v_alias_user, v_delimiter,
 				v_hostname, v_domains, v_user, v_group,
 				v_directory, v_readable,
 				v_pam_service, v_banner, v_expire, v_listen,
@@ -236,16 +236,33 @@ const struct config_key config_keys[] = {
 	    "\"\" (no aliases)",
 	  .example = Q(ALIASES_FILE) },
 	{ .name = "alias_file_targets", .type = CONFIG_BOOL, .def = "false",
-	  .offset = OFF(alias_file_targets), .validate = v_not_yet,
-	  .help = "Whether an alias may deliver to a file (\"/path\"). Not "
-	    "supported yet: only false is accepted, and such targets are "
-	    "refused (5.3.5) when a recipient is looked up." },
+	  .offset = OFF(alias_file_targets),
+	  .help = "Whether an alias may deliver to a file (\"/path\"), "
+	    "appended in mbox format as alias_user; when false such targets "
+	    "are refused (5.3.5) when a recipient is looked up." },
 	{ .name = "alias_program_targets", .type = CONFIG_BOOL,
 	  .def = "false", .offset = OFF(alias_program_targets),
-	  .validate = v_not_yet,
-	  .help = "Whether an alias may deliver to a program (\"|command\"). "
-	    "Not supported yet: only false is accepted, and such targets are "
-	    "refused (5.3.5) when a recipient is looked up." },
+	  .help = "Whether an alias may deliver to a program "
+	    "(\"|command\"), run by /bin/sh as alias_user; when false such "
+	    "targets are refused (5.3.5) when a recipient is looked up." },
+	/* local delivery: .forward, programs, files, user+detail */
+	{ .name = "alias_user", .type = CONFIG_STRING, .def = Q("nobody"),
+	  .validate = v_alias_user, .offset = OFF(alias_user),
+	  .help = "The unprivileged user that runs the programs and writes "
+	    "the files of aliases(5) targets; never root." },
+	{ .name = "command_time_limit", .type = CONFIG_DURATION,
+	  .def = Q("1000s"), .min = 1, .max = DAY,
+	  .offset = OFF(command_time_limit),
+	  .help = "How long a delivery to a program (an alias or .forward "
+	    "\"|command\") may run; then its process group is killed and "
+	    "the delivery deferred." },
+	{ .name = "recipient_delimiter", .type = CONFIG_STRING, .def = Q("+"),
+	  .validate = v_delimiter, .offset = OFF(recipient_delimiter),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The characters that separate a user from an address "
+	    "extension (user+detail@domain reaches user, the detail is "
+	    "EXTENSION for programs), or \"\" for none. The whole local part "
+	    "is looked up first." },
 	{ .name = "mail_group", .type = CONFIG_STRING, .def = Q("mail"),
 	  .validate = v_group, .offset = OFF(mail_group),
 	  .help = "The group of newly created maildrops; it must exist." },
@@ -763,7 +780,7 @@ compute_pop3_per_ip(struct config *dst, const struct config *ctx)
 /* --- validators --------------------------------------------------------- */
 
 /* A feature named in the file format that maild does not have yet. */
-static void
+static void __attribute__((unused))
 v_not_yet(struct config_check *chk, const struct config_key *k,
     struct config *cfg)
 {
@@ -903,6 +920,49 @@ v_user(struct config_check *chk, const struct config_key *k,
 		config_check_error(chk, k, "there is no user \"%s\"%s%s%s",
 		    name, if_default(chk, k), lookup_failed() ? ": " : "",
 		    lookup_failed() ? strerror(errno) : "");
+}
+
+/* alias_user: an existing user that is not root (uid 0). */
+static void
+v_alias_user(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*name = str_of(k, cfg);
+	struct passwd	*pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL)
+		config_check_error(chk, k, "there is no user \"%s\"%s%s%s",
+		    name, if_default(chk, k), lookup_failed() ? ": " : "",
+		    lookup_failed() ? strerror(errno) : "");
+	else if (pw->pw_uid == 0)
+		config_check_error(chk, k, "\"%s\" is root (uid 0): alias "
+		    "programs and files never run as root", name);
+}
+
+/*
+ * recipient_delimiter: up to 8 punctuation characters, none of them one
+ * that has a meaning in an address or an alias ("@", quotes, "\\", "|",
+ * "/", ":", ",").
+ */
+static void
+v_delimiter(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*s = str_of(k, cfg);
+	size_t		 i;
+
+	if (strlen(s) > 8) {
+		config_check_error(chk, k, "at most 8 characters");
+		return;
+	}
+	for (i = 0; s[i] != '\0'; i++)
+		if (!ispunct((unsigned char)s[i]) ||
+		    strchr("@\"\\|/:,.<>()[];", s[i]) != NULL) {
+			config_check_error(chk, k, "'%c' cannot separate an "
+			    "address extension", s[i]);
+			return;
+		}
 }
 
 static void

@@ -567,6 +567,12 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s: configuration has errors\n", path);
 			return 1;
 		}
+		/* there is no aliases database: say how a change is seen */
+		if (m.aliases != NULL)
+			fprintf(stderr, "%s: aliases %s: %zu entries, read as "
+			    "text at start and on SIGHUP (no newaliases "
+			    "database to rebuild)\n", path, m.cfg->aliases,
+			    aliases_count(m.aliases));
 		if ((m.env.tls_ctx = tls_server_ctx_new(m.cfg, err,
 		    sizeof(err))) == NULL && err[0] != '\0') {
 			fprintf(stderr, "%s: %s\n%s: configuration has errors\n",

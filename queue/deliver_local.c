@@ -42,7 +42,7 @@
 
 /* Recovery may wait this long for a maildrop a POP3 session holds. */
 #define RECOVER_LOCK_MS	5000
-#define PREFIX_MAX	(SMTP_PATH_MAX * 4 + 64)
+#define PREFIX_MAX	(SMTP_PATH_MAX * 8 + 128)
 
 /*
  * Opens (creating when asked) and locks user's maildrop (maildrop.c),
@@ -66,13 +66,43 @@ open_maildrop(const struct config *cfg, const char *user, bool create,
 	}
 }
 
-/* Describes the message as mbox_append() wants it; prefix is caller's. */
+/*
+ * The maildrop user of a recipient's user field: "\\alice" (a .forward's
+ * own copy, forward.h) is alice's maildrop.
+ */
+static const char *
+mbox_user(const char *user)
+{
+	return user[0] == '\\' ? user + 1 : user;
+}
+
+/*
+ * Describes the message for recipient rcpt as mbox_append() wants it;
+ * prefix is caller's: Return-Path:, then Delivered-To: (unless the
+ * forwarding that made a "\\user" copy added it already).
+ */
 static void
-describe(const struct queue_env *env, int qfd, char *prefix,
+describe(const struct queue_env *env, size_t rcpt, int qfd, char *prefix,
     struct mbox_append_msg *m)
 {
+	const struct queue_rcpt	*rc = &env->rcpts[rcpt];
+	size_t			 len, i;
+	int			 n;
+
 	if (rfc5322_return_path(env->sender, prefix, PREFIX_MAX) == -1)
 		prefix[0] = '\0';
+	len = strlen(prefix);
+	if (rc->user[0] != '\\') {
+		n = snprintf(prefix + len, PREFIX_MAX - len,
+		    "Delivered-To: %s\n", rc->addr);
+		if (n < 0 || (size_t)n >= PREFIX_MAX - len)
+			prefix[len] = '\0';
+		else	/* a queue file field: nothing may break the line */
+			for (i = len + 14; i < len + (size_t)n - 1; i++)
+				if ((unsigned char)prefix[i] < 0x20 ||
+				    prefix[i] == 0x7f)
+					prefix[i] = '?';
+	}
 	memset(m, 0, sizeof(*m));
 	m->sender = env->sender;
 	m->arrival = env->arrival;
@@ -112,6 +142,7 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 	off_t			 off, start;
 	bool			 repair;
 
+	user = mbox_user(user);
 	dr = open_maildrop(cfg, user, true, 0, &md, &r);
 	if (dr != DELIVER_OK) {
 		set_all(items, n, dr, &r);
@@ -135,7 +166,7 @@ deliver_local_batch(const struct config *cfg, struct journal *j,
 		struct deliver_item *it = &items[i];
 		off_t len;
 
-		describe(it->env, it->qfd, prefix[i], &msgs[i]);
+		describe(it->env, it->rcpt, it->qfd, prefix[i], &msgs[i]);
 		if (mbox_append_size(&msgs[i], k == 0 && repair, &len,
 		    &it->why) == -1) {
 			it->result = DELIVER_DEFER;
@@ -276,7 +307,7 @@ recover_batch(void *arg, const struct journal_batch *b)
 			continue;	/* finished and removed */
 		if (queue_env_read(qfd, &env, &r) == -1 ||
 		    jm->rcpt >= env.nrcpts ||
-		    strcmp(env.rcpts[jm->rcpt].user, b->user) != 0 ||
+		    strcmp(mbox_user(env.rcpts[jm->rcpt].user), b->user) != 0 ||
 		    env.rcpts[jm->rcpt].status == QRCPT_DONE ||
 		    env.rcpts[jm->rcpt].status == QRCPT_BOUNCED) {
 			if (env.nrcpts > 0)
@@ -303,7 +334,7 @@ recover_batch(void *arg, const struct journal_batch *b)
 			close(qfd);
 			continue;
 		}
-		describe(&env, qfd, prefix, &m);
+		describe(&env, jm->rcpt, qfd, prefix, &m);
 		rc = mbox_append_check(md.fd, jm->off, &m, &r);
 		switch (rc) {
 		case MBOX_APPEND_COMPLETE:

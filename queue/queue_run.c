@@ -32,6 +32,7 @@
 #include "addr.h"
 #include "bounce.h"
 #include "deliver_local.h"
+#include "forward.h"
 #include "journal.h"
 #include "log.h"
 #include "notice.h"
@@ -540,7 +541,7 @@ work_batch(struct runner *rn)
 	struct qitem		*q;
 	struct deliver_item	*items = NULL;
 	struct newmail		 nm;
-	size_t			 n, i, k, nitems = 0, g;
+	size_t			 n, i, k, nitems = 0, g, nmbox;
 	char			**bounces = NULL;
 	size_t			 nbounces = 0;
 
@@ -576,12 +577,14 @@ work_batch(struct runner *rn)
 			nitems++;
 		}
 	}
-	if (nitems > 0)
-		qsort(items, nitems, sizeof(*items), item_by_user);
-	for (i = 0; i < nitems; i = g) {
+	/* .forward, programs and files first; the rest go to maildrops */
+	nmbox = forward_batch(rn->cfg, rn->al, items, nitems);
+	if (nmbox > 0)
+		qsort(items, nmbox, sizeof(*items), item_by_user);
+	for (i = 0; i < nmbox; i = g) {
 		const char *user = items[i].env->rcpts[items[i].rcpt].user;
 
-		for (g = i + 1; g < nitems && strcmp(user,
+		for (g = i + 1; g < nmbox && strcmp(user,
 		    items[g].env->rcpts[items[g].rcpt].user) == 0; g++)
 			;
 		deliver_local_batch(rn->cfg, &rn->j, user, items + i, g - i);

@@ -138,39 +138,97 @@ expand_cb(void *arg, enum alias_kind kind, const char *target,
 		/* forwarding an admin configured: a relay, allowed */
 		add(ctx->out, QRCPT_REMOTE, target);
 		return 0;
+	case ALIAS_FILE:
+		/* only reported when alias_file_targets allows it */
+		if (target[0] != '/') {
+			reason_set(r, "5.3.5", "file target is not an "
+			    "absolute path");
+			return -1;
+		}
+		add(ctx->out, target, "");
+		return 0;
+	case ALIAS_PROGRAM: {
+		/* only reported when alias_program_targets allows it */
+		char *prog = xasprintf("|%s", target);
+
+		add(ctx->out, prog, "");
+		free(prog);
+		return 0;
+	}
 	default:
-		/* aliases_expand only reports these when allowed */
-		reason_set(r, "5.3.5", "file and program deliveries are not "
-		    "supported");
+		reason_set(r, "5.3.5", "unknown alias target");
 		return -1;
 	}
+}
+
+/* The aliases_expand() flags the configuration allows. */
+static unsigned
+alias_allow(const struct config *cfg)
+{
+	return (cfg->alias_file_targets ? ALIAS_ALLOW_FILE : 0) |
+	    (cfg->alias_program_targets ? ALIAS_ALLOW_PROGRAM : 0);
+}
+
+/*
+ * Where recipient_delimiter cuts name into user and extension: the
+ * offset of the first delimiter character, or 0 (none, or at the start:
+ * "+x" has no user part).
+ */
+size_t
+resolve_delimiter_at(const struct config *cfg, const char *name)
+{
+	size_t	n;
+
+	if (cfg->recipient_delimiter == NULL ||
+	    cfg->recipient_delimiter[0] == '\0')
+		return 0;
+	n = strcspn(name, cfg->recipient_delimiter);
+	return name[n] == '\0' ? 0 : n;
+}
+
+/* 1 resolved (into ctx->out), 0 neither an alias nor a user, -1 r. */
+static int
+resolve_name(struct expand_ctx *ctx, const char *name, struct reason *r)
+{
+	char	user[USER_NAME_MAX + 1];
+	int	n = 0;
+
+	/* aliases first: they may redirect real users too */
+	if (ctx->al != NULL)
+		n = aliases_expand(ctx->al, name, alias_allow(ctx->cfg),
+		    expand_cb, ctx, r);
+	if (n != 0)
+		return n;
+	switch (lookup_user(ctx->cfg, name, user, sizeof(user))) {
+	case 1:
+		add(ctx->out, user, "");
+		return 1;
+	case -1:
+		reason_set(r, "4.3.0", "user database unavailable, try again "
+		    "later");
+		return -1;
+	}
+	return 0;
 }
 
 static int
 resolve_local(struct expand_ctx *ctx, const char *local, struct reason *r)
 {
-	char	lower[SMTP_LOCALPART_MAX + 1], user[USER_NAME_MAX + 1];
-	size_t	i;
-	int	n = 0;
+	char	lower[SMTP_LOCALPART_MAX + 1];
+	size_t	i, cut;
+	int	n;
 
 	for (i = 0; local[i] != '\0' && i < sizeof(lower) - 1; i++)
 		lower[i] = (char)tolower((unsigned char)local[i]);
 	lower[i] = '\0';
-	/* aliases first: they may redirect real users too */
-	if (ctx->al != NULL)
-		n = aliases_expand(ctx->al, lower, 0, expand_cb, ctx, r);
-	if (n == 1)
-		return 0;
-	if (n == -1)
-		return -1;
-	switch (lookup_user(ctx->cfg, lower, user, sizeof(user))) {
-	case 1:
-		add(ctx->out, user, "");
-		return 0;
-	case -1:
-		reason_set(r, "4.3.0", "user database unavailable, try again "
-		    "later");
-		return -1;
+	/* the whole local part first: an alias or user "a+b" wins */
+	if ((n = resolve_name(ctx, lower, r)) != 0)
+		return n == 1 ? 0 : -1;
+	/* then user+detail: the part before the delimiter */
+	if ((cut = resolve_delimiter_at(ctx->cfg, lower)) > 0) {
+		lower[cut] = '\0';
+		if ((n = resolve_name(ctx, lower, r)) != 0)
+			return n == 1 ? 0 : -1;
 	}
 	if (strcmp(lower, "postmaster") == 0) {
 		/* RFC 5321 4.5.1: postmaster must always work */

@@ -34,6 +34,11 @@ struct resolve_list {
 /*
  * Resolves rcpt. A local domain (or <Postmaster> without one): the local
  * part, in lower case, through the aliases (al may be NULL), then NSS;
+ * when neither knows it and it holds a recipient_delimiter, the part
+ * before the delimiter the same way (user+detail reaches user). Alias
+ * file and program targets, when the configuration allows them, become
+ * targets whose user is "/path" or "|command" (delivered as alias_user);
+
  * postmaster with no alias and no such user goes to root. Another
  * domain is a remote recipient, allowed only when relay_ok (the client
  * authenticated). Appends the targets not already in out, each with
@@ -53,6 +58,14 @@ int	resolve_rcpt(const struct config *cfg, const struct aliases *al,
 bool	resolve_sender_owned(const struct config *cfg,
 	    const struct aliases *al, const struct mailaddr *sender,
 	    const char *user);
+
+/*
+ * Where the configured recipient_delimiter cuts the local part name into
+ * user and extension: the offset of the first delimiter character, or 0
+ * when there is none (or no delimiter is configured, or name starts with
+ * one).
+ */
+size_t	resolve_delimiter_at(const struct config *cfg, const char *name);
 
 /* Frees every record and leaves l empty ({ NULL, 0 }). */
 void	resolve_list_free(struct resolve_list *l);

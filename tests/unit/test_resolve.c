@@ -84,6 +84,10 @@ setup(void)
 	    "inner2:  %s\n",
 	    u[1], u[1], u[1], u[2], u[1], u[2], u[1], u[2], u[1], u[2],
 	    u[2], u[0]);
+	/* program and file targets; a name holding the delimiter */
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "prog:    \"|/usr/bin/ticket --q ops\", /var/log/archive\n"
+	    "%s+x:    %s\n", u[0], u[2]);
 	al = aliases_parse(text, strlen(text), "aliases", &errs);
 	ck_assert_ptr_nonnull(al);
 	ck_assert_uint_eq(errs.n, 0);
@@ -226,6 +230,65 @@ START_TEST(test_targets_carry_their_recipient)
 }
 END_TEST
 
+START_TEST(test_program_and_file_targets_only_when_allowed)
+{
+	struct resolve_list	l = { NULL, 0 };
+	struct reason		r;
+	int			code;
+
+	ck_assert_int_eq(resolve("prog@example.test", false, &l, &code, &r),
+	    -1);
+	ck_assert_int_eq(code, 550);
+	ck_assert_str_eq(r.status, "5.3.5");
+	ck_assert_uint_eq(l.n, 0);
+	cfg->alias_program_targets = true;
+	ck_assert_int_eq(resolve("prog@example.test", false, &l, &code, &r),
+	    -1);
+	/* the file is still refused */
+	ck_assert_str_eq(r.status, "5.3.5");
+	cfg->alias_file_targets = true;
+	ck_assert_int_eq(resolve("prog@example.test", false, &l, &code, &r),
+	    0);
+	ck_assert_str_eq(show(&l), "|/usr/bin/ticket --q ops  "
+	    "prog@example.test|/var/log/archive  prog@example.test|");
+	resolve_list_free(&l);
+}
+END_TEST
+
+START_TEST(test_delimiter_whole_local_part_first)
+{
+	struct resolve_list	l = { NULL, 0 };
+	struct reason		r;
+	char			rcpt[128], want[512];
+	int			code;
+
+	/* u0+x is an alias (to u2): it wins over u0 */
+	snprintf(rcpt, sizeof(rcpt), "%s+x@example.test", u[0]);
+	ck_assert_int_eq(resolve(rcpt, false, &l, &code, &r), 0);
+	snprintf(want, sizeof(want), "%s  %s|", u[2], rcpt);
+	ck_assert_str_eq(show(&l), want);
+	resolve_list_free(&l);
+	/* u1+anything is u1; an alias+detail is the alias */
+	snprintf(rcpt, sizeof(rcpt), "%s+lists@example.test", u[1]);
+	ck_assert_int_eq(resolve(rcpt, false, &l, &code, &r), 0);
+	snprintf(want, sizeof(want), "%s  %s|", u[1], rcpt);
+	ck_assert_str_eq(show(&l), want);
+	ck_assert_int_eq(resolve("inner2+a+b@example.test", false, &l, &code,
+	    &r), 0);
+	snprintf(want + strlen(want), sizeof(want) - strlen(want),
+	    "%s  inner2+a+b@example.test|", u[0]);
+	ck_assert_str_eq(show(&l), want);
+	resolve_list_free(&l);
+	/* no delimiter: user+detail is no one */
+	free(cfg->recipient_delimiter);
+	cfg->recipient_delimiter = strdup("");
+	ck_assert_ptr_nonnull(cfg->recipient_delimiter);
+	snprintf(rcpt, sizeof(rcpt), "%s+lists@example.test", u[1]);
+	ck_assert_int_eq(resolve(rcpt, false, &l, &code, &r), -1);
+	ck_assert_str_eq(r.status, "5.1.1");
+}
+END_TEST
+
 static Suite *
 resolve_suite(void)
 {
@@ -236,6 +299,8 @@ resolve_suite(void)
 	tcase_add_loop_test(tc, test_failed_rcpt_leaves_list_unchanged, 0,
 	    (int)nitems(fail_cases));
 	tcase_add_test(tc, test_targets_carry_their_recipient);
+	tcase_add_test(tc, test_program_and_file_targets_only_when_allowed);
+	tcase_add_test(tc, test_delimiter_whole_local_part_first);
 	suite_add_tcase(s, tc);
 	return s;
 }

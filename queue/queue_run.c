@@ -47,6 +47,13 @@
  */
 #define INCOMING_GRACE	5
 #define BATCH_FILES	64	/* queue files worked on together */
+/*
+ * The long-lived runner compacts the delivery journal once it has been
+ * idle this long (or when the journal is large), not after every batch:
+ * compacting costs three syncs (active/, deferred/, the journal), more
+ * than the delivery it follows when mail arrives one message at a time.
+ */
+#define COMPACT_IDLE_MS	250
 
 struct deferred {
 	char	 qid[QUEUE_ID_MAX + 1];
@@ -68,6 +75,7 @@ struct runner {
 	size_t			 ndef;
 	struct todo		*todo;		/* to work on now */
 	size_t			 ntodo;
+	bool			 lazy_compact;	/* leave it to runner_idle */
 };
 
 /* One queue file being worked on. */
@@ -529,8 +537,11 @@ work_batch(struct runner *rn)
 			queue_env_free(&q[i].env);
 			close(q[i].fd);
 		}
-	/* compact when large, or when there is nothing left to do */
-	if ((rn->ntodo == 0 && nbounces == 0) ||
+	/*
+	 * Compact when large, or when there is nothing left to do (the
+	 * long-lived runner does that once it has been idle a while).
+	 */
+	if ((rn->ntodo == 0 && nbounces == 0 && !rn->lazy_compact) ||
 	    journal_wants_compaction(&rn->j))
 		if (journal_compact(&rn->j) == -1)
 			log_warn("compacting the delivery journal");
@@ -543,6 +554,20 @@ work_batch(struct runner *rn)
 	free(bounces);
 	free(items);
 	free(q);
+}
+
+/*
+ * The runner has had nothing to do for COMPACT_IDLE_MS: the deliveries
+ * the journal still records are settled, so it may forget them.
+ */
+static void
+runner_idle(struct runner *rn)
+{
+	if (rn->j.size == 0 || journal_lock(&rn->j) == -1)
+		return;
+	if (journal_compact(&rn->j) == -1)
+		log_warn("compacting the delivery journal");
+	journal_unlock(&rn->j);
 }
 
 static void
@@ -745,7 +770,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	char			 buf[4096], abuf[4096];
 	time_t			 now, next_scan, soonest, last_busy_scan = 0;
 	size_t			 i, have = 0, ahave = 0;
-	int			 timeout, afd;
+	int			 timeout, afd, nready;
 	bool			 busy = false;
 
 	memset(&sa, 0, sizeof(sa));
@@ -756,6 +781,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	signal(SIGHUP, SIG_IGN);
 	if (runner_init(&rn, cfg, al) == -1)
 		return;
+	rn.lazy_compact = true;
 	(void)fcntl(notify_fd, F_SETFL, O_NONBLOCK);
 	afd = admin_fifo_open(&rn);
 	queue_clean_incoming(cfg, INCOMING_GRACE);
@@ -791,18 +817,22 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		timeout = soonest > now ? (int)(soonest - now) * 1000 : 0;
 		if (busy && timeout > 1000)
 			timeout = 1000;
+		if (rn.j.size > 0 && timeout > COMPACT_IDLE_MS)
+			timeout = COMPACT_IDLE_MS;
 		pfd[0].fd = notify_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = life_fd;
 		pfd[1].events = POLLIN;
 		pfd[2].fd = afd;	/* -1: ignored by poll */
 		pfd[2].events = POLLIN;
-		if (poll(pfd, 3, timeout) == -1) {
+		if ((nready = poll(pfd, 3, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			break;
 		}
+		if (nready == 0 && timeout >= COMPACT_IDLE_MS && rn.j.size > 0)
+			runner_idle(&rn);
 		if (pfd[1].revents != 0) {
 			log_info("master went away; queue runner exiting");
 			break;

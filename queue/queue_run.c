@@ -32,6 +32,7 @@
 #include "addr.h"
 #include "bounce.h"
 #include "deliver_local.h"
+#include "fault.h"
 #include "journal.h"
 #include "log.h"
 #include "queue_file.h"
@@ -54,6 +55,14 @@
  * than the delivery it follows when mail arrives one message at a time.
  */
 #define COMPACT_IDLE_MS	250
+/*
+ * Group commit across time: while mail streams in, the long-lived runner
+ * starts a batch at most every BATCH_LINGER_MS (at once when BATCH_FILES
+ * are waiting), so that messages arriving one by one share the journal's
+ * and the maildrop's syncs instead of paying two each, competing with
+ * the monitors' syncs for the disk.
+ */
+#define BATCH_LINGER_MS	20
 
 struct deferred {
 	char	 qid[QUEUE_ID_MAX + 1];
@@ -769,6 +778,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	struct sigaction	 sa;
 	char			 buf[4096], abuf[4096];
 	time_t			 now, next_scan, soonest, last_busy_scan = 0;
+	struct timespec		 last_batch = { 0, 0 }, ts;
+	long long		 linger = 0;
 	size_t			 i, have = 0, ahave = 0;
 	int			 timeout, afd, nready;
 	bool			 busy = false;
@@ -806,9 +817,18 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			next_scan = time(NULL) + RESCAN_SEC;
 		}
 		if (rn.ntodo > 0) {
-			run_todo(&rn);
-			continue;
-		}
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			linger = BATCH_LINGER_MS -
+			    ((long long)(ts.tv_sec - last_batch.tv_sec) * 1000 +
+			    (ts.tv_nsec - last_batch.tv_nsec) / 1000000);
+			if (rn.ntodo >= BATCH_FILES || linger <= 0) {
+				last_batch = ts;
+				(void)fault_point("queue.batch");
+				run_todo(&rn);
+				continue;
+			}
+		} else
+			linger = 0;
 		soonest = next_scan;
 		for (i = 0; i < rn.ndef; i++)
 			if (rn.def[i].due < soonest)
@@ -819,6 +839,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			timeout = 1000;
 		if (rn.j.size > 0 && timeout > COMPACT_IDLE_MS)
 			timeout = COMPACT_IDLE_MS;
+		if (linger > 0)
+			timeout = (int)linger;	/* then the batch waiting */
 		pfd[0].fd = notify_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = life_fd;
@@ -837,7 +859,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			log_info("master went away; queue runner exiting");
 			break;
 		}
-		if (!(pfd[0].revents & (POLLIN | POLLHUP)) &&
+		if (linger == 0 && !(pfd[0].revents & (POLLIN | POLLHUP)) &&
 		    !(pfd[2].revents & POLLIN) && busy &&
 		    time(NULL) > last_busy_scan) {
 			/*

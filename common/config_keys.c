@@ -141,8 +141,9 @@ const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
 	  .def = "8", .min = 1, .max = POOL_WORKERS_CEILING,		\
 	  .validate = v_pool_max_spare,					\
 	  .offset = OFF(proto.pool.max_spare),				\
-	  .help = "Most idle workers; more idle ones are retired. At most " \
-	    "max_workers." },						\
+	  .help = "Most idle workers; when more have been idle for a "	\
+	    "second, a quarter of the surplus (at least one) is retired "	\
+	    "each second. At most max_workers." },			\
 	{ .name = #proto ".pool.max_workers", .type = CONFIG_INT,	\
 	  .def = "256", .min = 1, .max = POOL_WORKERS_CEILING,		\
 	  .offset = OFF(proto.pool.max_workers),			\

@@ -102,6 +102,8 @@ fault_point(const char *name)
 		}
 		if (strcmp(f->action, "exit") == 0)
 			_exit(3);
+		if (strcmp(f->action, "log") == 0)
+			return 0;	/* the log line is the point */
 		if (strcmp(f->action, "stop") == 0) {
 			/* frozen mid-step until the test sends SIGCONT */
 			(void)raise(SIGSTOP);

@@ -14,6 +14,7 @@
  *	exit	_exit(3)
  *	stop	the process stops itself (SIGSTOP) and goes on normally
  *		after SIGCONT: "in the middle of this step" for a test
+ *	log	only logs the hit and goes on: a test counts the steps
  * With MAILD_FAULT_ONCE=path set, only the first process to reach a
  * point acts (it creates path): a restarted process then goes on, as
  * after a real crash. Configure with --disable-fault-injection to

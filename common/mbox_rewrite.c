@@ -280,9 +280,8 @@ mbox_rewrite_copy(int src_fd, const struct mbox_table *t, const bool *deleted,
 		}
 		uidl_set_free(&dups);
 		new_out->scanned = new_scanned;
-		new_out->dev = dst_st.st_dev;
-		new_out->ino = dst_st.st_ino;
-		new_out->mtime = dst_st.st_mtim;
+		/* not settled: the rename still to come sets the ctime */
+		mbox_table_set_stat(new_out, &dst_st, false);
 	}
 	free(newpos);
 	free(c.buf);

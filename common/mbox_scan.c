@@ -302,7 +302,7 @@ mbox_scan(int fd, off_t start, struct mbox_table *t, struct reason *r)
 	off_t		 off, base = 0, size;
 	size_t		 carry = 0, want, i;
 	ssize_t		 n, used;
-	bool		 eof;
+	bool		 eof, settled;
 	int		 ok, saved;
 
 	memset(&s, 0, sizeof(s));
@@ -311,7 +311,7 @@ mbox_scan(int fd, off_t start, struct mbox_table *t, struct reason *r)
 	s.full_at = -1;
 	s.prev = '\n';
 	s.st = SCAN_BOL;
-	if (fstat(fd, &st) == -1) {
+	if (mbox_table_fstat(fd, &st, &settled) == -1) {
 		saved = errno;
 		log_warn("mbox_scan: fstat");
 		goto fail_io;
@@ -342,9 +342,7 @@ mbox_scan(int fd, off_t start, struct mbox_table *t, struct reason *r)
 		}
 	}
 	s.leading = off == 0;
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->mtime = st.st_mtim;
+	mbox_table_set_stat(t, &st, settled);
 	t->scanned = 0;
 
 	s.hash = uidl_hash_new();

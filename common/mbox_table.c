@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -26,6 +27,34 @@ static volatile sig_atomic_t	table_sigbus_armed;
 static int	table_check_pread(int, const struct mbox_table *,
 		    const bool *);
 static void	table_sigbus(int);
+
+long	mbox_table_settle_ms = MBOX_TABLE_SETTLE_MS;
+
+int
+mbox_table_fstat(int fd, struct stat *st, bool *settled_out)
+{
+	struct timespec	now;
+	long long	age_ms;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1 || fstat(fd, st) == -1)
+		return -1;
+	age_ms = ((long long)now.tv_sec - (long long)st->st_ctim.tv_sec) *
+	    1000 + (now.tv_nsec - st->st_ctim.tv_nsec) / 1000000;
+	*settled_out = age_ms >= mbox_table_settle_ms;
+	return 0;
+}
+
+void
+mbox_table_set_stat(struct mbox_table *t, const struct stat *st,
+    bool settled)
+{
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	t->mtime = st->st_mtim;
+	t->size = st->st_size;
+	t->ctime = st->st_ctim;
+	t->settled = settled;
+}
 
 void
 mbox_table_init(struct mbox_table *t)
@@ -156,6 +185,12 @@ mbox_table_open(int mbox_fd, int idx_fd, struct mbox_table *t,
 		rc = mbox_index_load(idx_fd, mbox_fd, t);
 	if (rc == MBOX_INDEX_FRESH)
 		return 0;
+	if (rc == MBOX_INDEX_CHECKED) {
+		/* so that the next load is proven by fstat */
+		if (t->settled && mbox_index_save(idx_fd, t, mbox_fd) == -1)
+			log_warn("maildrop index not saved");
+		return 0;
+	}
 	if (rc == MBOX_INDEX_GROWN) {
 		if (mbox_scan(mbox_fd, t->scanned, t, r) == 0)
 			goto save;

@@ -27,6 +27,7 @@
 #ifndef MAILD_MBOX_TABLE_H
 #define MAILD_MBOX_TABLE_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <stdbool.h>
@@ -82,7 +83,38 @@ struct mbox_table {
 	dev_t		 dev;
 	ino_t		 ino;
 	struct timespec	 mtime;
+	/*
+	 * From the same fstat, for the index's proof that the maildrop is
+	 * unchanged (mbox_index.h): its size and inode change time, and
+	 * whether that change lay at least MBOX_TABLE_SETTLE_MS in the past
+	 * when the fstat was made (settled): only then does every later
+	 * change of the file, which sets the ctime to the time of the
+	 * change, give it a ctime that differs from this one.
+	 */
+	off_t		 size;
+	struct timespec	 ctime;
+	bool		 settled;
 };
+
+/*
+ * How old a ctime must be to be settled: more than the kernel's
+ * timestamp tick (a jiffy) and the file system's timestamp granularity
+ * (one second on some) together.
+ */
+#define MBOX_TABLE_SETTLE_MS	2000
+/* MBOX_TABLE_SETTLE_MS, but tests may shorten it. */
+extern long	mbox_table_settle_ms;
+
+/*
+ * fstat(fd) for mbox_table_set_stat(), with whether the file's ctime is
+ * settled (see struct mbox_table): the clock is read before the fstat.
+ * Returns 0, or -1 with errno set.
+ */
+int		 mbox_table_fstat(int fd, struct stat *st_out,
+		    bool *settled_out);
+/* Records st (from mbox_table_fstat) as the file t describes. */
+void		 mbox_table_set_stat(struct mbox_table *t,
+		    const struct stat *st, bool settled);
 
 /* An empty table. */
 void		 mbox_table_init(struct mbox_table *);

@@ -94,6 +94,13 @@ struct pool {
 	 */
 	bool			 spawn_failing;
 	struct timespec		 spawn_retry;
+	/*
+	 * More than max_spare idle workers since surplus_since (the last
+	 * look that saw no surplus cleared it): a surplus that lasts is
+	 * retired a part at a time (pool_maintain).
+	 */
+	bool			 surplus;
+	struct timespec		 surplus_since;
 };
 
 struct aliases;

@@ -35,6 +35,7 @@
 #define BACKOFF_FIRST_MS	100
 #define BACKOFF_MAX_MS		30000
 #define STARTUP_GRACE_MS	2000	/* dying sooner counts as a failure */
+#define RETIRE_AFTER_MS		1000	/* idle surplus lasting this long */
 /*
  * Stress ends this long after the pool was last full: workers freed by
  * the shorter timeouts are soon taken again in a flood, and the mode
@@ -358,14 +359,33 @@ pool_maintain(struct master *m, struct pool *pl)
 	/* backing off: one worker at a time, each after the last is ready */
 	if (pl->fail_streak > 0 && unproven > 0)
 		return;
-	/* too many idle: retire the surplus, newest first */
-	for (i = pl->nslots; i-- > 0 && idle > (size_t)pl->cfg.max_spare;) {
-		s = &pl->slots[i];
-		if (s->state == SLOT_IDLE) {
-			slot_tell(pl, s, SIGTERM);
-			idle--;
-			live--;
+	/*
+	 * Too many idle: retire the surplus, newest first, once it has
+	 * lasted RETIRE_AFTER_MS, and a quarter of it (at least one) each
+	 * RETIRE_AFTER_MS after that. Under a steady load idle and busy
+	 * swap all the time as sessions end and begin: retiring at once
+	 * what is idle for a moment meant forking its successor (monitor
+	 * and worker) a moment later, a fork pair every dozen sessions at
+	 * 32 clients.
+	 */
+	if (idle <= (size_t)pl->cfg.max_spare)
+		pl->surplus = false;
+	else if (!pl->surplus) {
+		pl->surplus = true;
+		clock_gettime(CLOCK_MONOTONIC, &pl->surplus_since);
+	} else if (ms_since(&pl->surplus_since) >= RETIRE_AFTER_MS) {
+		size_t	n = (idle - (size_t)pl->cfg.max_spare + 3) / 4;
+
+		for (i = pl->nslots; i-- > 0 && n > 0;) {
+			s = &pl->slots[i];
+			if (s->state == SLOT_IDLE) {
+				slot_tell(pl, s, SIGTERM);
+				idle--;
+				live--;
+				n--;
+			}
 		}
+		clock_gettime(CLOCK_MONOTONIC, &pl->surplus_since);
 	}
 	/*
 	 * Growing: a worker takes some 10-20 ms from fork to its first

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "journal.h"
 #include "log.h"
 #include "queue_file.h"
@@ -243,6 +244,8 @@ journal_compact(struct journal *j)
 
 	if (j->size == 0)
 		return 0;
+	if (fault_point("journal.compact") == -1)
+		return -1;
 	for (i = 0; i < 2; i++) {
 		if ((fd = openat(j->qdirfd, dirs[i], O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC)) == -1)

@@ -33,6 +33,7 @@
 #include "bounce.h"
 #include "deliver_local.h"
 #include "forward.h"
+#include "fault.h"
 #include "journal.h"
 #include "log.h"
 #include "notice.h"
@@ -49,6 +50,21 @@
  */
 #define INCOMING_GRACE	5
 #define BATCH_FILES	64	/* queue files worked on together */
+/*
+ * The long-lived runner compacts the delivery journal once it has been
+ * idle this long (or when the journal is large), not after every batch:
+ * compacting costs three syncs (active/, deferred/, the journal), more
+ * than the delivery it follows when mail arrives one message at a time.
+ */
+#define COMPACT_IDLE_MS	250
+/*
+ * Group commit across time: while mail streams in, the long-lived runner
+ * starts a batch at most every BATCH_LINGER_MS (at once when BATCH_FILES
+ * are waiting), so that messages arriving one by one share the journal's
+ * and the maildrop's syncs instead of paying two each, competing with
+ * the monitors' syncs for the disk.
+ */
+#define BATCH_LINGER_MS	20
 
 struct deferred {
 	char	 qid[QUEUE_ID_MAX + 1];
@@ -70,6 +86,7 @@ struct runner {
 	size_t			 ndef;
 	struct todo		*todo;		/* to work on now */
 	size_t			 ntodo;
+	bool			 lazy_compact;	/* leave it to runner_idle */
 };
 
 /* One queue file being worked on. */
@@ -604,8 +621,11 @@ work_batch(struct runner *rn)
 			queue_env_free(&q[i].env);
 			close(q[i].fd);
 		}
-	/* compact when large, or when there is nothing left to do */
-	if ((rn->ntodo == 0 && nbounces == 0) ||
+	/*
+	 * Compact when large, or when there is nothing left to do (the
+	 * long-lived runner does that once it has been idle a while).
+	 */
+	if ((rn->ntodo == 0 && nbounces == 0 && !rn->lazy_compact) ||
 	    journal_wants_compaction(&rn->j))
 		if (journal_compact(&rn->j) == -1)
 			log_warn("compacting the delivery journal");
@@ -618,6 +638,20 @@ work_batch(struct runner *rn)
 	free(bounces);
 	free(items);
 	free(q);
+}
+
+/*
+ * The runner has had nothing to do for COMPACT_IDLE_MS: the deliveries
+ * the journal still records are settled, so it may forget them.
+ */
+static void
+runner_idle(struct runner *rn)
+{
+	if (rn->j.size == 0 || journal_lock(&rn->j) == -1)
+		return;
+	if (journal_compact(&rn->j) == -1)
+		log_warn("compacting the delivery journal");
+	journal_unlock(&rn->j);
 }
 
 static void
@@ -827,8 +861,10 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	struct sigaction	 sa;
 	char			 buf[4096], abuf[4096];
 	time_t			 now, next_scan, soonest, last_busy_scan = 0;
+	struct timespec		 last_batch = { 0, 0 }, ts;
+	long long		 linger = 0;
 	size_t			 i, have = 0, ahave = 0;
-	int			 timeout, afd;
+	int			 timeout, afd, nready;
 	bool			 busy = false;
 
 	memset(&sa, 0, sizeof(sa));
@@ -839,6 +875,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	signal(SIGHUP, SIG_IGN);
 	if (runner_init(&rn, cfg, al) == -1)
 		return;
+	rn.lazy_compact = true;
 	(void)fcntl(notify_fd, F_SETFL, O_NONBLOCK);
 	afd = admin_fifo_open(&rn);
 	queue_clean_incoming(cfg, INCOMING_GRACE);
@@ -863,9 +900,18 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			next_scan = time(NULL) + RESCAN_SEC;
 		}
 		if (rn.ntodo > 0) {
-			run_todo(&rn);
-			continue;
-		}
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			linger = BATCH_LINGER_MS -
+			    ((long long)(ts.tv_sec - last_batch.tv_sec) * 1000 +
+			    (ts.tv_nsec - last_batch.tv_nsec) / 1000000);
+			if (rn.ntodo >= BATCH_FILES || linger <= 0) {
+				last_batch = ts;
+				(void)fault_point("queue.batch");
+				run_todo(&rn);
+				continue;
+			}
+		} else
+			linger = 0;
 		soonest = next_scan;
 		for (i = 0; i < rn.ndef; i++)
 			if (rn.def[i].due < soonest)
@@ -874,23 +920,29 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		timeout = soonest > now ? (int)(soonest - now) * 1000 : 0;
 		if (busy && timeout > 1000)
 			timeout = 1000;
+		if (rn.j.size > 0 && timeout > COMPACT_IDLE_MS)
+			timeout = COMPACT_IDLE_MS;
+		if (linger > 0)
+			timeout = (int)linger;	/* then the batch waiting */
 		pfd[0].fd = notify_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = life_fd;
 		pfd[1].events = POLLIN;
 		pfd[2].fd = afd;	/* -1: ignored by poll */
 		pfd[2].events = POLLIN;
-		if (poll(pfd, 3, timeout) == -1) {
+		if ((nready = poll(pfd, 3, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			break;
 		}
+		if (nready == 0 && timeout >= COMPACT_IDLE_MS && rn.j.size > 0)
+			runner_idle(&rn);
 		if (pfd[1].revents != 0) {
 			log_info("master went away; queue runner exiting");
 			break;
 		}
-		if (!(pfd[0].revents & (POLLIN | POLLHUP)) &&
+		if (linger == 0 && !(pfd[0].revents & (POLLIN | POLLHUP)) &&
 		    !(pfd[2].revents & POLLIN) && busy &&
 		    time(NULL) > last_busy_scan) {
 			/*

@@ -269,6 +269,47 @@ def test_batch_killed_midway_recovers_exactly_once(make_maild, fault):
         os.unlink(stamp)
 
 
+def test_journal_compacted_when_idle_not_after_every_message(make_maild):
+    # compacting the journal costs three syncs; one message at a time
+    # (each its own batch) must not pay them every time, but once the
+    # runner has nothing to do the journal is emptied
+    m = make_maild(env={"MAILD_FAULT": "journal.compact:log:0"})
+    c = connect(m)
+    ehlo(c)
+    for i in range(10):
+        assert send(m, "s@example.org", ["alice@example.test"],
+                    msg("j%d" % i), c)[0] == 250
+        wait_messages(m, "alice", i + 1)
+    c.cmd("QUIT")
+    c.smtp_reply()
+    journal = m.sb.path("queue", "journal")
+    wait_for(lambda: os.path.getsize(journal) == 0, timeout=10,
+             what="the journal compacted once idle")
+    hits = len(re.findall(r"fault point journal\.compact", m.log()))
+    assert 1 <= hits <= 5, "%d compactions for 10 messages" % hits
+
+
+def test_messages_one_by_one_share_batches(make_maild):
+    # while mail streams in, the runner starts a batch at most every
+    # 20 ms, so that messages arriving one by one share its two syncs
+    m = make_maild(env={"MAILD_FAULT": "queue.batch:log:0"})
+    c = connect(m)
+    ehlo(c)
+    for i in range(12):
+        assert send(m, "s@example.org", ["alice@example.test"],
+                    msg("g%d" % i), c)[0] == 250
+    c.cmd("QUIT")
+    c.smtp_reply()
+    wait_messages(m, "alice", 12)
+    stamps = []
+    for h, mi, sec in re.findall(r"(\d\d):(\d\d):(\d\d\.\d\d\d) maild-queue\[\d+\]: "
+                                 r"fault point queue\.batch", m.log()):
+        stamps.append((int(h) * 60 + int(mi)) * 60 + float(sec))
+    assert 1 <= len(stamps) <= 12
+    gaps = [b - a for a, b in zip(stamps, stamps[1:]) if b >= a]  # not over midnight
+    assert all(g >= 0.018 for g in gaps), gaps
+
+
 # --- full disks ------------------------------------------------------------------
 
 FAST_RETRY = {"queue": {"retry_min": "2s", "retry_max": "2s"}}

@@ -42,6 +42,32 @@ def test_pool_grows_under_load_up_to_max_workers(maild):
     wait_for(lambda: len(maild.workers("smtpd")) <= 4, timeout=15, what="pool to shrink")
 
 
+def test_steady_load_does_not_churn_workers(make_maild):
+    # bursts of 4 sessions with short pauses: between them 4 workers are
+    # idle, more than max_spare. Retiring them at once meant forking
+    # them again for the next burst; a surplus must last a second first
+    from test_flood import smtp_session
+    import threading
+    m = make_maild(config={"smtp": {"pool": {"min_spare": 1, "max_spare": 1,
+                                             "max_workers": 16}}})
+    results = {}
+    for burst in range(15):
+        threads = [threading.Thread(target=smtp_session,
+                                    args=(m.smtp_port, results, (burst, i)))
+                   for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        time.sleep(0.1)
+    assert all(v is None for v in results.values()), results
+    pids = set(re.findall(r"smtpd\[(\d+)\]: sid=\S+ connect from", m.log()))
+    assert len(pids) <= 8, "%d workers served 60 sessions" % len(pids)
+    # and a surplus that lasts is retired
+    wait_for(lambda: len(m.workers("smtpd")) <= 2, timeout=15,
+             what="pool to shrink")
+
+
 def test_killed_worker_is_replaced(maild):
     before = maild.workers("smtpd")
     victim = before[0]

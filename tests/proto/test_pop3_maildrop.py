@@ -14,7 +14,7 @@ import pytest
 
 from maildtest import IS_ROOT, wait_for
 from test_pop3 import (DATE, OPEN, P3, _close_clients, entry, get_mbox,  # noqa: F401
-                       put_mbox, simple, spool, subjects, update_file)
+                       pop3_view, put_mbox, simple, spool, subjects, update_file)
 from test_smtp import connect, ehlo, msg, send
 
 SIX = [simple("m%d" % i, "body of %d\n.dot line\nFrom inside\n" % i, i) for i in range(6)]
@@ -125,6 +125,129 @@ def test_failed_update_leaves_the_maildrop_unchanged(make_maild, fault, dele, wa
     c = P3(m)
     assert c.login().startswith("+OK alice has 6 messages")
     no_crash(m)
+
+
+# --- the index: proven unchanged by fstat, never served stale ------------------------------
+
+# common/mbox_table.h MBOX_TABLE_SETTLE_MS: a ctime this old is settled
+SETTLE = 2.3
+IDX_FLAGS_AT, IDX_SETTLED = 136, 1     # common/mbox_index.c struct idx_header
+
+
+def index_settled(m, user):
+    with open(m.sb.path("state", "index", user), "rb") as f:
+        f.seek(IDX_FLAGS_AT)
+        return f.read(1)[0] & IDX_SETTLED == IDX_SETTLED
+
+
+def served(m, user):
+    """Every message as RETR gives it (byte-stuffing undone), with its UIDL."""
+    c = P3(m)
+    c.login(user)
+    n = int(c.ok("STAT").split()[1])
+    out = []
+    for i in range(1, n + 1):
+        c.ok("RETR %d" % i)
+        out.append(c.body()[0])
+    _, uidls = c.multi("UIDL")
+    c.ok("QUIT")
+    return out, [u.split()[1] for u in uidls]
+
+
+def parsed(m, user):
+    """The messages as Python's mailbox module reads the file, in POP3's form."""
+    box = mailbox.mbox(spool(m, user), create=False)
+    try:
+        return [pop3_view(box.get_bytes(k)) for k in box.keys()]
+    finally:
+        box.close()
+
+
+def moved_start(data):
+    """The same size, but the first message's Subject changed, the second
+    message one byte longer and the third one shorter (its From_ line
+    moved)."""
+    second = data.index(b"\nFrom ", 1) + 1
+    third = data.index(b"\nFrom ", second) + 1
+    body3 = data.index(b"\n\n", third) + 2
+    new = data[:third - 1] + b"X\n" + data[third:body3] + data[body3 + 1:]
+    i = new.index(b"Subject: ") + len(b"Subject: ")
+    new = new[:i] + b"Z" + new[i + 1:]
+    assert len(new) == len(data) and new != data
+    return new
+
+
+def same_size_rewrite(p):
+    """Another MUA rewrites the maildrop in place at the same size and puts
+    the mtime back (utimensat): only the ctime tells."""
+    st = os.stat(p)
+    with open(p, "r+b") as f:
+        new = moved_start(f.read())
+        f.seek(0)
+        f.write(new)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(p).st_mtime_ns == st.st_mtime_ns
+
+
+def replace_same_size(m, user):
+    """A new file renamed over it (another inode), same size and mtime."""
+    p = spool(m, user)
+    st = os.stat(p)
+    with open(p, "rb") as f:
+        data = moved_start(f.read())
+    tmp = p + ".mua"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o600)
+    if IS_ROOT:
+        os.chown(tmp, m.sb.uids[user], m.sb.mail_gid)
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(tmp, p)
+
+
+CHANGES = {
+    "appended": lambda m, p: open(p, "ab").write(simple("late", n=9)),
+    "rewritten shorter by a MUA": lambda m, p: open(p, "r+b").truncate(
+        get_mbox(m, os.path.basename(p)).index(b"\nFrom ", 1) + 1),
+    "rewritten in place at the same size, mtime put back": lambda m, p: same_size_rewrite(p),
+    "truncated": lambda m, p: open(p, "r+b").truncate(0),
+    "replaced by another file of the same size and mtime":
+        lambda m, p: replace_same_size(m, os.path.basename(p)),
+    "chmod only": lambda m, p: os.chmod(p, 0o600),
+}
+
+
+def test_index_is_never_served_stale(maild):
+    """A maildrop whose index the fstat proof accepts (settled, as a warm
+    open of a big maildrop sees it), changed behind its back in every way
+    a MUA, an MDA or an administrator can: every session serves exactly the
+    messages Python's mailbox reads from the file. Three maildrops at a
+    time, so that they settle together."""
+    users = ["alice", "bob", "carol"]
+    changes = list(CHANGES.items())
+    for start in range(0, len(changes), len(users)):
+        batch = list(zip(users, changes[start:start + len(users)]))
+        for n, (user, _) in enumerate(batch):
+            put_mbox(maild, user, b"".join(simple("%s %d" % (user, i), "body %d\n" % i, i + n)
+                                           for i in range(4)))
+        time.sleep(SETTLE)
+        for user, _ in batch:
+            got, _ = served(maild, user)        # the index, made settled
+            assert got == parsed(maild, user)
+            assert index_settled(maild, user)
+            got, _ = served(maild, user)        # and proven by fstat
+            assert got == parsed(maild, user)
+        for user, (name, change) in batch:
+            before = served(maild, user)
+            change(maild, spool(maild, user))
+            want = parsed(maild, user)
+            got = served(maild, user)
+            assert got[0] == want, name
+            assert served(maild, user) == got, name
+            # what a scan without any index gives, UIDLs included
+            os.unlink(maild.sb.path("state", "index", user))
+            assert served(maild, user) == got, name
+            assert (got == before) == (name == "chmod only"), name
 
 
 # --- crash safety ----------------------------------------------------------------------

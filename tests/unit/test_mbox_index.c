@@ -18,8 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "mbox_append.h"
 #include "mbox_index.h"
 #include "mbox_scan.h"
@@ -33,7 +31,7 @@
 static const char maildrop[] = MSG(0) MSG(1) MSG(2) MSG(1) MSG(4);
 
 /* The on-disk layout, as far as these tests need to forge records. */
-#define IDX_HEADER	112
+#define IDX_HEADER	144
 #define IDX_CHECKSUM	80
 #define IDX_RECORD	64
 
@@ -92,13 +90,13 @@ START_TEST(test_round_trip)
 
 	fd = mt_file("mbox", drops[_i], strlen(drops[_i]));
 	idx = make_index(fd, &t);
-	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_FRESH);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
 	same_table(&got, &t);
 	ck_assert(got.dev == t.dev && got.ino == t.ino);
 	/* saving again over a longer old index cuts it */
 	ck_assert_int_eq(mbox_index_save(idx, &got, fd), 0);
 	mbox_table_deinit(&got);
-	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_FRESH);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
 	same_table(&got, &t);
 	mbox_table_deinit(&t);
 	mbox_table_deinit(&got);
@@ -138,7 +136,7 @@ START_TEST(test_grown)
 	ck_assert_int_eq(mbox_table_open(fd, idx, &got, &r), 0);
 	same_table(&got, &full);
 	mbox_table_deinit(&got);
-	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_FRESH);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
 	same_table(&got, &full);
 	mbox_table_deinit(&t);
 	mbox_table_deinit(&got);
@@ -199,7 +197,7 @@ START_TEST(test_stale)
 	ck_assert_int_eq(ftruncate(fd, 0), 0);
 	mt_append_raw(fd, S(maildrop));
 	set_mtime(fd, &st.st_mtim);
-	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_FRESH);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
 	mbox_table_deinit(&got);
 
 	/* touched: the same size, another mtime */
@@ -280,16 +278,15 @@ END_TEST
 static void
 reseal(int idx)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
+	unsigned char	 md[MBOX_INDEX_SUM_LEN];
 	char		*buf;
 	size_t		 len;
 
 	buf = mt_slurp(idx, &len);
-	memset(buf + IDX_CHECKSUM, 0, 32);
-	ck_assert_int_eq(EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL),
-	    1);
-	ck_assert_int_eq(pwrite(idx, md, 32, IDX_CHECKSUM), 32);
+	memset(buf + IDX_CHECKSUM, 0, MBOX_INDEX_SUM_LEN);
+	mbox_index_checksum(buf, len, md);
+	ck_assert_int_eq(pwrite(idx, md, MBOX_INDEX_SUM_LEN, IDX_CHECKSUM),
+	    MBOX_INDEX_SUM_LEN);
 	free(buf);
 }
 
@@ -340,7 +337,7 @@ START_TEST(test_forged_records)
 	idx = make_index(fd, &got);
 	mbox_table_deinit(&got);
 	reseal(idx);
-	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_FRESH);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
 	mbox_table_deinit(&got);
 	mbox_table_deinit(&t);
 	close(idx);
@@ -371,7 +368,7 @@ START_TEST(test_table_open)
 	buf = mt_slurp(idx, &len);
 	ck_assert_uint_eq(len, IDX_HEADER + full.n * IDX_RECORD);
 	free(buf);
-	ck_assert_int_eq(load(idx, fd, &t), MBOX_INDEX_FRESH);
+	ck_assert_int_eq(load(idx, fd, &t), MBOX_INDEX_CHECKED);
 	mbox_table_deinit(&t);
 	/* garbage maildrop: the scan's reason comes back, t is empty */
 	ck_assert_int_eq(ftruncate(fd, 0), 0);
@@ -440,13 +437,172 @@ START_TEST(test_check_starts)
 }
 END_TEST
 
+/*
+ * The proof by fstat (mbox_index.h). With a settled ctime (the margin
+ * cut to nothing, and a pause after every snapshot longer than the
+ * kernel's timestamp tick, so that a later change gets a later ctime) an
+ * unchanged maildrop loads without a byte of it read; every change that
+ * keeps its size and puts its mtime back still makes the load read (and
+ * find it stale, or re-prove it and save the index again).
+ */
+#define TICK_US	30000	/* more than a jiffy at HZ=100 */
+
+static int
+load_unread(int idx, struct mbox_table *t)
+{
+	int	wfd, rc;
+
+	/* write-only: any read of the maildrop fails (EBADF), so -1 */
+	ck_assert_int_ne(wfd = open(mt_path("mbox"), O_WRONLY), -1);
+	rc = load(idx, wfd, t);
+	close(wfd);
+	return rc;
+}
+
+START_TEST(test_proof_by_fstat)
+{
+	struct mbox_table	t, got, full;
+	struct stat		st;
+	struct reason		r;
+	char			path[512];
+	int			fd, idx, fd2;
+
+	mbox_table_settle_ms = 0;
+	fd = mt_file("mbox", S(maildrop));
+	idx = make_index(fd, &t);
+	ck_assert(t.settled);
+	usleep(TICK_US);
+	ck_assert_int_eq(load_unread(idx, &got), MBOX_INDEX_FRESH);
+	same_table(&got, &t);
+	mbox_table_deinit(&got);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_FRESH);
+	mbox_table_deinit(&got);
+
+	/* only the ctime moved (chmod): read, proven, saved again */
+	ck_assert_int_eq(fchmod(fd, 0600), 0);
+	ck_assert_int_eq(load_unread(idx, &got), -1);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
+	mbox_table_deinit(&got);
+	ck_assert_int_eq(mbox_table_open(fd, idx, &got, &r), 0);
+	same_table(&got, &t);
+	mbox_table_deinit(&got);
+	usleep(TICK_US);
+	ck_assert_int_eq(load_unread(idx, &got), MBOX_INDEX_FRESH);
+	mbox_table_deinit(&got);
+
+	/*
+	 * Rewritten in place by another MUA at the same size, mtime put
+	 * back: message 3's From_ line moved. Only the ctime tells.
+	 */
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(pwrite(fd, "X", 1, t.v[3].from_off), 1);
+	ck_assert_int_eq(pwrite(fd, "\nFrom", 5, t.v[3].from_off + 1), 5);
+	ck_assert_int_eq(pwrite(fd, "\n", 1, t.v[3].from_off + 6), 1);
+	set_mtime(fd, &st.st_mtim);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_STALE);
+	ck_assert_int_eq(mbox_table_open(fd, idx, &got, &r), 0);
+	scan(fd, &full);
+	same_table(&got, &full);
+	ck_assert_str_ne(got.v[3].uidl, t.v[3].uidl);
+	mbox_table_deinit(&got);
+	mbox_table_deinit(&full);
+	mbox_table_deinit(&t);
+
+	/* put back as it was, bytes and mtime: still not the indexed file */
+	close(idx);
+	idx = make_index(fd, &t);
+	usleep(TICK_US);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	mt_append_raw(fd, S(maildrop));
+	set_mtime(fd, &st.st_mtim);
+	ck_assert_int_eq(load_unread(idx, &got), -1);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
+	mbox_table_deinit(&got);
+
+	/* appended to, or cut: never fresh */
+	mbox_table_deinit(&t);
+	close(idx);
+	idx = make_index(fd, &t);
+	usleep(TICK_US);
+	mt_append_raw(fd, S(MSG(5)));
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_GROWN);
+	mbox_table_deinit(&got);
+	ck_assert_int_eq(ftruncate(fd, t.v[4].from_off), 0);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_STALE);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	mt_append_raw(fd, S(maildrop));
+	mbox_table_deinit(&t);
+
+	/* replaced by another inode with the same bytes and mtime */
+	close(idx);
+	idx = make_index(fd, &t);
+	usleep(TICK_US);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	fd2 = mt_file("mbox.new", S(maildrop));
+	set_mtime(fd2, &st.st_mtim);
+	snprintf(path, sizeof(path), "%s", mt_path("mbox.new"));
+	ck_assert_int_eq(rename(path, mt_path("mbox")), 0);
+	ck_assert_int_eq(load_unread(idx, &got), MBOX_INDEX_STALE);
+	ck_assert_int_eq(load(idx, fd2, &got), MBOX_INDEX_STALE);
+	mbox_table_deinit(&t);
+	close(fd2);
+	close(idx);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A ctime that is not settled proves nothing: a change in the same
+ * timestamp tick would leave it as it is.
+ */
+START_TEST(test_proof_needs_settled_ctime)
+{
+	struct mbox_table	t, got;
+	struct reason		r;
+	int			fd, idx;
+
+	mbox_table_settle_ms = 86400000L;
+	fd = mt_file("mbox", S(maildrop));
+	idx = make_index(fd, &t);
+	ck_assert(!t.settled);
+	ck_assert_int_eq(load_unread(idx, &got), -1);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
+	ck_assert(!got.settled);
+	mbox_table_deinit(&got);
+	/* and is not saved again while it is not */
+	ck_assert_int_eq(mbox_table_open(fd, idx, &got, &r), 0);
+	mbox_table_deinit(&got);
+	ck_assert_int_eq(load(idx, fd, &got), MBOX_INDEX_CHECKED);
+	mbox_table_deinit(&got);
+	/* settled by now: proven by reading, saved, then by fstat */
+	mbox_table_settle_ms = 0;
+	usleep(TICK_US);
+	ck_assert_int_eq(mbox_table_open(fd, idx, &got, &r), 0);
+	mbox_table_deinit(&got);
+	ck_assert_int_eq(load_unread(idx, &got), MBOX_INDEX_FRESH);
+	mbox_table_deinit(&got);
+	mbox_table_deinit(&t);
+	close(idx);
+	close(fd);
+}
+END_TEST
+
+static void
+idx_setup(void)
+{
+	mt_setup();
+	/* never settled unless a test says so: loads are read and checked */
+	mbox_table_settle_ms = 86400000L;
+}
+
 static Suite *
 mbox_index_suite(void)
 {
 	Suite	*s = suite_create("mbox_index");
 	TCase	*tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, mt_setup, mt_teardown);
+	tcase_add_checked_fixture(tc, idx_setup, mt_teardown);
 	tcase_add_loop_test(tc, test_round_trip, 0, 5);
 	tcase_add_test(tc, test_grown);
 	tcase_add_test(tc, test_grown_but_changed);
@@ -455,6 +611,8 @@ mbox_index_suite(void)
 	tcase_add_loop_test(tc, test_forged_records, 0, nitems(forge_cases));
 	tcase_add_test(tc, test_table_open);
 	tcase_add_test(tc, test_check_starts);
+	tcase_add_test(tc, test_proof_by_fstat);
+	tcase_add_test(tc, test_proof_needs_settled_ctime);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -416,21 +416,23 @@ io_discard_input(struct io *io)
 	return n;
 }
 
-int
-io_flush(struct io *io)
+/*
+ * Writes buf[0, len) through the transport, waiting for the socket as
+ * long as the write timeout allows. Returns 0, or -1 with errno set and
+ * *done_out the bytes that went out.
+ */
+static int
+io_send(struct io *io, const char *buf, size_t len, size_t *done_out)
 {
 	long long	t0, deadline;
 	size_t		off = 0;
 	ssize_t		n;
 	int		w;
 
-	if (io->wlen == 0)
-		return 0;
 	t0 = now_ms();
 	deadline = io->write_ms > 0 ? t0 + io->write_ms : 0;
-	while (off < io->wlen) {
-		n = io->t->write(io->tctx, io->wfd, io->wbuf + off,
-		    io->wlen - off);
+	while (off < len) {
+		n = io->t->write(io->tctx, io->wfd, buf + off, len - off);
 		if (n > 0) {
 			off += (size_t)n;
 			io->bytes_out += (unsigned long long)n;
@@ -448,11 +450,26 @@ io_flush(struct io *io)
 		if (w <= 0) {
 			if (w == 0)
 				errno = ETIMEDOUT;
-			/* keep what was not sent; the session is over anyway */
-			memmove(io->wbuf, io->wbuf + off, io->wlen - off);
-			io->wlen -= off;
+			*done_out = off;
 			return -1;
 		}
+	}
+	*done_out = off;
+	return 0;
+}
+
+int
+io_flush(struct io *io)
+{
+	size_t	done;
+
+	if (io->wlen == 0)
+		return 0;
+	if (io_send(io, io->wbuf, io->wlen, &done) == -1) {
+		/* keep what was not sent; the session is over anyway */
+		memmove(io->wbuf, io->wbuf + done, io->wlen - done);
+		io->wlen -= done;
+		return -1;
 	}
 	io->wlen = 0;
 	return 0;
@@ -464,6 +481,16 @@ io_write(struct io *io, const void *buf, size_t len)
 	const char	*p = buf;
 	size_t		 n;
 
+	/*
+	 * A piece at least as big as the buffer (a RETR of a big message)
+	 * goes out from where it is, after what is buffered: one copy less,
+	 * and one write for all of it.
+	 */
+	if (len >= IO_WBUF_SIZE) {
+		if (io_flush(io) == -1)
+			return -1;
+		return io_send(io, p, len, &n);
+	}
 	while (len > 0) {
 		if (io->wlen == IO_WBUF_SIZE && io_flush(io) == -1)
 			return -1;

@@ -115,7 +115,10 @@ size_t		 io_pending(struct io *);
 /* Throws away buffered input (STARTTLS injection defence). */
 size_t		 io_discard_input(struct io *);
 
-/* Buffers output; returns 0, or -1 if a forced flush failed. */
+/*
+ * Buffers output; a piece of 64 kB or more is written at once, after
+ * what was buffered. Returns 0, or -1 if a forced flush or write failed.
+ */
 int		 io_write(struct io *, const void *, size_t);
 int		 io_puts(struct io *, const char *);
 int		 io_printf(struct io *, const char *, ...)

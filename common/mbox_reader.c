@@ -1,9 +1,10 @@
 /*
  * The message reader for RETR and TOP (see mbox_reader.h). Runs in the
  * POP3 worker, unprivileged. Reads MBOX_READ_CHUNK bytes per pread()
- * and turns them into one output piece: whole lines are found with
- * memchr() and copied with memcpy(), so the cost is two passes over the
- * bytes; nothing depends on line length.
+ * (less for a smaller message) and turns them into one output piece,
+ * line ends made CRLF and, for POP3, dot-stuffed: whole lines are found
+ * with memchr() and copied with memcpy(), so the cost is two passes over
+ * the bytes; nothing depends on line length.
  *
  * Undoing mboxrd quoting needs to know whether a line's run of '>' is
  * followed by "From ". The run may be longer than a buffer, so the first
@@ -38,6 +39,9 @@ struct mbox_reader {
 	struct mbox_msg		 m;
 	long			 top;	/* body lines still to give, or -1 */
 	off_t			 pos;	/* next byte to read */
+	size_t			 chunk;	/* bytes per read */
+	bool			 stuff;	/* dot-stuffing */
+	size_t			 stuffed;	/* '.' added */
 	bool			 in_body;
 	bool			 done;	/* nothing more to process */
 	bool			 finished;	/* and the ending given out */
@@ -63,9 +67,17 @@ mbox_reader_new(int fd, const struct mbox_msg *m, long top_lines)
 	rd->pos = m->hdr_off;
 	rd->st = RD_BOL;
 	rd->prev = '\n';
-	rd->in = xmalloc(MBOX_READ_CHUNK + READER_LOOKAHEAD);
-	/* each byte gives at most two ("\n" -> "\r\n"), plus a last CRLF */
-	rd->out = xmalloc(2 * (MBOX_READ_CHUNK + READER_LOOKAHEAD) + 2);
+	/* no bigger than the message: most are a few kB */
+	rd->chunk = MBOX_READ_CHUNK;
+	if (m->end - m->hdr_off < MBOX_READ_CHUNK)
+		rd->chunk = m->end > m->hdr_off ?
+		    (size_t)(m->end - m->hdr_off) : 1;
+	rd->in = xmalloc(rd->chunk + READER_LOOKAHEAD);
+	/*
+	 * Each byte gives at most two ("\n" -> "\r\n", or a '.' stuffed
+	 * before a '.'), plus a last CRLF.
+	 */
+	rd->out = xmalloc(2 * (rd->chunk + READER_LOOKAHEAD) + 2);
 	return rd;
 }
 
@@ -80,6 +92,18 @@ mbox_reader_free(struct mbox_reader **rdp)
 	free(rd->out);
 	free(rd);
 	*rdp = NULL;
+}
+
+void
+mbox_reader_dotstuff(struct mbox_reader *rd)
+{
+	rd->stuff = true;
+}
+
+size_t
+mbox_reader_stuffed(const struct mbox_reader *rd)
+{
+	return rd->stuffed;
 }
 
 /*
@@ -110,8 +134,13 @@ reader_process(struct mbox_reader *rd, const char *buf, size_t len,
 			if (*p == '>') {
 				p++;		/* held */
 				rd->st = RD_GT;
-			} else
-				rd->st = RD_LINE;
+				break;
+			}
+			if (*p == '.' && rd->stuff) {
+				*o++ = '.';	/* RFC 1939 3 */
+				rd->stuffed++;
+			}
+			rd->st = RD_LINE;
 			break;
 
 		case RD_GT:
@@ -198,8 +227,8 @@ mbox_reader_read(struct mbox_reader *rd, const char **data_out,
 			return 0;
 		n = 0;
 		if (!rd->done && rd->pos < rd->m.end) {
-			want = rd->m.end - rd->pos > MBOX_READ_CHUNK ?
-			    MBOX_READ_CHUNK : (size_t)(rd->m.end - rd->pos);
+			want = rd->m.end - rd->pos > (off_t)rd->chunk ?
+			    rd->chunk : (size_t)(rd->m.end - rd->pos);
 			do
 				n = pread(rd->fd, rd->in + rd->carry, want,
 				    rd->pos);

@@ -6,12 +6,14 @@
  * POP3 worker on the maildrop descriptor. The output is exactly
  * mbox_msg.octets bytes for the whole message.
  *
- * The reader does not dot-stuff (RFC 1939 3) and does not send the final
- * "."; the POP3 layer does both. It hands out large pieces, not lines;
- * to find line starts for dot-stuffing: the first piece starts a line,
- * and every line start after that follows a '\n' (within a piece or at
- * the end of the previous one). Bytes other than LF are passed through
- * unchanged (a bare CR, a NUL).
+ * By default the reader does not dot-stuff (RFC 1939 3) and never sends
+ * the final "."; with mbox_reader_dotstuff() it gives every line that
+ * starts with "." another one in the same pass, so that its pieces go to
+ * the wire as they are. It hands out large pieces, not lines (to find
+ * line starts: the first piece starts a line, and every line start after
+ * that follows a '\n', within a piece or at the end of the previous
+ * one). Bytes other than LF are passed through unchanged (a bare CR, a
+ * NUL).
  */
 #ifndef MAILD_MBOX_READER_H
 #define MAILD_MBOX_READER_H
@@ -36,6 +38,14 @@ struct mbox_reader;
 struct mbox_reader	*mbox_reader_new(int fd, const struct mbox_msg *m,
 			    long top_lines);
 void			 mbox_reader_free(struct mbox_reader **);
+
+/*
+ * From now on, byte-stuff (RFC 1939 3): a '.' before every line that
+ * starts with '.'. Call before the first read.
+ */
+void			 mbox_reader_dotstuff(struct mbox_reader *);
+/* How many bytes dot-stuffing added to the pieces so far. */
+size_t			 mbox_reader_stuffed(const struct mbox_reader *);
 
 /*
  * The next piece: returns 1 with *data_out (borrowed until the next call

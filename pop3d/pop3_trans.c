@@ -114,38 +114,28 @@ pop3_uidl(struct pop3_session *s, const struct pop3_cmd *cmd)
 
 /*
  * Sends message i (top < 0: all of it; else the header and top body
- * lines), byte-stuffed, and the final ".". Returns 0, or -1 when the
- * session cannot go on: the client had "+OK" and part of the message,
- * so the only honest end is to close without the "." (logged).
+ * lines), byte-stuffed by the reader in the same pass that makes the
+ * line ends CRLF, and the final ".": one io_write() per piece of up to
+ * twice MBOX_READ_CHUNK (a small message goes out with its "+OK" line in
+ * one write; a big one in writes of that size, straight from the
+ * reader's buffer). Returns 0, or -1 when the session cannot go on: the
+ * client had "+OK" and part of the message, so the only honest end is to
+ * close without the "." (logged).
  */
 static int
 send_message(struct pop3_session *s, size_t i, long top, off_t *octets_out)
 {
 	struct mbox_reader	*rd;
-	const char		*data, *p, *end, *nl;
-	size_t			 len;
-	off_t			 octets = 0;
-	bool			 bol = true;	/* at the start of a line */
+	const char		*data;
+	size_t			 len, wire = 0;
 	int			 n;
 
 	rd = mbox_reader_new(s->md->fd, &s->md->t.v[i], top);
+	mbox_reader_dotstuff(rd);
 	while ((n = mbox_reader_read(rd, &data, &len)) == 1) {
-		octets += (off_t)len;
-		for (p = data, end = data + len; p < end; ) {
-			/* RFC 1939 3: a line starting with "." gets another */
-			if (bol && *p == '.' && io_write(s->io, ".", 1) == -1)
-				goto lost;
-			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
-				if (io_write(s->io, p, (size_t)(end - p)) == -1)
-					goto lost;
-				bol = false;
-				break;
-			}
-			if (io_write(s->io, p, (size_t)(nl + 1 - p)) == -1)
-				goto lost;
-			p = nl + 1;
-			bol = true;
-		}
+		wire += len;
+		if (io_write(s->io, data, len) == -1)
+			goto lost;
 	}
 	if (n == -1) {
 		log_warn("reading message %zu of %s's maildrop", i + 1,
@@ -153,12 +143,12 @@ send_message(struct pop3_session *s, size_t i, long top, off_t *octets_out)
 		mbox_reader_free(&rd);
 		return -1;
 	}
+	*octets_out = (off_t)(wire - mbox_reader_stuffed(rd));
 	mbox_reader_free(&rd);
 	if (io_puts(s->io, ".\r\n") == -1) {
 		log_info("lost connection: %s", strerror(errno));
 		return -1;
 	}
-	*octets_out = octets;
 	return 0;
 lost:
 	log_info("lost connection: %s", strerror(errno));

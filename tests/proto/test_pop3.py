@@ -9,6 +9,7 @@ import hashlib
 import mailbox
 import os
 import poplib
+import random
 import re
 import socket
 import subprocess
@@ -703,6 +704,53 @@ def test_octets_equal_what_retr_sends(maild):
         resp, lines, octets = p.retr(i + 1)
         assert octets == int(listing[i].split()[1])
     p.quit()
+
+
+def dot_stuff(view):
+    """RFC 1939 3 on CRLF text: a '.' before every line starting with '.'."""
+    return re.sub(rb"(?m)^\.", b"..", view)
+
+
+def test_retr_and_top_are_byte_exact_against_pythons_mailbox(maild):
+    """Long lines (past the reader's 256 KiB reads), lines of dots, From_
+    lines quoted once and twice, a '>' run across a read boundary, binary
+    bytes, stored CRLF, and a last message without a final newline: every
+    RETR and TOP, on the wire with its byte-stuffing, is exactly what
+    Python's mailbox reads from the file (with mboxrd quoting undone, LF
+    made CRLF, dots stuffed)."""
+    rnd = random.Random(14)
+    binary = bytes(b for b in rnd.randbytes(300000) if b != 0x0a)
+    texts = [
+        b"Subject: dots\n.Odd: header\n\n" + b".\n..\n.hidden\n...three\nend.\n" * 3000,
+        b"Subject: from\n\nFrom the start\n>From quoted\n>>From twice\nFromage\n",
+        b"Subject: long\n\n" + b"x" * (256 * 1024 - 20) + b"\n" + b">" * 40 + b"From q\n"
+        + b"." * 300000 + b"\n.\n",
+        b"Subject: binary\n\n" + binary[:150000] + b"\n." + binary[150000:] + b"\n",
+        b"Subject: crlf\r\n\r\n.dot\r\nline\r\n",
+        b"Subject: many\n\n" + b"".join(b".%d\n" % i for i in range(50000)),
+    ]
+    data = b"".join(entry(t, n=i) for i, t in enumerate(texts))
+    data += b"From x@y " + (DATE % (59, 0)).encode() + b"\nSubject: end\n\n.last line"
+    path = put_mbox(maild, "alice", data)
+    box = mailbox.mbox(path, create=False)
+    msgs = [box.get_bytes(k) for k in box.keys()]
+    box.close()
+    assert len(msgs) == len(texts) + 1
+    c = P3(maild)
+    c.login()
+    for i, raw in enumerate(msgs):
+        view = pop3_view(re.sub(rb"(?m)^>(>*From )", rb"\1", raw))
+        first = c.ok("RETR %d" % (i + 1))
+        assert first == "+OK %d octets" % len(view), i
+        assert c.body()[1] == dot_stuff(view) + b".\r\n", i
+        head, _, body = view.partition(b"\r\n\r\n")
+        lines = body.split(b"\r\n")[:-1] if body else []
+        for n in (0, 1, 7, rnd.randrange(0, len(lines) + 2), len(lines) + 5):
+            c.ok("TOP %d %d" % (i + 1, n))
+            want = (head + b"\r\n\r\n" + b"".join(l + b"\r\n" for l in lines[:n])
+                    if b"\r\n\r\n" in view else view)
+            assert c.body()[1] == dot_stuff(want) + b".\r\n", (i, n)
+    c.ok("QUIT")
 
 
 def test_top(maild):

@@ -159,6 +159,27 @@ def test_pop3s_implicit_tls(tls_maild, cert):
     tls_maild.wait_log(r"connect from 127\.0\.0\.1:\d+ \(pop3s\)")
 
 
+def test_big_retr_over_tls_is_byte_exact(tls_maild, cert):
+    """A message of several MB goes out in big SSL_write()s (straight from
+    the reader's buffer, partial writes resumed): the same bytes as over
+    plain POP3, dot-stuffed."""
+    body = b"".join(b".%d %s\n" % (i, b"y" * (i % 300)) for i in range(40000))
+    put_mbox(tls_maild, "alice", simple("big", body.decode()))
+    plain = P3(tls_maild)
+    plain.login()
+    plain.ok("RETR 1")
+    want = plain.body()[1]
+    plain.ok("QUIT")
+    assert len(want) > 4000000 and b"\r\n..0 " in want
+    c = P3(tls_maild)
+    c.ok("STLS")
+    stls(c, cert)
+    c.login()
+    c.ok("RETR 1")
+    assert c.body()[1] == want
+    c.ok("QUIT")
+
+
 def test_pop3s_plaintext_client_gets_nothing(tls_maild):
     s = socket.create_connection(("127.0.0.1", tls_maild.pop3s_port), timeout=10)
     s.sendall(b"USER alice\r\n")

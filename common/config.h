@@ -52,6 +52,13 @@ enum bare_newline_policy {
 	BARE_NEWLINE_REJECT,	/* the message is refused (554 5.6.0) */
 };
 
+/* smtp.milter_default_action: a filter that is down, slow or broken */
+enum milter_action {
+	MILTER_ACTION_TEMPFAIL,	/* 451 4.7.1 */
+	MILTER_ACTION_ACCEPT,	/* go on without that filter */
+	MILTER_ACTION_REJECT,	/* 550 5.7.1 */
+};
+
 enum auth_sender_policy {
 	AUTH_SENDER_ANY,	/* authenticated users may use any sender */
 	AUTH_SENDER_OWN,	/* only user@local_domain (and aliases to them) */
@@ -102,6 +109,13 @@ struct config {
 		enum auth_sender_policy	 authenticated_sender;
 		int			 timeout_command;	/* seconds */
 		int			 timeout_data;		/* seconds */
+		/* milters (smtpd/milter.c) */
+		struct strlist		 milters;
+		struct strlist		 submission_milters;
+		enum milter_action	 milter_default_action;
+		int			 milter_timeout;	/* seconds */
+		int			 milter_connect_timeout; /* seconds */
+		char			*milter_macro_daemon_name;
 		struct config_pool	 pool;
 	} smtp;
 

@@ -42,8 +42,9 @@
 #include "milter_proto.h"
 #include "xmalloc.h"
 
-/* Everything we can do for a filter. */
-#define OFFER_ACTIONS	(MILTER_A_ALL & ~MILTER_A_SETSYMLIST)
+/* Everything we can do for a filter (macro lists are taken and
+ * ignored: every filter gets the same macros). */
+#define OFFER_ACTIONS	MILTER_A_ALL
 
 struct milter_conn {
 	char			 addr[MILTER_ADDR_MAX + 1];

@@ -1,0 +1,360 @@
+"""Content filters over the milter protocol (smtpd/milter.c): a filter of
+our own (miltertest.py) drives every stage and action and misbehaves on
+demand; the real ones from Debian (OpenDKIM, spamass-milter) sign, verify
+and judge mail on loopback."""
+import os
+import re
+import socket
+import time
+
+import pytest
+
+from maildtest import Client, wait_for
+from miltertest import (ACCEPT, CONTINUE, DISCARD, PROGRESS, REJECT, SKIP,
+                        TEMPFAIL, FakeMilter, addheader, chgheader,
+                        insheader, pkt, replbody, replycode, z)
+from test_smtp import connect, ehlo, messages, msg, wait_messages
+
+
+@pytest.fixture
+def milters():
+    made = []
+
+    def make(**kw):
+        t = FakeMilter(**kw)
+        made.append(t)
+        return t
+    yield make
+    for t in made:
+        t.stop()
+
+
+def filtered(make_maild, *ms, action="tempfail", timeout=2, extra=None):
+    smtp = {"milters": [m if isinstance(m, str) else m.addr for m in ms],
+            "milter_default_action": action, "milter_timeout": timeout,
+            "milter_connect_timeout": 2}
+    smtp.update(extra or {})
+    return make_maild(config={"smtp": smtp})
+
+
+def transaction(m, body, rcpts=("alice@example.test",), sender="s@example.org"):
+    """One transaction; returns the replies to MAIL, each RCPT and the end."""
+    c = connect(m)
+    ehlo(c)
+    out = []
+    c.cmd("MAIL FROM:<%s>" % sender)
+    out.append(c.smtp_reply())
+    if out[-1][0] != 250:
+        return out
+    ok = 0
+    for r in rcpts:
+        c.cmd("RCPT TO:<%s>" % r)
+        out.append(c.smtp_reply())
+        ok += out[-1][0] == 250
+    if not ok:
+        return out
+    c.cmd("DATA")
+    code = c.smtp_reply()
+    out.append(code)
+    if code[0] != 354:
+        return out
+    c.send(body)
+    out.append(c.smtp_reply())
+    c.cmd("QUIT")
+    return out
+
+
+def final(out):
+    code, lines = out[-1]
+    return code, " ".join(lines)
+
+
+# --- stages, macros, the plain path -------------------------------------------
+
+def test_milter_sees_every_stage_with_its_macros(make_maild, milters):
+    t = milters()
+    m = filtered(make_maild, t)
+    out = transaction(m, msg("stages", extra="X-One: 1\r\n"))
+    code, text = final(out)
+    assert code == 250, out
+    qid = re.search(r"queued as (\S+)", text).group(1)
+    wait_messages(m, "alice", 1)
+    cmds = "".join(c for c in t.cmds() if c != "D")
+    assert cmds.startswith("OCHMRTLLLLNBE"), cmds
+    assert t.macros["j"] == "mx.example.test"
+    assert t.macros["{daemon_name}"] == "maild"
+    assert t.macros["{client_addr}"] == "127.0.0.1"
+    assert int(t.macros["{client_port}"]) > 0
+    assert t.macros["{if_addr}"] == "127.0.0.1"
+    assert t.macros["{mail_addr}"] == "s@example.org"
+    assert t.macros["{rcpt_addr}"] == "alice@example.test"
+    assert t.macros["i"] == qid
+    assert t.data_of("H")[0] == b"client.example.org\0"
+    assert t.data_of("M")[0] == b"<s@example.org>\0"
+    assert t.data_of("R")[0] == b"<alice@example.test>\0"
+    assert b"Subject\0stages\0" in t.data_of("L")
+    assert t.data_of("B")[0] == b"hello\r\n"
+
+
+def test_without_milters_nothing_changes(maild):
+    out = transaction(maild, msg("plain"))
+    assert final(out)[0] == 250
+    wait_messages(maild, "alice", 1)
+    assert "milter" not in maild.log()
+
+
+# --- actions ---------------------------------------------------------------------
+
+def test_milter_header_edits(make_maild, milters):
+    t = milters(replies={"E": [
+        addheader("X-Added", "added value"),
+        insheader(0, "X-First", "on top"),
+        chgheader(1, "Subject", "changed"),
+        chgheader(1, "X-Gone", ""),
+        chgheader(2, "X-Two", "second changed"),
+        addheader("X-Folded", "line one\r\n\tline two"),
+    ]})
+    m = filtered(make_maild, t)
+    body = msg("orig", extra="X-Gone: bye\r\nX-Two: a\r\nX-Two: b\r\n")
+    assert final(transaction(m, body))[0] == 250
+    got = wait_messages(m, "alice", 1)[0]
+    assert got["Subject"] == "changed"
+    assert got["X-Added"] == "added value"
+    assert got.get_all("X-Two") == ["a", "second changed"]
+    assert "X-Gone" not in got
+    keys = list(got.keys())
+    # at the top of the message (below the trace headers maild adds)
+    assert keys.index("X-First") < keys.index("From") < keys.index("X-Added")
+    raw = got.as_bytes()
+    assert b"X-Folded: line one\n\tline two\n" in raw
+    assert got.get_payload() == "hello\n"
+
+
+def test_milter_replaces_the_body(make_maild, milters):
+    t = milters(replies={"E": [replbody(b"new body\r\nsecond"),
+                               replbody(b" line\r\n")]})
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("body", body="old\r\n")))[0] == 250
+    got = wait_messages(m, "alice", 1)[0]
+    assert got.get_payload() == "new body\nsecond line\n"
+    assert got["Subject"] == "body"
+
+
+@pytest.mark.parametrize("stage,reply,code,text", [
+    ("M", REJECT, 550, "5.7.1"),
+    ("M", TEMPFAIL, 451, "4.7.1"),
+    ("R", REJECT, 550, "5.7.1 <alice@example.test>"),
+    ("R", replycode("553 5.7.1 go away"), 553, "5.7.1 <alice@example.test>: go away"),
+    ("T", REJECT, 550, "5.7.1"),
+    ("L", replycode("554 5.7.0 header rejected"), 554, "5.7.0 header rejected"),
+    ("N", TEMPFAIL, 451, "4.7.1"),
+    ("B", REJECT, 550, "5.7.1"),
+    ("E", replycode("550 5.7.1 spam detected"), 550, "5.7.1 spam detected"),
+    ("E", replycode("451 4.7.1 greylisted"), 451, "4.7.1 greylisted"),
+])
+def test_milter_refusals_reach_the_client(make_maild, milters, stage, reply,
+                                          code, text):
+    t = milters(replies={stage: [reply]})
+    m = filtered(make_maild, t)
+    out = transaction(m, msg("refused"))
+    got = [c for c, _ in out]
+    assert code in got, out
+    line = " ".join(out[got.index(code)][1])
+    assert text in line, line
+    assert messages(m, "alice") == []
+    assert "bounce" not in m.log().lower()
+
+
+def test_milter_refusal_at_connect_refuses_mail(make_maild, milters):
+    t = milters(replies={"C": [replycode("554 5.7.1 not you")]})
+    m = filtered(make_maild, t)
+    out = transaction(m, msg("x"))
+    assert out[0][0] == 554 and "not you" in " ".join(out[0][1])
+
+
+@pytest.mark.parametrize("text", ["250 2.0.0 fine", "550 4.7.1 mixed",
+                                  "55 short", "550 5.7.1 ctl\x01char"])
+def test_milter_reply_code_must_be_an_error(make_maild, milters, text):
+    # a 2xx "reply code", an enhanced status of the wrong class, ...: broken
+    t = milters(replies={"E": [replycode(text)]})
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("x")))[0] == 451
+    m.wait_log(r"milter inet:127.0.0.1:\d+: bad reply code; default action tempfail")
+
+
+def test_milter_discard_accepts_and_drops(make_maild, milters):
+    t = milters(replies={"E": [DISCARD]})
+    m = filtered(make_maild, t)
+    code, text = final(transaction(m, msg("dropped")))
+    assert code == 250
+    m.wait_log(r"discarded by milter")
+    time.sleep(0.5)
+    assert messages(m, "alice") == []
+    assert os.listdir(m.sb.path("queue", "active")) == []
+
+
+def test_milter_changes_the_envelope(make_maild, milters):
+    t = milters(replies={"E": [pkt(b"e", z("<new@example.org>")),
+                               pkt(b"+", z("<bob@example.test>")),
+                               pkt(b"2", z("<carol@example.test>", "")),
+                               pkt(b"-", z("<alice@example.test>"))]})
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("env")))[0] == 250
+    got = wait_messages(m, "bob", 1)[0]
+    assert got.get_from().startswith("new@example.org ")
+    wait_messages(m, "carol", 1)
+    time.sleep(0.3)
+    assert messages(m, "alice") == []
+    m.wait_log(r"milter changed the envelope")
+
+
+def test_milter_added_recipient_passes_the_rcpt_checks(make_maild, milters):
+    # port 25, no AUTH: a remote recipient would be relaying: refused
+    t = milters(replies={"E": [pkt(b"+", z("<x@elsewhere.example>")),
+                               pkt(b"+", z("<nosuchuser@example.test>"))]})
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("relay")))[0] == 250
+    wait_messages(m, "alice", 1)
+    m.wait_log(r"recipient <x@elsewhere.example> refused")
+    m.wait_log(r"recipient <nosuchuser@example.test> refused")
+
+
+def test_milter_quarantine_holds_the_message(make_maild, milters):
+    t = milters(replies={"E": [pkt(b"q", z("looks bad"))]})
+    m = filtered(make_maild, t)
+    code, text = final(transaction(m, msg("held")))
+    assert code == 250
+    qid = re.search(r"queued as (\S+)", text).group(1)
+    wait_for(lambda: qid in os.listdir(m.sb.path("queue", "hold")), 5,
+             what="held file")
+    m.wait_log(r"quarantined by milter: looks bad")
+    time.sleep(0.5)
+    assert messages(m, "alice") == []
+
+
+def test_milter_accept_skips_the_rest(make_maild, milters):
+    t = milters(replies={"M": [ACCEPT]})
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("acc")))[0] == 250
+    wait_messages(m, "alice", 1)
+    assert "E" not in t.cmds() and "R" not in t.cmds()
+
+
+def test_milter_skip_stops_the_body(make_maild, milters):
+    t = milters(replies={"B": [SKIP]})
+    m = filtered(make_maild, t)
+    body = "x" * 900 + "\r\n"
+    assert final(transaction(m, msg("skip", body=body * 200)))[0] == 250
+    assert len(t.data_of("B")) == 1
+    assert "E" in t.cmds()
+    got = wait_messages(m, "alice", 1)[0]
+    assert len(got.get_payload()) == 901 * 200
+
+
+def test_milter_progress_keeps_a_slow_filter_alive(make_maild, milters):
+    t = milters(replies={"E": [PROGRESS, ACCEPT]})
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("progress")))[0] == 250
+    wait_messages(m, "alice", 1)
+
+
+def test_body_chunks_are_at_most_65535_octets(make_maild, milters):
+    t = milters()
+    m = filtered(make_maild, t)
+    body = ("y" * 998 + "\r\n") * 300
+    assert final(transaction(m, msg("big", body=body)))[0] == 250
+    chunks = t.data_of("B")
+    assert len(chunks) >= 5 and max(len(c) for c in chunks) <= 65535
+    assert b"".join(chunks) == body.encode()
+
+
+def test_two_milters_in_order_second_sees_first_edits(make_maild, milters):
+    a = milters(replies={"E": [addheader("X-From-A", "yes")]})
+    b = milters()
+    m = filtered(make_maild, a, b)
+    assert final(transaction(m, msg("two")))[0] == 250
+    got = wait_messages(m, "alice", 1)[0]
+    assert got["X-From-A"] == "yes"
+    assert b"X-From-A\0yes\0" in b.data_of("L")
+
+
+def test_milter_over_ipv6(make_maild, milters):
+    try:
+        t = milters(family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("v6")))[0] == 250
+    wait_messages(m, "alice", 1)
+    assert "E" in t.cmds()
+
+
+def test_rset_aborts_the_filters(make_maild, milters):
+    t = milters()
+    m = filtered(make_maild, t)
+    c = connect(m)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RSET")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("QUIT")
+    c.smtp_reply()
+    wait_for(lambda: "Q" in t.cmds(), 5, what="QUIT to the filter")
+    cmds = t.cmds()
+    assert cmds.index("A") > cmds.index("M")
+
+
+# --- misbehaviour ---------------------------------------------------------------
+
+BAD = [
+    ("slow", {"E": "slow"}, {}, "timed out"),
+    ("close", {"E": "close"}, {}, "connection lost"),
+    ("garbage", {"E": "garbage"}, {}, "unknown reply"),
+    ("huge", {"E": "huge"}, {}, "packet length out of bounds"),
+    ("name-space", {}, {"E": [addheader("Bad Name", "x")]}, "invalid header name"),
+    ("name-crlf", {}, {"E": [addheader("X-A\r\nX-B", "x")]}, "invalid header name"),
+    ("value-lf", {}, {"E": [addheader("X-Inject", "a\nBcc: evil@example.org")]},
+     "invalid header value"),
+    ("value-cr", {}, {"E": [addheader("X-Inject", "a\rb")]}, "invalid header value"),
+    ("value-end", {}, {"E": [chgheader(1, "Subject", "a\r\n")]}, "invalid header value"),
+    ("body-nul", {}, {"E": [replbody(b"a\0b\r\n")]}, "replaced body"),
+    ("not-negotiated", {}, {"E": [addheader("X-A", "b")]}, "action not negotiated"),
+]
+
+
+@pytest.mark.parametrize("action", ["tempfail", "reject", "accept"])
+@pytest.mark.parametrize("name,bad,replies,why", BAD, ids=[b[0] for b in BAD])
+def test_broken_milter_gets_the_default_action(make_maild, milters, action,
+                                               name, bad, replies, why):
+    t = milters(misbehave=bad, replies=replies, delay=3.0,
+                actions=0 if name == "not-negotiated" else 0x1ff)
+    m = filtered(make_maild, t, action=action, timeout=1)
+    code, text = final(transaction(m, msg("bad")))
+    want = {"tempfail": 451, "reject": 550, "accept": 250}[action]
+    assert code == want, text
+    m.wait_log(r"milter inet:127.0.0.1:%d: %s.*; default action %s" %
+               (t.port, re.escape(why), action))
+    if action == "accept":
+        got = wait_messages(m, "alice", 1)[0]
+        raw = got.as_bytes()
+        assert b"evil" not in raw and b"X-Inject" not in raw and b"Bad Name" not in raw
+        assert got["Subject"] == "bad"
+    else:
+        time.sleep(0.3)
+        assert messages(m, "alice") == []
+    assert os.listdir(m.sb.path("queue", "incoming")) == []
+
+
+@pytest.mark.parametrize("action,want", [("tempfail", 451), ("accept", 250),
+                                         ("reject", 550)])
+def test_dead_milter_gets_the_default_action(make_maild, action, want):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()       # nothing listens there
+    m = filtered(make_maild, "inet:127.0.0.1:%d" % port, action=action)
+    out = transaction(m, msg("dead"))
+    assert out[-1][0] == want or out[0][0] == want, out
+    m.wait_log(r"milter inet:127.0.0.1:%d: cannot connect; default action %s" %
+               (port, action))

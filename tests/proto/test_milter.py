@@ -2,14 +2,18 @@
 our own (miltertest.py) drives every stage and action and misbehaves on
 demand; the real ones from Debian (OpenDKIM, spamass-milter) sign, verify
 and judge mail on loopback."""
+import base64
 import os
+import poplib
 import re
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
 
-from maildtest import Client, wait_for
+from maildtest import USERS, Client, wait_for
 from miltertest import (ACCEPT, CONTINUE, DISCARD, PROGRESS, REJECT, SKIP,
                         TEMPFAIL, FakeMilter, addheader, chgheader,
                         insheader, pkt, replbody, replycode, z)
@@ -358,3 +362,166 @@ def test_dead_milter_gets_the_default_action(make_maild, action, want):
     assert out[-1][0] == want or out[0][0] == want, out
     m.wait_log(r"milter inet:127.0.0.1:%d: cannot connect; default action %s" %
                (port, action))
+
+
+# --- OpenDKIM (Debian's opendkim, run by the test on loopback) ---------------------
+
+OPENDKIM = shutil.which("opendkim") or "/usr/sbin/opendkim"
+GENKEY = shutil.which("opendkim-genkey") or "/usr/sbin/opendkim-genkey"
+
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+@pytest.fixture
+def dkim_key(sandbox):
+    """A key pair for selector "sel" of example.test, and its TXT record."""
+    if not os.access(OPENDKIM, os.X_OK) or not os.access(GENKEY, os.X_OK):
+        pytest.skip("opendkim is not installed")
+    d = sandbox.path("dkim")
+    os.makedirs(d, exist_ok=True)
+    subprocess.run([GENKEY, "-b", "2048", "-D", d, "-d", "example.test", "-s", "sel"],
+                   check=True, capture_output=True, timeout=60)
+    txt = open(os.path.join(d, "sel.txt")).read()
+    # the zone file's quoted pieces make the record
+    record = "".join(re.findall(r'"([^"]*)"', txt))
+    keyfile = os.path.join(d, "sel.private")
+    with open(os.path.join(d, "keys"), "w") as f:
+        f.write("sel._domainkey.example.test %s\n" % record)
+    return d, keyfile, record
+
+
+@pytest.fixture
+def opendkim(sandbox, dkim_key):
+    """opendkim(mode) -> a started opendkim in the foreground as this user."""
+    procs = []
+
+    def start(mode):
+        d, keyfile, record = dkim_key
+        port = free_tcp_port()
+        conf = os.path.join(d, "opendkim-%s.conf" % mode)
+        with open(conf, "w") as f:
+            f.write("Syslog no\nMode %s\nDomain example.test\nSelector sel\n"
+                    "KeyFile %s\nSocket inet:%d@127.0.0.1\nRequireSafeKeys no\n"
+                    "AuthservID mx.example.test\nTestPublicKeys %s\n"
+                    "Canonicalization simple/simple\nSignatureAlgorithm rsa-sha256\n"
+                    "AlwaysAddARHeader yes\n"
+                    % (mode, keyfile, port, os.path.join(d, "keys")))
+            if mode == "v":
+                # loopback is the test's client, not an internal host here
+                f.write("InternalHosts 192.0.2.1\n")
+            if os.geteuid() == 0:
+                f.write("UserID root\n")
+        log = open(os.path.join(d, "opendkim-%s.log" % mode), "ab")
+        p = subprocess.Popen([OPENDKIM, "-f", "-x", conf], stdout=log, stderr=log)
+        procs.append(p)
+
+        def up():
+            if p.poll() is not None:
+                raise AssertionError("opendkim exited: %s" % open(log.name).read())
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 15, what="opendkim on port %d" % port)
+        return "inet:127.0.0.1:%d" % port
+    yield start
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def dkim_verify(raw, record):
+    import dkim
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return dkim.verify(raw, dnsfunc=lambda name, timeout=5: record.encode())
+
+
+def submit(m, port, body, user="alice", sender="alice@example.test",
+           rcpt="bob@example.test"):
+    c = Client(port)
+    assert c.smtp_reply()[0] == 220
+    ehlo(c)
+    c.cmd("AUTH PLAIN " + base64.b64encode(
+        ("\0%s\0%s" % (user, USERS[user])).encode()).decode())
+    assert c.smtp_reply()[0] == 235
+    c.cmd("MAIL FROM:<%s>" % sender)
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<%s>" % rcpt)
+    assert c.smtp_reply()[0] == 250
+    c.cmd("DATA")
+    assert c.smtp_reply()[0] == 354
+    c.send(body)
+    r = c.smtp_reply()
+    c.cmd("QUIT")
+    return r
+
+
+DKIM_MSG = ("From: Alice <alice@example.test>\r\nTo: bob@example.test\r\n"
+            "Subject: signed   by  opendkim\r\nDate: Wed, 02 Dec 2026 10:00:00 +0000\r\n"
+            "Message-ID: <dkim-1@example.test>\r\n"
+            "X-Folded: first\r\n\tsecond line\r\n\r\n"
+            "Hello Bob,\r\n\r\n  indented line  \r\n..dot line\r\nbye\r\n.\r\n")
+
+
+def test_opendkim_signs_submitted_mail(make_maild, opendkim, dkim_key):
+    pytest.importorskip("dkim")
+    signer = opendkim("s")
+    sub_port = free_tcp_port()
+    m = make_maild(config={"smtp": {
+        "submission_listen": ["127.0.0.1:%d" % sub_port],
+        "allow_plaintext_auth": True, "submission_milters": [signer]}})
+    code, lines = submit(m, sub_port, DKIM_MSG)
+    assert code == 250, lines
+    got = wait_messages(m, "bob", 1)[0]
+    assert "DKIM-Signature" in got, got.as_string()
+    assert "d=example.test" in got["DKIM-Signature"]
+    record = dkim_key[2]
+    assert dkim_verify(got.as_bytes(), record)
+    # port 25 has no milters here: nothing signed there
+    assert final(transaction(m, msg("unsigned"), rcpts=["carol@example.test"]))[0] == 250
+    assert "DKIM-Signature" not in wait_messages(m, "carol", 1)[0]
+    # and after POP3 retrieval, byte for byte what the client gets
+    c = poplib.POP3("127.0.0.1", m.pop3_port, timeout=15)
+    c.user("bob")
+    c.pass_(USERS["bob"])
+    resp, lines, _ = c.retr(1)
+    c.quit()
+    raw = b"\r\n".join(lines) + b"\r\n"
+    assert b"DKIM-Signature:" in raw
+    assert dkim_verify(raw, record)
+    # a change after signing breaks it (the check can fail)
+    assert not dkim_verify(raw.replace(b"Hello Bob", b"Hello Eve"), record)
+
+
+def test_opendkim_verifies_incoming_mail(make_maild, opendkim, dkim_key):
+    dkim = pytest.importorskip("dkim")
+    verifier = opendkim("v")
+    m = filtered(make_maild, verifier)
+    d, keyfile, record = dkim_key
+    key = open(keyfile, "rb").read()
+    # the message as stored: DATA's dot-stuffing undone
+    body = DKIM_MSG[:-3].replace("\r\n..", "\r\n.").encode()
+    sig = dkim.sign(body, b"sel", b"example.test", key,
+                    include_headers=[b"from", b"to", b"subject", b"date"])
+    def stuffed(b):
+        return b.decode().replace("\r\n.", "\r\n..") + ".\r\n"
+    good = sig + body
+    assert final(transaction(m, stuffed(good)))[0] == 250
+    got = wait_messages(m, "alice", 1)[0]
+    ar = got["Authentication-Results"]
+    assert ar is not None and "dkim=pass" in ar, got.as_string()
+    bad = sig + body.replace(b"Hello Bob", b"Hello Eve")
+    assert final(transaction(m, stuffed(bad)))[0] == 250
+    got = wait_messages(m, "alice", 2)[1]
+    ar = got["Authentication-Results"]
+    assert ar is not None and "dkim=fail" in ar, got.as_string()

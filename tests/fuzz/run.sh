@@ -5,8 +5,8 @@
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
 # TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, config, queue,
-# priv, smtp_session, pop3_session. BUILDDIR: where configure ran (autoconf.h),
-# default the source tree. CC: a clang with libFuzzer (default clang). The
+# priv, smtp_session, pop3_session, milter_reply. BUILDDIR: where configure
+# ran (autoconf.h), default the source tree. CC: a clang with libFuzzer (default clang). The
 # binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
 # tests/fuzz/corpus/TARGET; config also from the unit tests' files in
@@ -42,6 +42,10 @@ aliases)
 smtp_cmd)
 	srcs="tests/fuzz/fuzz_smtp_cmd.c smtpd/smtp_parse.c common/addr.c
 	    common/base64.c"
+	;;
+milter_reply)
+	srcs="tests/fuzz/fuzz_milter_reply.c smtpd/milter_proto.c
+	    common/log.c common/xmalloc.c"
 	;;
 smtp_data)
 	srcs="tests/fuzz/fuzz_smtp_data.c smtpd/smtp_data.c common/io.c

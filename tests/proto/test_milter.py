@@ -525,3 +525,72 @@ def test_opendkim_verifies_incoming_mail(make_maild, opendkim, dkim_key):
     got = wait_messages(m, "alice", 2)[1]
     ar = got["Authentication-Results"]
     assert ar is not None and "dkim=fail" in ar, got.as_string()
+
+
+# --- spamass-milter + spamd (SpamAssassin) --------------------------------------------
+
+SPAMD = shutil.which("spamd") or "/usr/sbin/spamd"
+SPAMASS = shutil.which("spamass-milter") or "/usr/sbin/spamass-milter"
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+def wait_port(p, port, what, timeout=60):
+    def up():
+        if p.poll() is not None:
+            raise AssertionError("%s exited with %s" % (what, p.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, timeout, what=what)
+
+
+@pytest.fixture
+def spamass(sandbox):
+    """spamd and spamass-milter (rejecting at a score of 15), as this user."""
+    if not os.access(SPAMD, os.X_OK) or not os.access(SPAMASS, os.X_OK) or \
+            not shutil.which("spamc"):
+        pytest.skip("spamd, spamc or spamass-milter is not installed")
+    procs = []
+    log = open(sandbox.path("spam.log"), "ab")
+    sport, mport = free_tcp_port(), free_tcp_port()
+    # -L: local tests only (no DNS, no network); -x: no per-user files
+    cmd = [SPAMD, "--listen=127.0.0.1:%d" % sport, "-L", "-x", "-m", "1",
+           "--syslog=stderr", "--pidfile", sandbox.path("run", "spamd.pid")]
+    if os.geteuid() == 0:
+        cmd += ["-u", "nobody"]
+    p = subprocess.Popen(cmd, stdout=log, stderr=log)
+    procs.append(p)
+    try:
+        wait_port(p, sport, "spamd")
+        p2 = subprocess.Popen([SPAMASS, "-p", "inet:%d@127.0.0.1" % mport,
+                               "-r", "15", "-P", sandbox.path("run", "sm.pid"),
+                               "--", "-d", "127.0.0.1", "-p", str(sport)],
+                              stdout=log, stderr=log)
+        procs.append(p2)
+        wait_port(p2, mport, "spamass-milter")
+        yield "inet:127.0.0.1:%d" % mport
+    finally:
+        for q in procs:
+            q.terminate()
+            try:
+                q.wait(10)
+            except subprocess.TimeoutExpired:
+                q.kill()
+
+
+def test_spamassassin_rejects_gtube_and_passes_clean_mail(make_maild, spamass):
+    m = filtered(make_maild, spamass, timeout=120)
+    clean = msg("lunch", body="Shall we meet for lunch on Friday at noon?\r\n",
+                extra="Date: Wed, 02 Dec 2026 10:00:00 +0000\r\n"
+                      "Message-ID: <lunch-1@example.org>\r\n")
+    out = transaction(m, clean)
+    assert final(out)[0] == 250, out
+    got = wait_messages(m, "alice", 1)[0]
+    assert got["X-Spam-Status"] is not None and got["X-Spam-Status"].startswith("No")
+    out = transaction(m, msg("gtube", body=GTUBE + "\r\n"))
+    code, text = final(out)
+    assert code == 550 and "5.7.1" in text, out
+    time.sleep(0.5)
+    assert len(messages(m, "alice")) == 1

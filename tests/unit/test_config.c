@@ -244,12 +244,13 @@ END_TEST
 /*
  * Every field of struct config has a row: 19 at the top (not counting
  * path), 20 + 7 in smtp, 10 + 7 in pop3 (the pools' rows are the +), 5
- * in tls, 5 in queue. A new field
+ * in tls, 5 in queue; + 6 for the smtp milters. A new field
  * without a row, or a row without a field, changes one side of this.
  */
 START_TEST(test_table_covers_struct)
 {
-	ck_assert_uint_eq(config_nkeys, 19 + 20 + 7 + 10 + 7 + 5 + 5);
+	ck_assert_uint_eq(config_nkeys, 19 + 20 + 7 + 10 + 7 + 5 + 5 +
+	    6 /* smtp.milters ... */);
 }
 END_TEST
 
@@ -292,6 +293,12 @@ static const struct {
 	{ "smtp.authenticated_sender",	"\"own\"" },
 	{ "smtp.timeout_command",	"\"5m\"" },
 	{ "smtp.timeout_data",		"\"3m\"" },
+	{ "smtp.milters",		"[ ]" },
+	{ "smtp.submission_milters",	"[ ]" },
+	{ "smtp.milter_default_action",	"\"tempfail\"" },
+	{ "smtp.milter_timeout",	"\"30s\"" },
+	{ "smtp.milter_connect_timeout", "\"10s\"" },
+	{ "smtp.milter_macro_daemon_name", "\"maild\"" },
 	{ "smtp.pool.min_spare",	"2" },
 	{ "smtp.pool.max_spare",	"8" },
 	{ "smtp.pool.max_workers",	"256" },

@@ -58,6 +58,22 @@ lost_monitor(struct smtp_session *s, const struct reason *r)
 	return SMTP_CMD_CLOSE;
 }
 
+/* A filter's refusal; 421 (the filter shut down) ends the session. */
+static int
+milter_refused(struct smtp_session *s, const struct milter_verdict *v,
+    const char *rcpt)
+{
+	if (v->code == 421) {
+		smtp_reply(s, 421, v->r.status, "%s %s", s->cfg->hostname,
+		    v->r.text);
+		return SMTP_CMD_CLOSE;
+	}
+	if (rcpt != NULL)
+		return smtp_reply(s, v->code, v->r.status, "<%s>: %s", rcpt,
+		    v->r.text);
+	return smtp_reply(s, v->code, v->r.status, "%s", v->r.text);
+}
+
 /* Bare paths ("MAIL FROM: user@example.org") unless told to be strict. */
 static unsigned
 path_flags(const struct smtp_session *s)
@@ -100,7 +116,7 @@ smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	snprintf(s->txn->qid, sizeof(s->txn->qid), "%s", qid);
 	if (smtp_milter_mail(s, sender, &mv) == MILTER_REFUSE) {
 		smtp_txn_reset(s, true);
-		return smtp_reply(s, mv.code, mv.r.status, "%s", mv.r.text);
+		return milter_refused(s, &mv, NULL);
 	}
 	smtp_enter_state(s, SMTP_MAIL);
 	log_debug("id=%s from=<%s>", qid, sender);
@@ -130,8 +146,7 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (smtp_milter_rcpt(s, text, &mv) == MILTER_REFUSE) {
 		log_info("id=%s recipient <%s> refused by milter: %s",
 		    s->txn->qid, text, mv.r.text);
-		return smtp_reply(s, mv.code, mv.r.status, "<%s>: %s", text,
-		    mv.r.text);
+		return milter_refused(s, &mv, text);
 	}
 	n = priv_rcpt(text, &r);
 	if (n == -1)

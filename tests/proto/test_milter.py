@@ -169,6 +169,40 @@ def test_milter_refusals_reach_the_client(make_maild, milters, stage, reply,
     assert "bounce" not in m.log().lower()
 
 
+def test_milter_shutdown_closes_the_session(make_maild, milters):
+    t = milters(replies={"R": [replycode("421 4.7.0 going down")]})
+    m = filtered(make_maild, t)
+    c = connect(m)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    code, lines = c.smtp_reply()
+    assert code == 421 and "going down" in lines[0]
+    assert c.closed()
+
+
+def test_milter_sees_a_bdat_message(make_maild, milters):
+    t = milters(replies={"E": [addheader("X-Bdat", "seen")]})
+    m = filtered(make_maild, t)
+    c = connect(m)
+    ehlo(c)
+    c.cmd("MAIL FROM:<s@example.org>")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.smtp_reply()[0] == 250
+    part1 = "Subject: chunks\r\n\r\nfirst "
+    part2 = "second\r\n"
+    c.send("BDAT %d\r\n%s" % (len(part1), part1))
+    assert c.smtp_reply()[0] == 250
+    c.send("BDAT %d LAST\r\n%s" % (len(part2), part2))
+    assert c.smtp_reply()[0] == 250
+    got = wait_messages(m, "alice", 1)[0]
+    assert got["X-Bdat"] == "seen"
+    assert got.get_payload() == "first second\n"
+    assert b"".join(t.data_of("B")) == b"first second\r\n"
+
+
 def test_milter_refusal_at_connect_refuses_mail(make_maild, milters):
     t = milters(replies={"C": [replycode("554 5.7.1 not you")]})
     m = filtered(make_maild, t)

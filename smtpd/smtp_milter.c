@@ -367,7 +367,8 @@ smtp_milter_end_message(struct smtp_session *s)
 	}
 	macros(s, &mm);
 	rc = milter_eom(m->ms, &mm, &res, &v);
-	m->in_msg = false;
+	/* after a refusal the filters that did not see EOM get ABORT */
+	m->in_msg = rc == MILTER_REFUSE;
 	if (rc == MILTER_REFUSE) {
 		code = v.code;
 		r = v.r;

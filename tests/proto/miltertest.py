@@ -2,6 +2,7 @@
 the tests: a few dozen lines of the wire protocol, on loopback, that
 records what the MTA sends and answers as a test tells it to, including
 badly (slow, closing, garbage, huge packets, invalid header edits)."""
+import os
 import socket
 import struct
 import threading
@@ -48,7 +49,8 @@ class FakeMilter:
     misbehave: {stage letter: "slow" | "close" | "garbage" | "huge"}."""
 
     def __init__(self, replies=None, misbehave=None, actions=0x1ff,
-                 protocol=0, delay=3.0, family=socket.AF_INET):
+                 protocol=0, delay=3.0, family=socket.AF_INET, path=None,
+                 unix_name=None):
         self.replies = replies or {}
         self.misbehave = misbehave or {}
         self.actions, self.protocol, self.delay = actions, protocol, delay
@@ -56,12 +58,19 @@ class FakeMilter:
         self.macros = {}        # name -> last value
         self.lock = threading.Lock()
         self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
+        if family == socket.AF_UNIX:
+            # path: where to make the socket; addr: as the worker sees it
+            self.sock.bind(path)
+            os.chmod(path, 0o666)
+            self.port = 0
+            self.addr = "unix:" + (unix_name or path)
+        else:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
+            self.port = self.sock.getsockname()[1]
+            self.addr = ("inet:127.0.0.1:%d" % self.port if family == socket.AF_INET
+                         else "inet:[::1]:%d" % self.port)
         self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.addr = ("inet:127.0.0.1:%d" % self.port if family == socket.AF_INET
-                     else "inet:[::1]:%d" % self.port)
         self.stopping = False
         threading.Thread(target=self._accept, daemon=True).start()
 

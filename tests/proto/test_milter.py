@@ -327,6 +327,20 @@ def test_milter_over_ipv6(make_maild, milters):
     assert "E" in t.cmds()
 
 
+def test_milter_over_a_unix_socket_inside_the_chroot(make_maild, milters, sandbox):
+    # the worker is chrooted (as root): the socket must be inside the chroot,
+    # and the setting names it as the worker sees it
+    root = sandbox.path("empty")
+    path = os.path.join(root, "milter.sock")
+    chrooted = os.geteuid() == 0
+    t = milters(family=socket.AF_UNIX, path=path,
+                unix_name="/milter.sock" if chrooted else None)
+    m = filtered(make_maild, t, extra={"milters": [t.addr]})
+    assert final(transaction(m, msg("unix")))[0] == 250
+    assert "E" in t.cmds()
+    wait_messages(m, "alice", 1)
+
+
 def test_rset_aborts_the_filters(make_maild, milters):
     t = milters()
     m = filtered(make_maild, t)

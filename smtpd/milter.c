@@ -569,13 +569,15 @@ stage(struct milter_session *ms, const struct milter_macros *mm, char cmd,
 		}
 		if (c->done || c->conn_done || (c->neg.protocol & no))
 			continue;
-		if (send_macros(ms, cmd, mm) == -1)
-			return fail(ms, c, "cannot send", v);
 		milter_pkt_begin(&ms->pkt, cmd);
 		if (fill != NULL)
 			fill(&ms->pkt, arg);
-		if (send_pkt(ms, c) == -1)
-			return fail(ms, c, "cannot send", v);
+		if (send_macros(ms, cmd, mm) == -1 || send_pkt(ms, c) == -1) {
+			if ((res = fail(ms, c, "cannot send", v)) !=
+			    MILTER_CONTINUE)
+				return res;
+			continue;
+		}
 		if (c->neg.protocol & nr)
 			continue;
 		if (read_reply(ms, c, &rp, &data, &why) == -1) {
@@ -591,11 +593,8 @@ stage(struct milter_session *ms, const struct milter_macros *mm, char cmd,
 				return res;
 			continue;
 		}
-		if (res == MILTER_REFUSE && cmd == MILTER_C_RCPT &&
-		    v->code == 550) {
-			v->code = 550;
+		if (rp.cmd == MILTER_R_REJECT && cmd == MILTER_C_RCPT)
 			reason_set(&v->r, "5.7.1", "recipient rejected");
-		}
 		if (res != MILTER_CONTINUE) {
 			log_info("milter %s: %s at %c: %d %s %s", c->addr,
 			    res == MILTER_DISCARD ? "discard" : "refused",
@@ -1235,12 +1234,45 @@ out:
 	return r;
 }
 
+/* Moves one filter's envelope changes into the message's. */
+static void
+merge_result(struct milter_result *res, struct milter_result *one)
+{
+	size_t	i;
+
+	if (one->new_sender != NULL) {
+		free(res->new_sender);
+		res->new_sender = one->new_sender;
+	}
+	if (one->hold) {
+		res->hold = true;
+		free(res->hold_reason);
+		res->hold_reason = one->hold_reason;
+	} else
+		free(one->hold_reason);
+	for (i = 0; i < one->nadd && res->nadd < QUEUE_RCPTS_MAX; i++) {
+		res->add_rcpt = xreallocarray(res->add_rcpt, res->nadd + 1,
+		    sizeof(char *));
+		res->add_rcpt[res->nadd++] = one->add_rcpt[i];
+		one->add_rcpt[i] = NULL;
+	}
+	for (i = 0; i < one->ndel && res->ndel < QUEUE_RCPTS_MAX; i++) {
+		res->del_rcpt = xreallocarray(res->del_rcpt, res->ndel + 1,
+		    sizeof(char *));
+		res->del_rcpt[res->ndel++] = one->del_rcpt[i];
+		one->del_rcpt[i] = NULL;
+	}
+	one->new_sender = one->hold_reason = NULL;
+	milter_result_free(one);
+}
+
 int
 milter_eom(struct milter_session *ms, const struct milter_macros *mm,
     struct milter_result *res, struct milter_verdict *v)
 {
-	size_t	i;
-	int	r, discard = 0;
+	struct milter_result	one;
+	size_t			i;
+	int			r, discard = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (ms->spool_failed) {
@@ -1258,7 +1290,13 @@ milter_eom(struct milter_session *ms, const struct milter_macros *mm,
 		}
 		if (c->done || c->conn_done)
 			continue;
-		r = eom_one(ms, c, mm, res, v);
+		memset(&one, 0, sizeof(one));
+		r = eom_one(ms, c, mm, &one, v);
+		if (c->dead) {
+			/* nothing a broken filter asked for is done */
+			milter_result_free(&one);
+		} else
+			merge_result(res, &one);
 		if (r == MILTER_DISCARD) {
 			discard = 1;
 			log_info("milter %s: discard", c->addr);

@@ -398,6 +398,34 @@ def test_broken_milter_gets_the_default_action(make_maild, milters, action,
     assert os.listdir(m.sb.path("queue", "incoming")) == []
 
 
+def test_broken_milter_changes_nothing(make_maild, milters):
+    # a recipient and a header asked for before the filter broke are dropped
+    t = milters(replies={"E": [pkt(b"+", z("<bob@example.test>")),
+                               addheader("X-Before", "x"),
+                               addheader("Bad Name", "x")]})
+    m = filtered(make_maild, t, action="accept")
+    assert final(transaction(m, msg("partial")))[0] == 250
+    got = wait_messages(m, "alice", 1)[0]
+    assert "X-Before" not in got
+    time.sleep(0.5)
+    assert messages(m, "bob") == []
+
+
+def test_milter_rcpt_replycode_is_kept(make_maild, milters):
+    t = milters(replies={"R": [replycode("550 5.1.1 no such mailbox here")]})
+    m = filtered(make_maild, t)
+    out = transaction(m, msg("x"))
+    assert out[1][0] == 550 and "5.1.1 <alice@example.test>: no such mailbox here" in out[1][1][0]
+
+
+def test_accept_default_goes_on_to_the_next_milter(make_maild, milters):
+    a = milters(misbehave={"M": "close"})
+    b = milters(replies={"E": [addheader("X-B", "ran")]})
+    m = filtered(make_maild, a, b, action="accept")
+    assert final(transaction(m, msg("next")))[0] == 250
+    assert wait_messages(m, "alice", 1)[0]["X-B"] == "ran"
+
+
 @pytest.mark.parametrize("action,want", [("tempfail", 451), ("accept", 250),
                                          ("reject", 550)])
 def test_dead_milter_gets_the_default_action(make_maild, action, want):

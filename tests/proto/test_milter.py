@@ -231,6 +231,50 @@ def test_milter_discard_accepts_and_drops(make_maild, milters):
     assert os.listdir(m.sb.path("queue", "active")) == []
 
 
+def test_milter_discard_at_rcpt_drops_the_message(make_maild, milters):
+    t = milters(replies={"R": [DISCARD]})
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("dropped")))[0] == 250
+    m.wait_log(r"discarded by milter")
+    time.sleep(0.5)
+    assert messages(m, "alice") == []
+
+
+def test_submission_milters_replace_milters_with_auth_macros(make_maild, milters):
+    mx, sub = milters(), milters()
+    sub_port = free_tcp_port()
+    m = make_maild(config={"smtp": {
+        "submission_listen": ["127.0.0.1:%d" % sub_port],
+        "allow_plaintext_auth": True, "milters": [mx.addr],
+        "submission_milters": [sub.addr],
+        "milter_macro_daemon_name": "maild-sub"}})
+    assert submit(m, sub_port, msg("sub"))[0] == 250
+    assert "E" in sub.cmds() and "C" not in mx.cmds()
+    assert sub.macros["{auth_authen}"] == "alice"
+    assert sub.macros["{auth_type}"] == "PLAIN"
+    assert sub.macros["{daemon_name}"] == "maild-sub"
+    assert final(transaction(m, msg("mx")))[0] == 250
+    assert "E" in mx.cmds()
+    assert "{auth_authen}" not in mx.macros
+
+
+def test_milter_gets_the_tls_macros(make_maild, milters, sandbox):
+    from tlstest import client_context, tls_config
+    t = milters()
+    ports, cfg = tls_config(sandbox)
+    cfg["smtp"]["milters"] = [t.addr]
+    m = make_maild(config=cfg)
+    raw = socket.create_connection(("127.0.0.1", ports["smtps"]), 10)
+    ctx = client_context(cfg["tls"]["certificate"])
+    c = Client(0, sock=ctx.wrap_socket(raw, server_hostname="localhost"))
+    assert c.smtp_reply()[0] == 220
+    ehlo(c)
+    wait_for(lambda: "{tls_version}" in t.macros, 5, what="TLS macros")
+    assert t.macros["{tls_version}"].startswith("TLSv1.")
+    assert t.macros["{cipher}"]
+    c.cmd("QUIT")
+
+
 def test_milter_changes_the_envelope(make_maild, milters):
     t = milters(replies={"E": [pkt(b"e", z("<new@example.org>")),
                                pkt(b"+", z("<bob@example.test>")),

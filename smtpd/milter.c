@@ -897,9 +897,9 @@ body_append(struct msg *m, const char *d, size_t n, uint64_t max)
 {
 	size_t	i;
 
+	if (max > 0 && (n > max || m->newlen > max - n))
+		return -1;
 	if (m->newcap - m->newlen < n + 2) {
-		if (max > 0 && m->newlen + n > max)
-			return -1;
 		m->newcap = (m->newlen + n + 2) * 2;
 		m->newbody = xreallocarray(m->newbody, m->newcap, 1);
 	}
@@ -1152,7 +1152,8 @@ eom_one(struct milter_session *ms, struct milter_conn *c,
 		milter_pkt_bytes(&ms->pkt, val, vl);
 		milter_pkt_bytes(&ms->pkt, "", 1);
 		if (send_pkt(ms, c) == -1) {
-			r = fail(ms, c, "cannot send", v);
+			r = fail(ms, c, ms->pkt.overflow ? "a header is too "
+			    "long to send" : "cannot send", v);
 			goto out;
 		}
 		if (c->neg.protocol & MILTER_P_NR_HDR)

@@ -67,7 +67,8 @@ pop3_cmd)
 	;;
 config)
 	srcs="tests/fuzz/fuzz_config.c common/config.c common/config_keys.c
-	    common/config_value.c common/addr.c common/log.c common/xmalloc.c"
+	    common/config_value.c common/addr.c common/log.c common/xmalloc.c
+	    common/milter_addr.c"
 	defs=$(settings_defs)
 	# listen host names resolve only when numeric or "localhost"
 	libs="$(pkg-config --cflags --libs libconfig) -Wl,--wrap=getaddrinfo"
@@ -92,9 +93,11 @@ priv|smtp_session|pop3_session)
 	    common/mbox_table.c common/pool_worker.c common/sockaddr.c
 	    priv/priv_client.c
 	    common/rfc5322.c common/session_id.c common/uidl.c
-	    common/xmalloc.c"
+	    common/xmalloc.c common/milter_addr.c"
 	if [ "$target" = smtp_session ]; then
-		srcs="$srcs smtpd/smtp_session.c smtpd/smtp_ehlo.c
+		srcs="$srcs smtpd/milter.c smtpd/milter_proto.c
+		    smtpd/smtp_milter.c
+		    smtpd/smtp_session.c smtpd/smtp_ehlo.c
 		    smtpd/smtp_txn.c smtpd/smtp_cmds.c smtpd/smtp_tls.c
 		    smtpd/smtp_auth.c smtpd/smtp_parse.c smtpd/smtp_data.c
 		    common/io.c common/io_tls.c common/tls.c common/base64.c

@@ -94,6 +94,12 @@ class FakeMilter:
                 return
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
+    NR = {"C": 0x1000, "H": 0x2000, "M": 0x4000, "R": 0x8000, "T": 0x10000,
+          "N": 0x40000, "B": 0x80000, "L": 0x80}
+
+    def _no_reply(self, cmd):
+        return bool(self.protocol & self.NR.get(cmd, 0))
+
     def _read(self, c, n):
         b = b""
         while len(b) < n:
@@ -124,7 +130,7 @@ class FakeMilter:
                     continue
                 if cmd == "Q":
                     return
-                if cmd.encode() not in NEEDS_REPLY:
+                if cmd.encode() not in NEEDS_REPLY or self._no_reply(cmd):
                     continue
                 bad = self.misbehave.get(cmd)
                 if bad == "slow":

@@ -340,6 +340,22 @@ def test_milter_progress_keeps_a_slow_filter_alive(make_maild, milters):
     wait_messages(m, "alice", 1)
 
 
+def test_negotiated_steps_are_left_out_or_unanswered(make_maild, milters):
+    # NOHELO, NORCPT, NOBODY: not sent; NR_CONN, NR_MAIL, NR_HDR, NR_EOH,
+    # NR_DATA: sent but never answered (the filter stays silent there; had
+    # maild waited, milter_timeout would have made it a 451)
+    NOHELO, NORCPT, NOBODY = 0x2, 0x8, 0x10
+    NR_HDR, NR_CONN, NR_MAIL, NR_DATA, NR_EOH = 0x80, 0x1000, 0x4000, 0x10000, 0x40000
+    t = milters(protocol=NOHELO | NORCPT | NOBODY | NR_HDR | NR_CONN | NR_MAIL |
+                NR_DATA | NR_EOH)
+    m = filtered(make_maild, t)
+    assert final(transaction(m, msg("quiet")))[0] == 250
+    wait_messages(m, "alice", 1)
+    cmds = "".join(c for c in t.cmds() if c != "D")
+    assert "H" not in cmds and "R" not in cmds and "B" not in cmds
+    assert cmds.startswith("OCMTLLLNE"), cmds
+
+
 def test_body_chunks_are_at_most_65535_octets(make_maild, milters):
     t = milters()
     m = filtered(make_maild, t)

@@ -260,10 +260,6 @@ begin_message(struct smtp_session *s, struct reason *r)
 	case 1:
 		return code_for(r, 554);
 	}
-	memset(&opts, 0, sizeof(opts));
-	opts.bare_newlines = s->cfg->smtp.bare_newlines;
-	opts.max_line_length = (size_t)s->cfg->smtp.max_line_length;
-	opts.max_size = (uint64_t)s->cfg->smtp.message_size_limit;
 	t->chunk = xmalloc(PRIV_CHUNK_MAX);
 	t->chunklen = 0;
 	smtp_data_init(&t->reader, &opts, sink, t);

@@ -299,6 +299,7 @@ replay_envelope(struct smtp_session *s, const struct milter_result *res,
 	struct smtp_txn		*t = s->txn;
 	char			 qid[QUEUE_ID_MAX + 1], a[ADDR_TEXT_SIZE];
 	const char		*sender = m->sender;
+	char			*p;
 	size_t			 i, ok = 0;
 	int			 n;
 
@@ -315,6 +316,10 @@ replay_envelope(struct smtp_session *s, const struct milter_result *res,
 	}
 	log_info("id=%s milter changed the envelope: now id=%s from=<%s>",
 	    t->qid, qid, sender);
+	/* the Received: header names the id the queue file will have */
+	if (strlen(qid) == strlen(t->qid) && m->trace != NULL &&
+	    (p = strstr(m->trace, t->qid)) != NULL)
+		memcpy(p, qid, strlen(qid));
 	snprintf(t->qid, sizeof(t->qid), "%s", qid);
 	for (i = 0; i < m->nrcpts + res->nadd; i++) {
 		const char *rc = i < m->nrcpts ? m->rcpts[i] :

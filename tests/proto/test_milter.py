@@ -281,9 +281,12 @@ def test_milter_changes_the_envelope(make_maild, milters):
                                pkt(b"2", z("<carol@example.test>", "")),
                                pkt(b"-", z("<alice@example.test>"))]})
     m = filtered(make_maild, t)
-    assert final(transaction(m, msg("env")))[0] == 250
+    code, text = final(transaction(m, msg("env")))
+    assert code == 250
+    qid = re.search(r"queued as (\S+)", text).group(1)
     got = wait_messages(m, "bob", 1)[0]
     assert got.get_from().startswith("new@example.org ")
+    assert "id %s" % qid in " ".join(got["Received"].split())
     wait_messages(m, "carol", 1)
     time.sleep(0.3)
     assert messages(m, "alice") == []

@@ -61,7 +61,8 @@
 static config_validate_fn	v_not_yet,
 				v_hostname, v_domains, v_user, v_group,
 				v_directory, v_readable,
-				v_pam_service, v_banner, v_expire, v_listen, v_milters,
+				v_pam_service, v_banner, v_expire, v_listen,
+				v_milters,
 				v_pool_min_spare, v_pool_max_spare,
 				v_tls_pair, v_cipher_list,
 				v_queue_order, v_min_free;

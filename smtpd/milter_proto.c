@@ -277,7 +277,7 @@ milter_parse_reply(char cmd, const char *data, size_t len,
 	case MILTER_R_SKIP:
 	case MILTER_R_CONN_FAIL:
 	case MILTER_R_SHUTDOWN:
-		return 0;	/* trailing data is ignored, as libmilter does */
+		return 0;	/* trailing data ignored, as libmilter does */
 	case MILTER_R_REPLYCODE:
 		if ((out->text = take_str(&p, &left)) == NULL ||
 		    parse_replycode(out->text, out) == -1) {

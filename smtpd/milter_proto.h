@@ -135,8 +135,9 @@ int	milter_parse_optneg(const char *data, size_t len, uint32_t offer_act,
 struct milter_reply {
 	char		 cmd;
 	uint32_t	 index;		/* INSHEADER, CHGHEADER */
-	const char	*name;		/* header name; address (CHGFROM,
-					   ADDRCPT, DELRCPT); reason (QUARANTINE) */
+	/* header name; address (CHGFROM, ADDRCPT, DELRCPT); reason
+	 * (QUARANTINE) */
+	const char	*name;
 	const char	*value;		/* header value; ESMTP args or NULL */
 	const char	*data;		/* REPLBODY */
 	size_t		 datalen;

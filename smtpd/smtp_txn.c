@@ -242,7 +242,7 @@ begin_message(struct smtp_session *s, struct reason *r)
 	opts.max_line_length = (size_t)s->cfg->smtp.max_line_length;
 	opts.max_size = (uint64_t)s->cfg->smtp.message_size_limit;
 	if (smtp_milter_on(s)) {
-		/* the queue file is written after the filters (smtp_milter.c) */
+		/* the queue file is written after the filters */
 		struct milter_verdict	mv;
 
 		if (smtp_milter_data(s, trace, &mv) == MILTER_REFUSE) {

@@ -38,7 +38,8 @@ check_value(const char *v)
 		if (v[i] == '\r')
 			CHECK(i + 1 < n && v[i + 1] == '\n');
 		if (v[i] == '\n')
-			CHECK(i + 1 < n && (v[i + 1] == ' ' || v[i + 1] == '\t'));
+			CHECK(i + 1 < n && (v[i + 1] == ' ' ||
+			    v[i + 1] == '\t'));
 	}
 }
 

@@ -207,8 +207,8 @@ START_TEST(test_pkt)
 	milter_pkt_u32(&p, 6);
 	ck_assert_int_eq(milter_pkt_end(&p), 0);
 	ck_assert_uint_eq(p.len, 4 + 1 + 8 + 3 + 2 + 4);
-	ck_assert_int_eq(memcmp(p.buf, "\0\0\0\x12LSubject\0hi\0\x12\x34\0\0\0\6",
-	    p.len), 0);
+	ck_assert_int_eq(memcmp(p.buf,
+	    "\0\0\0\x12LSubject\0hi\0\x12\x34\0\0\0\6", p.len), 0);
 	/* past the bound: refused, never sent cut */
 	milter_pkt_begin(&p, 'B');
 	while (!p.overflow)

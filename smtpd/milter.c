@@ -540,6 +540,26 @@ read_reply(struct milter_session *ms, struct milter_conn *c,
 	}
 }
 
+/* For the log. */
+static const char *
+stage_name(char cmd)
+{
+	switch (cmd) {
+	case MILTER_C_CONNECT:
+		return "connect";
+	case MILTER_C_HELO:
+		return "HELO";
+	case MILTER_C_MAIL:
+		return "MAIL";
+	case MILTER_C_RCPT:
+		return "RCPT";
+	case MILTER_C_DATA:
+		return "DATA";
+	default:
+		return "end of message";
+	}
+}
+
 /*
  * One stage for every filter: the macros, the packet built by fill(),
  * a reply unless the filter said it wants none. no: the "do not send"
@@ -596,10 +616,13 @@ stage(struct milter_session *ms, const struct milter_macros *mm, char cmd,
 		if (rp.cmd == MILTER_R_REJECT && cmd == MILTER_C_RCPT)
 			reason_set(&v->r, "5.7.1", "recipient rejected");
 		if (res != MILTER_CONTINUE) {
-			log_info("milter %s: %s at %c: %d %s %s", c->addr,
-			    res == MILTER_DISCARD ? "discard" : "refused",
-			    cmd, res == MILTER_DISCARD ? 250 : v->code,
-			    v->r.status, v->r.text);
+			if (res == MILTER_DISCARD)
+				log_info("milter %s: discard at %s", c->addr,
+				    stage_name(cmd));
+			else
+				log_info("milter %s: refused at %s: %d %s %s",
+				    c->addr, stage_name(cmd), v->code,
+				    v->r.status, v->r.text);
 			return res;
 		}
 	}
@@ -1300,12 +1323,14 @@ milter_eom(struct milter_session *ms, const struct milter_macros *mm,
 			merge_result(res, &one);
 		if (r == MILTER_DISCARD) {
 			discard = 1;
-			log_info("milter %s: discard", c->addr);
+			log_info("milter %s: discard at %s", c->addr,
+			    stage_name(MILTER_C_BODYEOB));
 			break;
 		}
 		if (r == MILTER_REFUSE) {
-			log_info("milter %s: refused the message: %d %s %s",
-			    c->addr, v->code, v->r.status, v->r.text);
+			log_info("milter %s: refused at %s: %d %s %s",
+			    c->addr, stage_name(MILTER_C_BODYEOB), v->code,
+			    v->r.status, v->r.text);
 			return r;
 		}
 	}

@@ -377,7 +377,7 @@ smtp_milter_end_message(struct smtp_session *s)
 	if (rc == MILTER_REFUSE) {
 		code = v.code;
 		r = v.r;
-		log_info("id=%s message refused by milter: %d %s %s", t->qid,
+		log_info("id=%s message refused: %d %s %s (milter)", t->qid,
 		    code, r.status, r.text);
 		goto refuse;
 	}

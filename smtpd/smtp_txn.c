@@ -144,7 +144,7 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (addr_format(&rc.to, text, sizeof(text)) == -1)
 		return smtp_reply(s, 501, "5.1.3", "bad recipient address");
 	if (smtp_milter_rcpt(s, text, &mv) == MILTER_REFUSE) {
-		log_info("id=%s recipient <%s> refused by milter: %s",
+		log_info("id=%s refused recipient <%s>: %s (milter)",
 		    s->txn->qid, text, mv.r.text);
 		return milter_refused(s, &mv, text);
 	}

@@ -214,4 +214,22 @@
 /* TLSA records of one MX host (RFC 7672) we use. */
 #define RELAY_TLSA_MAX		16
 
+/* --- milter (smtpd/milter*.c) ------------------------------------------- */
+/* The largest milter packet taken or sent; a bigger length is an attack or
+ * garbage and breaks the filter's connection (libmilter's own limit with
+ * SMFIP_MDS_1M). */
+#define MILTER_PKT_MAX		(1024 * 1024 + 64)
+/* Body chunks sent to a filter (libmilter's MILTER_CHUNK_SIZE). */
+#define MILTER_CHUNK_MAX	65535
+/* A header name and a header value a filter may give. */
+#define MILTER_HDRNAME_MAX	128
+#define MILTER_HDRVALUE_MAX	65536
+/* Filters per list, and their address text ("inet:host:port"). */
+#define MILTER_MAX		16
+#define MILTER_ADDR_MAX		300
+/* Header edits of one message, all filters together. */
+#define MILTER_EDITS_MAX	1000
+/* The message is kept in memory up to this, then in a memfd. */
+#define MILTER_SPOOL_MEM_MAX	(1024 * 1024)
+
 #endif

@@ -59,6 +59,13 @@ enum relay_address_pref {
 	RELAY_PREF_IPV6,	/* IPv6 first */
 };
 
+/* smtp.milter_default_action: a filter that is down, slow or broken */
+enum milter_action {
+	MILTER_ACTION_TEMPFAIL,	/* 451 4.7.1 */
+	MILTER_ACTION_ACCEPT,	/* go on without that filter */
+	MILTER_ACTION_REJECT,	/* 550 5.7.1 */
+};
+
 enum auth_sender_policy {
 	AUTH_SENDER_ANY,	/* authenticated users may use any sender */
 	AUTH_SENDER_OWN,	/* only user@local_domain (and aliases to them) */
@@ -113,6 +120,13 @@ struct config {
 		int			 timeout_command;	/* seconds */
 		int			 timeout_data;		/* seconds */
 		int			 hop_limit;	/* Received: fields */
+		/* milters (smtpd/milter.c) */
+		struct strlist		 milters;
+		struct strlist		 submission_milters;
+		enum milter_action	 milter_default_action;
+		int			 milter_timeout;	/* seconds */
+		int			 milter_connect_timeout; /* seconds */
+		char			*milter_macro_daemon_name;
 		struct config_pool	 pool;
 	} smtp;
 

@@ -33,6 +33,7 @@
 #include "config.h"
 #include "config_keys.h"
 #include "bounds.h"
+#include "milter_addr.h"
 #include "xmalloc.h"
 #include "relay/relay.h"
 
@@ -62,6 +63,7 @@ static config_validate_fn	v_not_yet, v_alias_user, v_delimiter,
 				v_hostname, v_domains, v_user, v_group,
 				v_directory, v_readable,
 				v_pam_service, v_banner, v_expire, v_listen,
+				v_milters,
 				v_pool_min_spare, v_pool_max_spare,
 				v_tls_pair, v_cipher_list,
 				v_queue_order, v_min_free,
@@ -90,6 +92,13 @@ static const struct config_enum bare_newlines[] = {
 static const struct config_enum auth_senders[] = {
 	{ "own", AUTH_SENDER_OWN },
 	{ "any", AUTH_SENDER_ANY },
+	{ NULL, 0 },
+};
+
+static const struct config_enum milter_actions[] = {
+	{ "tempfail", MILTER_ACTION_TEMPFAIL },
+	{ "accept", MILTER_ACTION_ACCEPT },
+	{ "reject", MILTER_ACTION_REJECT },
 	{ NULL, 0 },
 };
 
@@ -402,6 +411,42 @@ const struct config_key config_keys[] = {
 	    "than this is refused at the end of DATA (554 5.4.6, a mail "
 	    "loop); one found in the queue over the limit (our own "
 	    "Received: not counted) is bounced." },
+	/* --- smtp: milters (smtpd/milter.c) --- */
+	{ .name = "smtp.milters", .type = CONFIG_STRLIST, .def = "[ ]",
+	  .validate = v_milters, .offset = OFF(smtp.milters),
+	  .help = "Content filters speaking the Sendmail milter protocol "
+	    "(OpenDKIM, spamass-milter, clamav-milter, ...), asked in this "
+	    "order about every SMTP session: \"inet:HOST:PORT\" (a numeric "
+	    "IPv4 or [IPv6] address; \"inet:PORT@HOST\" works too) or "
+	    "\"unix:PATH\". The conversation runs in the chrooted worker: a "
+	    "unix: PATH is looked up inside the chroot.",
+	  .example = "[ " Q("inet:127.0.0.1:8891") " ]" },
+	{ .name = "smtp.submission_milters", .type = CONFIG_STRLIST,
+	  .def = "[ ]", .validate = v_milters,
+	  .offset = OFF(smtp.submission_milters), .flags = CONFIG_K_EXAMPLE,
+	  .help = "When not empty, replaces smtp.milters on the submission "
+	    "and smtps ports (to sign what users send, for instance).",
+	  .example = "[ " Q("inet:127.0.0.1:8891") " ]" },
+	{ .name = "smtp.milter_default_action", .type = CONFIG_ENUM,
+	  .def = Q("tempfail"), .enums = milter_actions,
+	  .offset = OFF(smtp.milter_default_action),
+	  .help = "What happens when a filter cannot be reached, is slower "
+	    "than smtp.milter_timeout or answers something invalid: "
+	    "\"tempfail\" (451 4.7.1), \"accept\" (go on without it) or "
+	    "\"reject\" (550 5.7.1)." },
+	{ .name = "smtp.milter_timeout", .type = CONFIG_DURATION,
+	  .def = Q("30s"), .min = 1, .max = HOUR,
+	  .offset = OFF(smtp.milter_timeout),
+	  .help = "How long to wait for each answer of a filter (a PROGRESS "
+	    "reply starts the wait again)." },
+	{ .name = "smtp.milter_connect_timeout", .type = CONFIG_DURATION,
+	  .def = Q("10s"), .min = 1, .max = HOUR,
+	  .offset = OFF(smtp.milter_connect_timeout),
+	  .help = "How long to wait for a connection to a filter." },
+	{ .name = "smtp.milter_macro_daemon_name", .type = CONFIG_STRING,
+	  .def = Q("maild"), .offset = OFF(smtp.milter_macro_daemon_name),
+	  .help = "The {daemon_name} macro the filters get (OpenDKIM's "
+	    "MTA setting can match it)." },
 	POOL_ROWS(smtp),
 
 	/* --- pop3 ------------------------------------------------------- */
@@ -850,6 +895,22 @@ config_is_domain_name(const char *s, const char **why_out)
 		return false;
 	}
 	return true;
+}
+
+static void
+v_milters(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct strlist	*l = config_key_ptr(k, cfg);
+	const char		*why;
+	size_t			 i;
+
+	if (l->n > MILTER_MAX)
+		config_check_error(chk, k, "at most %d filters", MILTER_MAX);
+	for (i = 0; i < l->n; i++)
+		if (!milter_addr_ok(l->v[i], &why))
+			config_check_error(chk, k, "\"%s\" is not a filter "
+			    "address: %s", l->v[i], why);
 }
 
 static void

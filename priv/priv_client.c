@@ -241,7 +241,7 @@ priv_data_end(uint64_t size, int ok, char *qid_out, size_t qidsz,
 {
 	ipc_msg_init(&req, PRIV_DATA_END);
 	ipc_put_u64(&req, size);
-	ipc_put_u32(&req, ok ? 1 : 0);
+	ipc_put_u32(&req, ok == 2 ? 2 : ok ? 1 : 0);
 	if (!ok)
 		return simple(-1, r);
 	return with_string(qid_out, qidsz, r);

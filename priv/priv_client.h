@@ -57,7 +57,8 @@ int	priv_rset(struct reason *);
 int	priv_data_begin(const char *trace, size_t len, struct reason *);
 /* Sends message bytes; no reply. Returns 0 or -1. */
 int	priv_data_chunk(const void *buf, size_t len);
-/* Ends the message (ok = 0 throws it away); the queue id on success. */
+/* Ends the message (ok = 0 throws it away, 2 commits it into hold/: a
+ * filter quarantined it); the queue id on success. */
 int	priv_data_end(uint64_t size, int ok, char *qid_out, size_t qidsz,
 	    struct reason *);
 /*

@@ -393,7 +393,7 @@ priv_answer_data_end(struct priv *p, struct ipc_msg *m)
 	char			 qid[QUEUE_ID_MAX + 1];
 
 	if (ipc_get_u64(m, &size) == -1 || ipc_get_u32(m, &ok) == -1 ||
-	    ipc_get_end(m) == -1)
+	    ipc_get_end(m) == -1 || ok > 2)
 		return PRIV_H_REFUSE;
 	if (!ok) {
 		priv_txn_abort(p);
@@ -426,6 +426,8 @@ priv_answer_data_end(struct priv *p, struct ipc_msg *m)
 		return priv_reply_fail(p, &r);
 	}
 	t->writing = false;
+	/* 2: a filter quarantined it (smtpd/milter.c): into hold/ */
+	t->w.hold = ok == 2;
 	if (queue_writer_commit(&t->w, &r) == -1) {
 		priv_txn_abort(p);
 		return priv_reply_fail(p, &r);
@@ -435,9 +437,14 @@ priv_answer_data_end(struct priv *p, struct ipc_msg *m)
 	    qid, p->client, t->sender_text, (unsigned long long)size, nrcpt,
 	    p->authed ? " user=" : "", p->authed ? p->user : "");
 	priv_txn_abort(p);
+	if (ok == 2) {
+		log_info("held id=%s (quarantined by a filter)", qid);
+		goto reply;
+	}
 	priv_notify(p, "Q %s", qid);
 	if (p->inetd)
 		priv_inetd_queued(p, qid);
+reply:
 	rep = priv_reply_begin(p);
 	ipc_put_str(rep, qid);
 	return priv_reply_send(p, -1);

@@ -392,7 +392,21 @@ queue_writer_commit(struct queue_writer *w, struct reason *r)
 		goto tempfail;
 	}
 	snprintf(from, sizeof(from), QUEUE_DIR_INCOMING "/%s", w->id);
-	snprintf(to, sizeof(to), QUEUE_DIR_ACTIVE "/%s", w->id);
+	snprintf(to, sizeof(to), "%s/%s", w->hold ? QUEUE_DIR_HOLD :
+	    QUEUE_DIR_ACTIVE, w->id);
+	if (w->hold) {
+		/* the directory to sync is hold/ */
+		int hfd = openat(w->dirfd, QUEUE_DIR_HOLD, O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC);
+
+		if (hfd == -1) {
+			err = errno;
+			log_warn("open %s", QUEUE_DIR_HOLD);
+			goto tempfail;
+		}
+		close(w->activefd);
+		w->activefd = hfd;
+	}
 	if (renameat(w->dirfd, from, w->dirfd, to) == -1) {
 		err = errno;
 		log_warn("rename queue file %s", w->id);

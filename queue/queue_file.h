@@ -142,6 +142,7 @@ struct queue_writer {
 	off_t	 limit;		/* refuse more than this (0: no limit) */
 	bool	 overflow;
 	bool	 failed;	/* a write failed: the commit will too */
+	bool	 hold;		/* commit into hold/, not active/ */
 	int	 saved_errno;
 };
 

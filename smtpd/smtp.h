@@ -51,6 +51,7 @@ struct smtp_txn {
 	char			*chunk;		/* data for the monitor */
 	size_t			 chunklen;
 	bool			 ipc_failed;
+	bool			 milter;	/* through filters (smtp_milter.c) */
 };
 
 struct smtp_session {
@@ -68,6 +69,8 @@ struct smtp_session {
 	unsigned		 ext;		/* SMTP_EXT_* advertised */
 	int			 errors;
 	struct smtp_txn		*txn;
+	struct smtp_milter	*milter;	/* NULL: no filters */
+	char			 auth_mech[SASL_MECH_MAX + 1];
 	/* for the session's last log line */
 	unsigned		 nmsgs, nrcpts_total;
 };

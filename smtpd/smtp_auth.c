@@ -229,6 +229,7 @@ smtp_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 			    "credentials invalid");
 	} else {
 		s->authed = true;
+		snprintf(s->auth_mech, sizeof(s->auth_mech), "%s", a.mech);
 		snprintf(s->user, sizeof(s->user), "%s", canon);
 		result = smtp_reply(s, 235, "2.7.0", "authentication "
 		    "successful");

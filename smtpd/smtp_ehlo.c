@@ -10,6 +10,7 @@
 
 #include "pool_worker.h"
 #include "smtp.h"
+#include "smtp_milter.h"
 
 /*
  * Checks the argument and resets the session to READY. Returns true, or
@@ -37,6 +38,7 @@ greet(struct smtp_session *s, const struct smtp_cmd *cmd, bool esmtp,
 	snprintf(s->helo, sizeof(s->helo), "%s", helo);
 	s->esmtp = esmtp;
 	smtp_enter_state(s, SMTP_READY);
+	smtp_milter_helo(s);
 	return true;
 }
 

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "priv_client.h"
 #include "smtp.h"
+#include "smtp_milter.h"
 #include "smtp_session.h"
 #include "xmalloc.h"
 
@@ -131,6 +132,7 @@ smtp_txn_reset(struct smtp_session *s, bool tell_monitor)
 {
 	struct reason	r;
 
+	smtp_milter_reset(s);
 	if (s->txn != NULL) {
 		free(s->txn->chunk);
 		xfree(&s->txn);
@@ -206,6 +208,7 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 		snprintf(s.helo, sizeof(s.helo), "unknown");
 		s.state = SMTP_READY;
 	}
+	smtp_milter_begin(&s);
 	io_printf(io, "220 %s %s\r\n", cfg->hostname, cfg->smtp.banner);
 
 	for (;;) {
@@ -251,6 +254,7 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	(void)io_flush(io);
 end:
 	smtp_txn_reset(&s, false);
+	smtp_milter_end(&s);
 	log_info("disconnect client=%s helo=%s tls=%s user=%s messages=%u "
 	    "recipients=%u errors=%d in=%llu out=%llu",
 	    s.client[0] ? s.client : "local", s.helo[0] ? s.helo : "-",

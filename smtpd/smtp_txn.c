@@ -24,6 +24,7 @@
 #include "relay/relay.h"
 #include "rfc5322.h"
 #include "smtp.h"
+#include "smtp_milter.h"
 #include "xmalloc.h"
 
 /*
@@ -63,6 +64,22 @@ lost_monitor(struct smtp_session *s, const struct reason *r)
 	return SMTP_CMD_CLOSE;
 }
 
+/* A filter's refusal; 421 (the filter shut down) ends the session. */
+static int
+milter_refused(struct smtp_session *s, const struct milter_verdict *v,
+    const char *rcpt)
+{
+	if (v->code == 421) {
+		smtp_reply(s, 421, v->r.status, "%s %s", s->cfg->hostname,
+		    v->r.text);
+		return SMTP_CMD_CLOSE;
+	}
+	if (rcpt != NULL)
+		return smtp_reply(s, v->code, v->r.status, "<%s>: %s", rcpt,
+		    v->r.text);
+	return smtp_reply(s, v->code, v->r.status, "%s", v->r.text);
+}
+
 /* Bare paths ("MAIL FROM: user@example.org") unless told to be strict. */
 static unsigned
 path_flags(const struct smtp_session *s)
@@ -79,6 +96,7 @@ smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	char			 sender[ADDR_TEXT_SIZE], qid[QUEUE_ID_MAX + 1];
 	char			 envid[SMTP_ENVID_MAX + 1];
 	uint32_t		 flags;
+	struct milter_verdict	 mv;
 	int			 code, rc;
 
 	if (smtp_parse_mail(cmd->args, cmd->argslen, path_flags(s) |
@@ -115,6 +133,10 @@ smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->txn->mail = m;
 	snprintf(s->txn->sender, sizeof(s->txn->sender), "%s", sender);
 	snprintf(s->txn->qid, sizeof(s->txn->qid), "%s", qid);
+	if (smtp_milter_mail(s, sender, &mv) == MILTER_REFUSE) {
+		smtp_txn_reset(s, true);
+		return milter_refused(s, &mv, NULL);
+	}
 	smtp_enter_state(s, SMTP_MAIL);
 	log_debug("id=%s from=<%s>", qid, sender);
 	return smtp_reply(s, 250, "2.1.0", "Ok");
@@ -124,6 +146,7 @@ int
 smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	struct smtp_rcpt_args	 rc;
+	struct milter_verdict	 mv;
 	struct reason		 r;
 	char			 text[ADDR_TEXT_SIZE];
 	char			 orcpt[SMTP_ORCPT_MAX + 1];
@@ -160,6 +183,11 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 			return smtp_reply(s, 501, "5.5.4",
 			    "invalid ORCPT value");
 	}
+	if (smtp_milter_rcpt(s, text, &mv) == MILTER_REFUSE) {
+		log_info("id=%s refused recipient <%s>: %s (milter)",
+		    s->txn->qid, text, mv.r.text);
+		return milter_refused(s, &mv, text);
+	}
 	n = priv_rcpt(text, rc.notify, orcpt, &r);
 	if (n == -1)
 		return lost_monitor(s, &r);
@@ -169,6 +197,7 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return smtp_reply(s, code_for(&r, 550), r.status, "<%s>: %s",
 		    text, r.text);
 	}
+	smtp_milter_rcpt_ok(s, text);
 	if (s->txn->nrcpts++ == 0)
 		snprintf(s->txn->first_rcpt, sizeof(s->txn->first_rcpt), "%s",
 		    text);
@@ -248,16 +277,29 @@ begin_message(struct smtp_session *s, struct reason *r)
 		reason_set(r, "4.3.0", "cannot build the trace header");
 		return 451;
 	}
+	memset(&opts, 0, sizeof(opts));
+	opts.bare_newlines = s->cfg->smtp.bare_newlines;
+	opts.max_line_length = (size_t)s->cfg->smtp.max_line_length;
+	opts.max_size = (uint64_t)s->cfg->smtp.message_size_limit;
+	if (smtp_milter_on(s)) {
+		/* the queue file is written after the filters */
+		struct milter_verdict	mv;
+
+		if (smtp_milter_data(s, trace, &mv) == MILTER_REFUSE) {
+			*r = mv.r;
+			return mv.code;
+		}
+		t->milter = true;
+		smtp_data_init(&t->reader, &opts, milter_spool_write,
+		    smtp_milter_sink_arg(s));
+		return 0;
+	}
 	switch (priv_data_begin(trace, strlen(trace), r)) {
 	case -1:
 		return 421;
 	case 1:
 		return code_for(r, 554);
 	}
-	memset(&opts, 0, sizeof(opts));
-	opts.bare_newlines = s->cfg->smtp.bare_newlines;
-	opts.max_line_length = (size_t)s->cfg->smtp.max_line_length;
-	opts.max_size = (uint64_t)s->cfg->smtp.message_size_limit;
 	t->chunk = xmalloc(PRIV_CHUNK_MAX);
 	t->chunklen = 0;
 	smtp_data_init(&t->reader, &opts, sink, t);
@@ -277,6 +319,8 @@ end_message(struct smtp_session *s)
 	uint64_t	 size = smtp_data_size(&t->reader);
 	int		 code, n;
 
+	if (t->milter)
+		return smtp_milter_end_message(s);
 	if (smtp_data_result(&t->reader, &code, &r) == 0 &&
 	    flush_chunk(t) == -1) {
 		code = 451;
@@ -330,7 +374,7 @@ smtp_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 			/* the message is lost: never deliver a partial one */
 			log_info("id=%s connection %s during DATA", t->qid,
 			    n == IO_TIMEOUT ? "timed out" : "lost");
-			if (!t->ipc_failed)
+			if (!t->ipc_failed && !t->milter)
 				(void)priv_data_end(0, 0, NULL, 0, &r);
 			if (n == IO_TIMEOUT)
 				smtp_reply(s, 421, "4.4.2", "%s timeout "
@@ -466,7 +510,7 @@ smtp_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	n = read_chunk(s, size, t->bdat_failed ? bdat_discard : bdat_feed, t);
 	if (n != IO_OK) {
 		/* the message is lost: never deliver a partial one */
-		if (!t->bdat_failed && !t->ipc_failed)
+		if (!t->bdat_failed && !t->ipc_failed && !t->milter)
 			(void)priv_data_end(0, 0, NULL, 0, &r);
 		return chunk_lost(s, t->qid, n);
 	}

@@ -5,8 +5,9 @@
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
 # TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, config, queue,
-# priv, smtp_session, pop3_session, smtp_reply, dns_answer. BUILDDIR: where configure ran (autoconf.h),
-# default the source tree. CC: a clang with libFuzzer (default clang). The
+# priv, smtp_session, pop3_session, smtp_reply, dns_answer, milter_reply.
+# BUILDDIR: where configure ran (autoconf.h), default the source tree. CC:
+# a clang with libFuzzer (default clang). The
 # binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
 # tests/fuzz/corpus/TARGET; config also from the unit tests' files in
@@ -43,6 +44,10 @@ smtp_cmd)
 	srcs="tests/fuzz/fuzz_smtp_cmd.c smtpd/smtp_parse.c common/addr.c
 	    common/base64.c"
 	;;
+milter_reply)
+	srcs="tests/fuzz/fuzz_milter_reply.c smtpd/milter_proto.c
+	    common/log.c common/xmalloc.c"
+	;;
 smtp_data)
 	srcs="tests/fuzz/fuzz_smtp_data.c smtpd/smtp_data.c common/io.c
 	    common/log.c common/xmalloc.c"
@@ -63,7 +68,8 @@ pop3_cmd)
 	;;
 config)
 	srcs="tests/fuzz/fuzz_config.c common/config.c common/config_keys.c
-	    common/config_value.c common/addr.c common/log.c common/xmalloc.c"
+	    common/config_value.c common/addr.c common/log.c common/xmalloc.c
+	    common/milter_addr.c"
 	defs=$(settings_defs)
 	# listen host names resolve only when numeric or "localhost"
 	libs="$(pkg-config --cflags --libs libconfig) -Wl,--wrap=getaddrinfo"
@@ -95,9 +101,11 @@ priv|smtp_session|pop3_session)
 	    common/mbox_table.c common/pool_worker.c common/sockaddr.c
 	    priv/priv_client.c
 	    common/rfc5322.c common/session_id.c common/uidl.c
-	    common/xmalloc.c"
+	    common/xmalloc.c common/milter_addr.c"
 	if [ "$target" = smtp_session ]; then
-		srcs="$srcs smtpd/smtp_session.c smtpd/smtp_ehlo.c
+		srcs="$srcs smtpd/milter.c smtpd/milter_proto.c
+		    smtpd/smtp_milter.c
+		    smtpd/smtp_session.c smtpd/smtp_ehlo.c
 		    smtpd/smtp_txn.c smtpd/smtp_cmds.c smtpd/smtp_tls.c
 		    smtpd/smtp_auth.c smtpd/smtp_parse.c smtpd/smtp_data.c
 		    common/io.c common/io_tls.c common/tls.c common/base64.c

@@ -134,6 +134,12 @@ struct config {
 		int			 locked_retry;	/* maildrop in use */
 		long long		 min_free;	/* bytes; 0 = no check */
 	} queue;
+
+	/* local submission: the sendmail command (sendmail/) */
+	struct {
+		char			*socket;	/* "" = none */
+		struct strlist		 trusted_users;	/* may set -f */
+	} submit;
 };
 
 /* One problem found while loading. */

@@ -35,6 +35,7 @@
 #include "journal.h"
 #include "log.h"
 #include "queue_file.h"
+#include "pickup.h"
 #include "queue_run.h"
 #include "resolve.h"
 #include "xmalloc.h"
@@ -761,6 +762,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	queue_clean_incoming(cfg, INCOMING_GRACE);
 	scan(&rn, QUEUE_DIR_DEFERRED, scan_deferred);
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
+	/* what sendmail left while maild was down (pickup.c) */
+	pickup_scan(cfg);
 	next_scan = time(NULL) + RESCAN_SEC;
 
 	while (!stop) {
@@ -777,6 +780,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		if (now >= next_scan) {
 			scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 			queue_clean_incoming(cfg, INCOMING_GRACE);
+			pickup_scan(cfg);
 			next_scan = time(NULL) + RESCAN_SEC;
 		}
 		if (rn.ntodo > 0) {

@@ -91,6 +91,9 @@ load_settings(struct sm_settings *st, const char *path)
 	const char	*v;
 
 	snprintf(st->socket, sizeof(st->socket), "%s", SM_SOCKET_DEFAULT);
+	snprintf(st->queue_dir, sizeof(st->queue_dir), "%s", MAILD_QUEUE_DIR);
+	snprintf(st->pid_file, sizeof(st->pid_file), "%s",
+	    MAILD_RUN_DIR "/maild.pid");
 	st->hostname[0] = '\0';
 	config_init(&c);
 	if (config_read_file(&c, path) == CONFIG_FALSE) {
@@ -107,12 +110,50 @@ load_settings(struct sm_settings *st, const char *path)
 			snprintf(st->socket, sizeof(st->socket), "%s", v);
 		if (config_lookup_string(&c, "hostname", &v) == CONFIG_TRUE)
 			snprintf(st->hostname, sizeof(st->hostname), "%s", v);
+		if (config_lookup_string(&c, "queue_dir", &v) == CONFIG_TRUE)
+			snprintf(st->queue_dir, sizeof(st->queue_dir), "%s", v);
+		if (config_lookup_string(&c, "pid_file", &v) == CONFIG_TRUE)
+			snprintf(st->pid_file, sizeof(st->pid_file), "%s", v);
 	}
 	config_destroy(&c);
 	if (st->hostname[0] == '\0' &&
 	    gethostname(st->hostname, sizeof(st->hostname) - 1) == -1)
 		snprintf(st->hostname, sizeof(st->hostname), "localhost");
 	st->hostname[sizeof(st->hostname) - 1] = '\0';
+}
+
+/*
+ * -bi, newaliases: maild has no aliases database to rebuild; it reads
+ * the aliases file itself, at start and on SIGHUP. So this sends the
+ * running maild a SIGHUP when the caller may (root), and says so.
+ */
+static int
+newaliases(const struct sm_settings *st)
+{
+	FILE	*fp;
+	long	 pid = 0;
+
+	printf("%s: maild reads the aliases file itself, at start and when "
+	    "it gets SIGHUP (maild -t names the file); there is no database "
+	    "to rebuild.\n", progname);
+	if ((fp = fopen(st->pid_file, "r")) == NULL)
+		return 0;
+	if (fscanf(fp, "%ld", &pid) != 1 || pid <= 1)
+		pid = 0;
+	fclose(fp);
+	if (pid == 0)
+		return 0;
+	if (kill((pid_t)pid, SIGHUP) == -1) {
+		if (errno != EPERM && errno != ESRCH)
+			sm_warn("kill %ld: %s", pid, strerror(errno));
+		if (errno == EPERM)
+			printf("%s: only root may make maild (pid %ld) re-read "
+			    "it now\n", progname, pid);
+		return 0;
+	}
+	printf("%s: maild (pid %ld) told to re-read it (SIGHUP)\n", progname,
+	    pid);
+	return 0;
 }
 
 /* Runs maild with the same config: the queue listing, a queue run. */
@@ -146,7 +187,7 @@ main(int argc, char **argv)
 	struct sm_submit	 sub;
 	const char		*conf = SM_CONF_PATH, *base, *mode = "m";
 	struct passwd		*pw;
-	int			 ch, i;
+	int			 ch, i, rc;
 
 	base = strrchr(argv[0], '/');
 	base = base != NULL ? base + 1 : argv[0];
@@ -223,12 +264,8 @@ main(int argc, char **argv)
 
 		return run_maild(conf, args);
 	}
-	if (strcmp(mode, "i") == 0) {
-		printf("%s: maild reads the aliases file itself, at start and "
-		    "when it gets SIGHUP (maild -t says which file); there is "
-		    "no database to rebuild.\n", progname);
-		return 0;
-	}
+	if (strcmp(mode, "i") == 0)
+		return newaliases(&st);
 	if (strcmp(mode, "s") == 0)
 		return sm_relay_smtp(&st);
 	if (strcmp(mode, "m") != 0)
@@ -250,5 +287,11 @@ main(int argc, char **argv)
 	if (sub.nrcpts == 0)
 		die(EX_USAGE, "no recipients: give them as arguments, or use "
 		    "-t to take them from To:, Cc: and Bcc:");
-	return sm_submit(&st, &sub, &msg);
+	rc = sm_submit(&st, &sub, &msg, NULL);
+	if (rc != SM_UNREACHABLE)
+		return rc;
+	/* maild is not running: the runner picks it up when it starts */
+	if (sub.verbose)
+		sm_warn("leaving the mail in %s/maildrop", st.queue_dir);
+	return sm_maildrop_write(st.queue_dir, &sub, &msg);
 }

@@ -17,6 +17,8 @@
 struct sm_settings {
 	char	socket[108];		/* sun_path */
 	char	hostname[SMTP_DOMAIN_MAX + 1];
+	char	queue_dir[4096];
+	char	pid_file[4096];		/* newaliases: whom to SIGHUP */
 };
 
 struct sm_submit {
@@ -47,9 +49,28 @@ int	sm_rcpt_add(struct sm_submit *, const char *addr);
  * message on stderr.
  */
 int	sm_message_read(FILE *fp, struct sm_submit *, struct sm_message *);
-/* Hands the message to maild; returns the exit status (sysexits.h). */
+/*
+ * Hands the message to maild; returns the exit status (sysexits.h).
+ * *queued (may be NULL) says whether maild took the message, for at
+ * least one recipient. SM_UNREACHABLE: maild could not be reached (not
+ * running), and nothing was said.
+ */
+#define SM_UNREACHABLE	(-1)
 int	sm_submit(const struct sm_settings *, const struct sm_submit *,
+	    const struct sm_message *, bool *queued);
+/*
+ * Leaves the message in queue_dir/maildrop (sm_maildrop.c), for when
+ * maild is not running. Returns the exit status.
+ */
+int	sm_maildrop_write(const char *queue_dir, const struct sm_submit *,
 	    const struct sm_message *);
+/*
+ * Parses a maildrop file read into buf (len octets; changed in place):
+ * fills the sender and recipients of s and points m into buf. -1 when it
+ * is not exactly the format sm_maildrop_write() writes.
+ */
+int	sm_maildrop_parse(char *buf, size_t len, struct sm_submit *,
+	    struct sm_message *);
 /* -bs: relays an SMTP session on stdin/stdout to maild. Exit status. */
 int	sm_relay_smtp(const struct sm_settings *);
 

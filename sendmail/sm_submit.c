@@ -41,6 +41,7 @@ conn_open(const struct sm_settings *st, struct conn *c)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(st->socket) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
 		sm_warn("submit.socket %s: path too long", st->socket);
 		return -1;
 	}
@@ -50,8 +51,9 @@ conn_open(const struct sm_settings *st, struct conn *c)
 		return -1;
 	}
 	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		sm_warn("cannot reach maild at %s: %s (is maild running?)",
-		    st->socket, strerror(errno));
+		if (c->verbose)
+			sm_warn("cannot reach maild at %s: %s", st->socket,
+			    strerror(errno));
 		close(c->fd);
 		c->fd = -1;
 		return -1;
@@ -216,15 +218,17 @@ status_for(int code)
 
 int
 sm_submit(const struct sm_settings *st, const struct sm_submit *s,
-    const struct sm_message *m)
+    const struct sm_message *m, bool *queued)
 {
 	struct conn	c;
 	char		text[1024];
 	size_t		i, ok = 0;
 	int		code, rc = EX_TEMPFAIL, unknown = 0, perm = 0;
 
-	if (conn_open(st, &c) == -1)
-		return EX_TEMPFAIL;
+	if (queued != NULL)
+		*queued = false;
+	if (st->socket[0] == '\0' || conn_open(st, &c) == -1)
+		return SM_UNREACHABLE;
 	c.verbose = s->verbose;
 	if ((code = reply(&c, text, sizeof(text))) != 220 ||
 	    (code = command(&c, text, sizeof(text), "EHLO localhost")) !=
@@ -274,6 +278,8 @@ sm_submit(const struct sm_settings *st, const struct sm_submit *s,
 	}
 	if ((code = reply(&c, text, sizeof(text))) != 250)
 		goto refused;
+	if (queued != NULL)
+		*queued = true;
 	if (s->verbose)
 		fprintf(stderr, "%s\n", text + 4);
 	/* queued: a refused recipient still says so in the exit status */
@@ -302,6 +308,8 @@ sm_relay_smtp(const struct sm_settings *st)
 	bool		in_open = true;
 
 	if (conn_open(st, &c) == -1) {
+		sm_warn("cannot reach maild at %s: %s (is maild running?)",
+		    st->socket, strerror(errno));
 		printf("421 4.3.0 maild is not running\r\n");
 		return EX_TEMPFAIL;
 	}

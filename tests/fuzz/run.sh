@@ -78,7 +78,8 @@ priv|smtp_session|pop3_session)
 	srcs="tests/fuzz/fuzz_$target.c tests/fuzz/scratch.c
 	    priv/priv.c priv/priv_apop.c
 	    priv/priv_auth.c priv/priv_maildrop.c priv/priv_session.c
-	    priv/priv_smtp.c priv/client_table.c queue/queue_file.c
+	    priv/priv_smtp.c priv/priv_local.c priv/client_table.c
+	    queue/queue_file.c
 	    queue/resolve.c common/addr.c common/aliases.c common/config.c
 	    common/config_keys.c common/config_value.c common/fault.c
 	    common/fdutil.c priv/ipc.c common/log.c common/mbox_append.c
@@ -93,6 +94,7 @@ priv|smtp_session|pop3_session)
 		srcs="$srcs smtpd/smtp_session.c smtpd/smtp_ehlo.c
 		    smtpd/smtp_txn.c smtpd/smtp_cmds.c smtpd/smtp_tls.c
 		    smtpd/smtp_auth.c smtpd/smtp_parse.c smtpd/smtp_data.c
+		    smtpd/smtp_hdr.c
 		    common/io.c common/io_tls.c common/tls.c common/base64.c
 		    common/cmd_loop.c"
 	fi

@@ -123,7 +123,7 @@ def test_python_subprocess_oi_f_as_trusted_user(maild):
         maild.config["submit"]["trusted_users"] = [user]
         maild.write_config()
         maild.signal(1)
-        maild.wait_log(r"reload|configuration")
+        maild.wait_log(r"configuration reloaded")
         time.sleep(0.5)
     r = run(maild, ["-oi", "-f", "robot@example.org", "alice@example.test"],
             b"Subject: from python\n\nhi\n")
@@ -254,13 +254,36 @@ def test_bp_and_mailq_list_the_queue(maild, tmp_path):
         assert b"<alice@example.test>" in r.stdout
 
 
-def test_bi_and_newaliases_say_what_they_do(maild, tmp_path):
-    r = run(maild, ["-bi"])
-    assert r.returncode == 0 and b"maild reads the aliases file itself" in r.stdout
+def test_bi_and_newaliases_make_maild_reread_the_aliases(make_maild, sandbox, tmp_path):
+    aliases = sandbox.path("aliases")
+    with open(aliases, "w") as f:
+        f.write("staff: alice\n")
+    m = make_maild(config={"aliases": aliases})
+    r = run(m, ["staff@example.test"], b"Subject: one\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    wait_messages(m, "alice", 1)
+    with open(aliases, "w") as f:
+        f.write("staff: bob\n")
     na = tmp_path / "newaliases"
     na.symlink_to(SENDMAIL)
-    r = run(maild, [], prog=str(na))
+    r = run(m, [], prog=str(na))
+    assert r.returncode == 0 and b"maild reads the aliases file itself" in r.stdout
+    assert b"told to re-read it (SIGHUP)" in r.stdout, r.stdout
+    m.wait_log(r"configuration reloaded")
+    m.wait_ready()
+    time.sleep(0.5)
+    r = run(m, ["-bi"])
     assert r.returncode == 0 and b"SIGHUP" in r.stdout
+    wait_for(lambda: m.log().count("configuration reloaded") >= 2, what="second reload")
+    m.wait_ready()
+    time.sleep(0.5)
+    r = run(m, ["staff@example.test"], b"Subject: two\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    (msg,) = wait_messages(m, "bob", 1)
+    assert msg["Subject"] == "two"
+    r = subprocess.run([os.path.join(BUILDDIR, "maild"), "-t", "-c", m.conf], capture_output=True,
+                       text=True, env=m.sb.env(), timeout=10)
+    assert "aliases %s: read at start and on SIGHUP" % aliases in r.stderr
 
 
 def test_s_nail_with_maild_sendmail(maild, tmp_path):
@@ -310,3 +333,55 @@ def test_bsd_mailx_with_maild_sendmail(maild, tmp_path):
     (msg,) = wait_messages(maild, "alice", 1)
     assert msg["Subject"] == "from bsd-mailx"
     assert "written with bsd-mailx" in body_of(msg)
+
+
+def test_queued_while_maild_is_down_delivered_when_it_starts(make_maild):
+    m = make_maild()
+    m.stop()
+    drop = m.sb.path("queue", "maildrop")
+    assert os.stat(drop).st_mode & 0o7777 == 0o1733
+    assert os.stat(m.sb.path("queue")).st_mode & 0o777 == 0o711
+    uid = m.sb.uids["carol"] if IS_ROOT else None
+    r = run(m, ["-t"], b"To: alice@example.test\nSubject: while down\n\nqueued\n", uid=uid)
+    assert r.returncode == 0, r.stderr
+    (name,) = os.listdir(drop)
+    st = os.stat(os.path.join(drop, name))
+    assert st.st_uid == (uid if uid is not None else os.getuid())
+    assert st.st_mode & 0o777 == 0o700
+    assert messages(m, "alice") == []
+    m.start()
+    (msg,) = wait_messages(m, "alice", 1)
+    assert msg["Subject"] == "while down" and "queued" in body_of(msg)
+    if IS_ROOT:
+        # submitted as its owner, whatever the file says
+        assert msg["Return-Path"] == "<carol@%s>" % HOST
+        assert "from userid %d" % uid in " ".join(msg.get_all("Received"))
+    wait_for(lambda: os.listdir(drop) == [], what="maildrop emptied")
+
+
+def test_maildrop_garbage_is_moved_aside_and_incomplete_files_wait(make_maild):
+    m = make_maild()
+    m.stop()
+    drop = m.sb.path("queue", "maildrop")
+    bad = os.path.join(drop, "0123456789abcdef")
+    with open(bad, "wb") as f:
+        f.write(b"MAILDROP 1\nX forged\n\nnot a maildrop file\n")
+    os.chmod(bad, 0o700)
+    half = os.path.join(drop, "fedcba9876543210")
+    with open(half, "wb") as f:
+        f.write(b"MAILDROP 1\nF \nT alice@example.test\n\nstill being written\n")
+    os.chmod(half, 0o600)
+    m.start()
+    m.wait_log(r"pickup: 0123456789abcdef: refused or malformed; moved to")
+    assert os.path.exists(m.sb.path("queue", "corrupt", "maildrop-0123456789abcdef"))
+    assert not os.path.exists(bad)
+    time.sleep(1)
+    assert os.path.exists(half) and messages(m, "alice") == []
+
+
+def test_tempfail_when_neither_maild_nor_maildrop_is_there(make_maild):
+    m = make_maild(start=False)
+    # never started: no socket and no maildrop directory yet
+    r = run(m, ["alice@example.test"], b"Subject: lost\n\nx\n")
+    assert r.returncode == EX_TEMPFAIL, r.stderr
+    assert b"maildrop" in r.stderr

@@ -174,6 +174,19 @@ bind_unix(const char *path, char *err, size_t errsz)
 			    path);
 			return -1;
 		}
+		/* a live one is another maild's: never take it over */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
+		    -1) {
+			int live = connect(fd, (struct sockaddr *)&sun,
+			    sizeof(sun)) == 0;
+
+			close(fd);
+			if (live) {
+				snprintf(err, errsz, "%s: another process "
+				    "listens there", path);
+				return -1;
+			}
+		}
 		if (unlink(path) == -1) {
 			snprintf(err, errsz, "%s: unlink: %s", path,
 			    strerror(errno));

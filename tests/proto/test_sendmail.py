@@ -385,3 +385,36 @@ def test_tempfail_when_neither_maild_nor_maildrop_is_there(make_maild):
     r = run(m, ["alice@example.test"], b"Subject: lost\n\nx\n")
     assert r.returncode == EX_TEMPFAIL, r.stderr
     assert b"maildrop" in r.stderr
+
+
+def smtp_send(m, data, auth):
+    import base64
+    c = Client(m.smtp_port)
+    assert c.smtp_reply()[0] == 220
+    c.cmd("EHLO client.example.org")
+    assert c.smtp_reply()[0] == 250
+    if auth:
+        c.cmd("AUTH PLAIN " + base64.b64encode(b"\0alice\0alice-pw-1").decode())
+        assert c.smtp_reply()[0] == 235
+    for line, want in (("MAIL FROM:<alice@example.test>", 250),
+                       ("RCPT TO:<bob@example.test>", 250), ("DATA", 354)):
+        c.cmd(line)
+        assert c.smtp_reply()[0] == want, line
+    c.send(data + b".\r\n")
+    assert c.smtp_reply()[0] == 250
+    c.cmd("QUIT")
+
+
+def test_smtp_auth_mail_gets_missing_headers_relayed_mail_does_not(make_maild):
+    # RFC 6409 8: completed for an authenticated submitter, with the GECOS name
+    m = make_maild(config={"smtp": {"allow_plaintext_auth": True}})
+    smtp_send(m, b"Subject: authed\r\n\r\nbody\r\n", auth=True)
+    (msg,) = wait_messages(m, "bob", 1)
+    assert msg["From"] == '"Alice" <alice@%s>' % HOST
+    assert msg["Date"] and msg["Message-ID"].endswith("@%s>" % HOST)
+    # mail from another server is never changed
+    smtp_send(m, b"Subject: relayed\r\n\r\nbody\r\n", auth=False)
+    msgs = wait_messages(m, "bob", 2)
+    relayed = [x for x in msgs if x["Subject"] == "relayed"][0]
+    assert relayed["From"] is None and relayed["Date"] is None
+    assert relayed["Message-ID"] is None

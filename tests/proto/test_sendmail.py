@@ -30,17 +30,19 @@ def me(m):
     return None
 
 
-def run(m, args, data=b"", uid=None, env=None, timeout=60, prog=SENDMAIL):
+def run(m, args, data=b"", uid=None, env=None, timeout=60, prog=SENDMAIL, wrapped=False):
     """Runs sendmail (or prog, e.g. a mailq link) with m's config, as uid
     when given (root only); sendmail needs only nss_wrapper, to look its
-    caller up in the sandbox's passwd."""
+    caller up in the sandbox's passwd (wrapped: all of maild's wrappers,
+    for the maild that -bp runs)."""
     def become():
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
     e = m.sb.env(env)
-    e["LD_PRELOAD"] = ":".join(x for x in e["LD_PRELOAD"].split(":")
-                                if "nss_wrapper" in x)
+    if not wrapped:
+        e["LD_PRELOAD"] = ":".join(x for x in e["LD_PRELOAD"].split(":")
+                                    if "nss_wrapper" in x)
     e["MAILD_PROGRAM"] = os.path.join(BUILDDIR, "maild")
     return subprocess.run([prog, "-C", m.conf] + list(args), input=data,
                           capture_output=True, timeout=timeout, env=e,
@@ -211,6 +213,13 @@ def test_too_big_message_is_a_data_error(maild):
     assert b"5.3.4" in r.stderr
 
 
+def test_v_shows_the_dialogue(maild):
+    r = run(maild, ["-v", "alice@example.test"], b"Subject: verbose\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    assert b">>> MAIL FROM:<" in r.stderr and b"<<< 250 2.0.0 Ok: queued as" in r.stderr
+    wait_messages(maild, "alice", 1)
+
+
 def test_exit_codes(maild):
     r = run(maild, [], b"Subject: nobody\n\nx\n")
     assert r.returncode == EX_USAGE and b"no recipients" in r.stderr
@@ -243,15 +252,22 @@ def test_bp_and_mailq_list_the_queue(maild, tmp_path):
         r = run(maild, ["alice@example.test"], b"Subject: waiting\n\nx\n")
         assert r.returncode == 0, r.stderr
         maild.wait_log(r"deferred to=<alice@example\.test>")
-        env = dict(maild.sb.env())
-        r = run(maild, ["-bp"], env=env)
+        r = run(maild, ["-bp"], wrapped=True)
         assert r.returncode == 0, r.stderr
         assert b"<alice@example.test>" in r.stdout
         mailq = tmp_path / "mailq"
         mailq.symlink_to(SENDMAIL)
-        r = run(maild, [], env=env, prog=str(mailq))
+        r = run(maild, [], prog=str(mailq), wrapped=True)
         assert r.returncode == 0, r.stderr
         assert b"<alice@example.test>" in r.stdout
+        if IS_ROOT:
+            # the queue is root's: another user's mailq says so
+            r = run(maild, ["-bp"], uid=maild.sb.uids["bob"])
+            assert r.returncode == EX_NOPERM and b"permission denied" in r.stderr
+    # -q: a queue run (maild -q), which delivers it now that the drop is free
+    r = run(maild, ["-q"], wrapped=True)
+    assert r.returncode == 0, r.stderr
+    wait_messages(maild, "alice", 1)
 
 
 def test_bi_and_newaliases_make_maild_reread_the_aliases(make_maild, sandbox, tmp_path):

@@ -226,7 +226,7 @@ until grep -qF "$mark-sendmail" "$tmp/mail/$tuser" 2>/dev/null; do
 	i=$((i + 1))
 	[ $i -le 100 ] || fail "the mail from sendmail did not arrive"
 	sleep 0.2
-done"
+done
 kill -TERM "$maild_pid"
 i=0
 while kill -0 "$maild_pid" 2>/dev/null &&

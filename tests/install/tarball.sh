@@ -134,9 +134,9 @@ usr/local/lib/systemd/system/maild-smtpd@.service
 usr/local/lib/systemd/system/maild.service
 usr/local/libexec/maild/pop3d
 usr/local/libexec/maild/smtpd
-usr/local/sbin/mailq
 usr/local/sbin/maild
 usr/local/sbin/maild-logsum
+usr/local/sbin/mailq
 usr/local/sbin/newaliases
 usr/local/sbin/sendmail
 usr/local/share/man/man1/mailq.1

@@ -209,6 +209,31 @@ send_data(struct conn *c, const struct sm_message *m)
 	return rc;
 }
 
+/*
+ * The domain of the caller's own address: the host name maild greets
+ * with (its hostname setting, which it checks MAIL FROM against), or
+ * ours when the greeting has none.
+ */
+static void
+greeting_domain(const char *greeting, const char *fallback, char *out,
+    size_t outsz)
+{
+	const char	*p = greeting + 4, *c;
+	size_t		 n = strcspn(p, " ");
+
+	for (c = p; c < p + n; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'))
+			break;
+	if (strlen(greeting) < 5 || n == 0 || c != p + n || n >= outsz ||
+	    n > SMTP_DOMAIN_MAX) {
+		snprintf(out, outsz, "%s", fallback);
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
 /* The exit status for a refusal. */
 static int
 status_for(int code)
@@ -221,7 +246,7 @@ sm_submit(const struct sm_settings *st, const struct sm_submit *s,
     const struct sm_message *m, bool *queued)
 {
 	struct conn	c;
-	char		text[1024];
+	char		text[1024], domain[SMTP_DOMAIN_MAX + 1];
 	size_t		i, ok = 0;
 	int		code, rc = EX_TEMPFAIL, unknown = 0, perm = 0;
 
@@ -230,9 +255,10 @@ sm_submit(const struct sm_settings *st, const struct sm_submit *s,
 	if (st->socket[0] == '\0' || conn_open(st, &c) == -1)
 		return SM_UNREACHABLE;
 	c.verbose = s->verbose;
-	if ((code = reply(&c, text, sizeof(text))) != 220 ||
-	    (code = command(&c, text, sizeof(text), "EHLO localhost")) !=
-	    250)
+	if ((code = reply(&c, text, sizeof(text))) != 220)
+		goto refused;
+	greeting_domain(text, s->sender_domain, domain, sizeof(domain));
+	if ((code = command(&c, text, sizeof(text), "EHLO localhost")) != 250)
 		goto refused;
 	if (s->sender != NULL) {
 		code = command(&c, text, sizeof(text), "MAIL FROM:<%s>",
@@ -245,13 +271,18 @@ sm_submit(const struct sm_settings *st, const struct sm_submit *s,
 	}
 	if (s->sender == NULL || code != 250) {
 		code = command(&c, text, sizeof(text), "MAIL FROM:<%s@%s>",
-		    s->user, s->sender_domain);
+		    s->user, domain);
 		if (code != 250)
 			goto refused;
 	}
 	for (i = 0; i < s->nrcpts; i++) {
-		code = command(&c, text, sizeof(text), "RCPT TO:<%s>",
-		    s->rcpts[i]);
+		/* a bare user name ("root", as cron gives it) is local */
+		if (strchr(s->rcpts[i], '@') == NULL)
+			code = command(&c, text, sizeof(text),
+			    "RCPT TO:<%s@%s>", s->rcpts[i], domain);
+		else
+			code = command(&c, text, sizeof(text), "RCPT TO:<%s>",
+			    s->rcpts[i]);
 		if (code == 250 || code == 251) {
 			ok++;
 			continue;

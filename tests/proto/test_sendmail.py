@@ -84,6 +84,22 @@ def test_cron_style_t_from_headers(maild):
     assert "output" in body_of(msg)
 
 
+def test_cron_invocation_with_a_bare_user_name(make_maild):
+    # Debian's cron: sendmail -FCronDaemon -i -B8BITMIME -oem USER
+    m = make_maild(config={"local_domains": ["example.test", "localhost", HOST]})
+    # a sendmail.conf without hostname: the sender's domain is still the
+    # one maild greets with, and checks
+    conf = m.sb.path("sendmail.conf")
+    with open(m.conf) as f, open(conf, "w") as g:
+        g.write("".join(l for l in f if not l.startswith("hostname")))
+    r = run(m, ["-C", conf, "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "alice"],
+            b"Subject: Cron <alice@host> true\n\noutput\n")
+    assert r.returncode == 0, r.stderr
+    (msg,) = wait_messages(m, "alice", 1)
+    assert msg["Return-Path"] == "<%s@%s>" % (me(m), HOST)
+    assert msg["From"].startswith('"CronDaemon" <%s@' % me(m))
+
+
 def test_t_removes_bcc_and_delivers_to_it(maild):
     data = (b"To: Alice <alice@example.test>\nCc: \"Carol, C.\" <carol@example.test>\n"
             b"Bcc: bob@example.test\nSubject: blind\n\nsecret list\n")

@@ -255,8 +255,21 @@ sm_submit(const struct sm_settings *st, const struct sm_submit *s,
 	if (st->socket[0] == '\0' || conn_open(st, &c) == -1)
 		return SM_UNREACHABLE;
 	c.verbose = s->verbose;
-	if ((code = reply(&c, text, sizeof(text))) != 220)
+	if ((code = reply(&c, text, sizeof(text))) != 220) {
+		/*
+		 * 421 4.x.x: maild is stopping, or every worker is busy; the
+		 * maildrop directory takes the mail, as when it is not running.
+		 */
+		if (code == -1 || (code == 421 && strncmp(text, "421 5.", 6) !=
+		    0)) {
+			if (s->verbose)
+				sm_warn("maild is busy: %s", code == -1 ?
+				    "no greeting" : text);
+			close(c.fd);
+			return SM_UNREACHABLE;
+		}
 		goto refused;
+	}
 	greeting_domain(text, s->sender_domain, domain, sizeof(domain));
 	if ((code = command(&c, text, sizeof(text), "EHLO localhost")) != 250)
 		goto refused;

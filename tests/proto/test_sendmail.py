@@ -1,6 +1,7 @@
 """The sendmail command (sendmail/): local submission through submit.socket,
 as cron, mail(1), PHP and Python scripts use it; mailq, newaliases; header
 completion of submitted mail (smtpd/smtp_hdr.c)."""
+import contextlib
 import os
 import pwd
 import shutil
@@ -450,3 +451,50 @@ def test_smtp_auth_mail_gets_missing_headers_relayed_mail_does_not(make_maild):
     relayed = [x for x in msgs if x["Subject"] == "relayed"][0]
     assert relayed["From"] is None and relayed["Date"] is None
     assert relayed["Message-ID"] is None
+
+
+def test_roots_mail_left_while_down_goes_as_the_maild_user(make_maild):
+    if not IS_ROOT:
+        pytest.skip("needs a root-owned maildrop file (root only)")
+    m = make_maild()
+    m.stop()
+    r = run(m, ["alice@example.test"], b"Subject: root while down\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    (name,) = os.listdir(m.sb.path("queue", "maildrop"))
+    assert os.stat(m.sb.path("queue", "maildrop", name)).st_uid == 0
+    m.start()
+    (msg,) = wait_messages(m, "alice", 1)
+    # the pickup child never runs as root: the trusted maild user sends it,
+    # from root's address
+    assert msg["Return-Path"] == "<root@%s>" % HOST
+    assert "from userid %d" % m.sb.maild_uid in " ".join(msg.get_all("Received"))
+
+
+def test_busy_maild_greeting_falls_back_to_the_maildrop(make_maild, tmp_path):
+    # a listener that answers like a full pool (master_pool.c's refusal)
+    import socket
+    import threading
+    m = make_maild()
+    m.stop()
+    path = m.config["submit"]["socket"]
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def refuse():
+        c, _ = srv.accept()
+        c.sendall(b"421 4.7.0 mx.example.test all workers are busy, try again later\r\n")
+        c.close()
+    t = threading.Thread(target=refuse)
+    t.start()
+    r = run(m, ["alice@example.test"], b"Subject: busy\n\nx\n")
+    t.join(10)
+    srv.close()
+    os.unlink(path)
+    assert r.returncode == 0, r.stderr
+    assert len(os.listdir(m.sb.path("queue", "maildrop"))) == 1
+    m.start()
+    (msg,) = wait_messages(m, "alice", 1)
+    assert msg["Subject"] == "busy"

@@ -139,11 +139,13 @@ def test_python_subprocess_oi_f_as_trusted_user(maild):
     # not root to the kernel, so as an ordinary user trust it by name
     user = me(maild)
     if not IS_ROOT:
+        old = set(maild.workers("smtpd"))
         maild.config["submit"]["trusted_users"] = [user]
         maild.write_config()
         maild.signal(1)
         maild.wait_log(r"configuration reloaded")
-        time.sleep(0.5)
+        wait_for(lambda: maild.workers("smtpd") and not set(maild.workers("smtpd")) & old,
+                 what="smtpd workers of the new configuration")
     r = run(maild, ["-oi", "-f", "robot@example.org", "alice@example.test"],
             b"Subject: from python\n\nhi\n")
     assert r.returncode == 0, r.stderr
@@ -299,17 +301,18 @@ def test_bi_and_newaliases_make_maild_reread_the_aliases(make_maild, sandbox, tm
         f.write("staff: bob\n")
     na = tmp_path / "newaliases"
     na.symlink_to(SENDMAIL)
-    r = run(m, [], prog=str(na))
-    assert r.returncode == 0 and b"maild reads the aliases file itself" in r.stdout
-    assert b"told to re-read it (SIGHUP)" in r.stdout, r.stdout
-    m.wait_log(r"configuration reloaded")
-    m.wait_ready()
-    time.sleep(0.5)
-    r = run(m, ["-bi"])
-    assert r.returncode == 0 and b"SIGHUP" in r.stdout
-    wait_for(lambda: m.log().count("configuration reloaded") >= 2, what="second reload")
-    m.wait_ready()
-    time.sleep(0.5)
+
+    def reread(prog, args, n):
+        # the workers of the old generation (and their aliases) must be gone
+        old = set(m.workers("smtpd"))
+        r = run(m, args, prog=prog)
+        assert r.returncode == 0 and b"maild reads the aliases file itself" in r.stdout
+        assert b"told to re-read it (SIGHUP)" in r.stdout, r.stdout
+        wait_for(lambda: m.log().count("configuration reloaded") >= n, what="reload %d" % n)
+        wait_for(lambda: m.workers("smtpd") and not set(m.workers("smtpd")) & old,
+                 what="smtpd workers of the new configuration")
+    reread(str(na), [], 1)
+    reread(SENDMAIL, ["-bi"], 2)
     r = run(m, ["staff@example.test"], b"Subject: two\n\nx\n")
     assert r.returncode == 0, r.stderr
     (msg,) = wait_messages(m, "bob", 1)

@@ -17,13 +17,9 @@
  */
 #include "autoconf.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <errno.h>
 #include <getopt.h>
 #include <libconfig.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 

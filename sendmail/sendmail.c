@@ -230,13 +230,16 @@ main(int argc, char **argv)
 		case 'q':
 			mode = "q";
 			break;
+		case 'I':
+			mode = "i";	/* Postfix: -I is newaliases */
+			break;
 		case 't':
 			sub.extract = true;
 			break;
 		case 'v':
 			sub.verbose = true;
 			break;
-		case 'B': case 'G': case 'I': case 'L': case 'N': case 'O':
+		case 'B': case 'G': case 'L': case 'N': case 'O':
 		case 'R': case 'U': case 'V': case 'X': case 'c': case 'e':
 		case 'h': case 'm': case 'n': case 'p': case 'x':
 			break;

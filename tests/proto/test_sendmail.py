@@ -313,6 +313,7 @@ def test_bi_and_newaliases_make_maild_reread_the_aliases(make_maild, sandbox, tm
                  what="smtpd workers of the new configuration")
     reread(str(na), [], 1)
     reread(SENDMAIL, ["-bi"], 2)
+    reread(SENDMAIL, ["-I"], 3)      # Postfix's spelling
     r = run(m, ["staff@example.test"], b"Subject: two\n\nx\n")
     assert r.returncode == 0, r.stderr
     (msg,) = wait_messages(m, "bob", 1)

@@ -358,7 +358,8 @@ done
 make -s uninstall >>"$tmp/build.log" 2>&1 || fail "make uninstall"
 left=$(cd "$P" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort | grep -v \
     -e '^etc/maild/maild\.conf$' -e '^var/mail/' -e '^var/spool/maild/' \
-    -e '^var/lib/maild/' -e '^var/run/maild\.pid$' || true)
+    -e '^var/lib/maild/' -e '^var/run/maild\.pid$' \
+    -e '^var/run/maild\.submit$' || true)
 [ -z "$left" ] || fail "make uninstall left: $left"
 [ -f "$conf" ] || fail "make uninstall removed the edited config"
 grep -qF "$mark2" "$P/var/mail/$tuser" || fail "make uninstall removed the mail"

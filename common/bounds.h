@@ -72,6 +72,12 @@
 
 /* A user name as NSS and PAM see it. */
 #define USER_NAME_MAX		256
+/*
+ * A user's full name for a From: header we add (the GECOS field up to
+ * its first comma, or sendmail -F): one header line with room to spare
+ * (RFC 5322 2.1.1: 78 characters a line).
+ */
+#define FULLNAME_MAX		64
 /* A password (as received; wiped after use). */
 #define PASSWORD_MAX		1024
 /*

@@ -182,6 +182,11 @@ struct config {
 		char			*tls_min_protocol;
 		char			*tls_ciphers;
 	} relay;
+	/* local submission: the sendmail command (sendmail/) */
+	struct {
+		char			*socket;	/* "" = none */
+		struct strlist		 trusted_users;	/* may set -f */
+	} submit;
 };
 
 /* One problem found while loading. */

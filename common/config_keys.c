@@ -69,7 +69,7 @@ static config_validate_fn	v_not_yet, v_alias_user, v_delimiter,
 				v_queue_order, v_min_free,
 				v_relay_dns_servers, v_relay_anchor,
 				v_relay_helo, v_relay_timeouts,
-				v_relay_ca_file;
+				v_relay_ca_file, v_users;
 static config_compute_fn	compute_hostname, compute_local_domains,
 				compute_aliases, compute_smtp_per_ip,
 				compute_pop3_per_ip;
@@ -135,6 +135,7 @@ const struct config_group config_groups[] = {
 	{ "queue",	"The mail queue" },
 	{ "relay",	"Relay to other mail servers (SMTP client)" },
 	{ "relay.tls",	"TLS of the SMTP client" },
+	{ "submit",	"Local submission (the sendmail command)" },
 };
 const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
 
@@ -668,6 +669,21 @@ const struct config_key config_keys[] = {
 	  .help = "Whether postmaster gets a notice when a bounce itself "
 	    "cannot be delivered (a \"double bounce\"); either way it is "
 	    "dropped with a log line." },
+	/* --- submit: the sendmail command -------------------------------- */
+	{ .name = "submit.socket", .type = CONFIG_PATH,
+	  BUILT(MAILD_RUN_DIR, "/maild.submit"), .offset = OFF(submit.socket),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The UNIX socket (mode 0666) on which the running maild "
+	    "takes mail from the sendmail command; the kernel names the "
+	    "submitting user (SO_PEERCRED). \"\" for none: sendmail then "
+	    "leaves mail in queue_dir/maildrop." },
+	{ .name = "submit.trusted_users", .type = CONFIG_STRLIST,
+	  .def = "[ " Q("root") ", " Q(MAILD_USER) " ]",
+	  .def_template = "[ " Q("root") ", " Q("@MAILD_USER@") " ]",
+	  .validate = v_users, .offset = OFF(submit.trusted_users),
+	  .help = "The users who may give sendmail another envelope sender "
+	    "(-f, -r); everyone else's mail goes out from their own "
+	    "address, USER@hostname." },
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 
@@ -1226,6 +1242,43 @@ v_min_free(struct config_check *chk, const struct config_key *k,
 		    "queue_dir's file system (%s): no mail would be accepted",
 		    config_fmt_size(cfg->queue.min_free, a, sizeof(a)),
 		    config_fmt_size((long long)total, b, sizeof(b)));
+}
+
+/*
+ * A list of user names: each as a passwd name may be spelt (no space,
+ * colon or control character), none twice. A user that does not exist
+ * is no error: the name then matches nobody.
+ */
+static void
+v_users(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct strlist	*l = config_key_ptr(k, cfg);
+	const char		*c;
+	size_t			 i, j;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i][0] == '\0' || strlen(l->v[i]) > USER_NAME_MAX) {
+			config_check_error(chk, k, "\"%s\" is not a user name",
+			    l->v[i]);
+			continue;
+		}
+		for (c = l->v[i]; *c != '\0'; c++)
+			if ((unsigned char)*c <= 0x20 || *c == ':' ||
+			    *c == 0x7f)
+				break;
+		if (*c != '\0') {
+			config_check_error(chk, k, "\"%s\" is not a user name",
+			    l->v[i]);
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(l->v[i], l->v[j]) == 0) {
+				config_check_error(chk, k, "\"%s\" is listed "
+				    "twice", l->v[i]);
+				break;
+			}
+	}
 }
 
 /* The certificate and its key come together. */

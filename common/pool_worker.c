@@ -62,8 +62,15 @@ listen_role_name(enum listen_role r)
 	case ROLE_SMTPS:	return "smtps";
 	case ROLE_POP3:		return "pop3";
 	case ROLE_POP3S:	return "pop3s";
+	case ROLE_LOCAL:	return "local";
 	}
 	return "?";
+}
+
+bool
+listen_role_is_smtp(int role)
+{
+	return (role >= ROLE_SMTP && role <= ROLE_SMTPS) || role == ROLE_LOCAL;
 }
 
 int

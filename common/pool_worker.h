@@ -24,17 +24,22 @@ enum listen_role {
 	ROLE_SMTPS,		/* port 465: implicit TLS, AUTH required */
 	ROLE_POP3,		/* port 110: STLS offered */
 	ROLE_POP3S,		/* port 995: implicit TLS */
+	ROLE_LOCAL,		/* submit.socket: the sendmail command, SMTP
+				   from a local user the kernel names */
 };
 /* The number of roles, and so the most listeners one pool can have. */
-#define ROLE_COUNT		5
+#define ROLE_COUNT		6
 #define POOL_LISTENERS_MAX	(LISTEN_MAX * ROLE_COUNT)
 
 const char	*listen_role_name(enum listen_role);
+/* Whether a role is served by the SMTP pool (ROLE_LOCAL is SMTP too). */
+bool		 listen_role_is_smtp(int role);
 
 struct listener {
 	int			 fd;
 	enum listen_role	 role;
-	char			 name[80];	/* "127.0.0.1:25" */
+	char			 name[112];	/* "127.0.0.1:25", or the
+						   path of a UNIX socket */
 };
 
 /* Status pipe messages, worker -> master; fixed size, atomic writes. */

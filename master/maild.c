@@ -33,6 +33,7 @@
 #include "master.h"
 #include "privdrop.h"
 #include "tls.h"
+#include "queue/pickup.h"
 #include "queue/queue_admin.h"
 #include "queue/queue_file.h"
 #include "queue/queue_run.h"
@@ -579,6 +580,11 @@ main(int argc, char *argv[])
 			    path, err, path);
 			return 1;
 		}
+		/* newaliases(1) has nothing to build: say what there is */
+		if (m.cfg->aliases[0] != '\0')
+			fprintf(stderr, "%s: aliases %s: read at start and on "
+			    "SIGHUP (newaliases sends it)\n", path,
+			    m.cfg->aliases);
 		fprintf(stderr, "%s: configuration OK\n", path);
 		return 0;
 	}
@@ -604,7 +610,8 @@ main(int argc, char *argv[])
 	    NULL && err[0] != '\0')
 		fatalx("%s: %s", path, err);
 	m.pidfile_fd = pidfile_lock(m.cfg->pid_file);
-	if (queue_dirs_init(m.cfg->queue_dir, err, sizeof(err)) == -1)
+	if (queue_dirs_init(m.cfg->queue_dir, err, sizeof(err)) == -1 ||
+	    pickup_dir_init(m.cfg->queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	/* unfinished messages of a previous run go (not those that the
 	 * monitors of a killed master are still receiving) */

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -143,6 +145,99 @@ add(struct listen_set *out, struct listen_set *old, enum listen_role role,
 	return 0;
 }
 
+/*
+ * The local submission socket (submit.socket): a UNIX stream socket,
+ * mode 0666, that the sendmail command connects to; the monitor asks
+ * the kernel who is at the other end (SO_PEERCRED), so the mode grants
+ * nothing but the right to say who one is. A stale socket left by a
+ * previous master is replaced; anything else at the path is not touched.
+ * Returns the descriptor, or -1 with err filled.
+ */
+static int
+bind_unix(const char *path, char *err, size_t errsz)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path) ||
+	    strlen(path) >= sizeof(((struct listener *)NULL)->name)) {
+		snprintf(err, errsz, "%s: path too long for a socket", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errsz, "%s: exists and is not a socket",
+			    path);
+			return -1;
+		}
+		/* a live one is another maild's: never take it over */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
+		    -1) {
+			int live = connect(fd, (struct sockaddr *)&sun,
+			    sizeof(sun)) == 0;
+
+			close(fd);
+			if (live) {
+				snprintf(err, errsz, "%s: another process "
+				    "listens there", path);
+				return -1;
+			}
+		}
+		if (unlink(path) == -1) {
+			snprintf(err, errsz, "%s: unlink: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errsz, "%s: socket: %s", path, strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, 0666) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Adds the submit.socket listener. Its failure is not fatal: without it
+ * the sendmail command leaves mail in queue_dir/maildrop, which the
+ * queue runner picks up.
+ */
+static void
+add_local(struct listen_set *out, struct listen_set *old, const char *path)
+{
+	struct listener	*l, *prev;
+	char		 e[200];
+	int		 fd;
+
+	if (*path == '\0')
+		return;
+	if ((prev = find(old, ROLE_LOCAL, path)) != NULL) {
+		if ((fd = fcntl(prev->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("submit.socket %s: dup", path);
+			return;
+		}
+	} else if ((fd = bind_unix(path, e, sizeof(e))) == -1) {
+		log_warnx("no local submission socket: %s (the sendmail "
+		    "command will leave mail in queue_dir/maildrop)", e);
+		return;
+	}
+	out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+	l = &out->v[out->n++];
+	l->fd = fd;
+	l->role = ROLE_LOCAL;
+	snprintf(l->name, sizeof(l->name), "%s", path);
+}
+
 int
 listen_set_bind(const struct config *cfg, struct listen_set *old,
     struct listen_set *out, char *err, size_t errsz)
@@ -168,6 +263,7 @@ listen_set_bind(const struct config *cfg, struct listen_set *old,
 				listen_set_close(out);
 				return -1;
 			}
+	add_local(out, old, cfg->submit.socket);
 	return 0;
 }
 

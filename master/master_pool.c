@@ -112,7 +112,7 @@ pool_setup(struct master *m, struct pool *pl, enum pool_proto proto)
 	pl->listeners = NULL;
 	pl->nlisteners = 0;
 	for (i = 0; i < ls->n; i++) {
-		bool smtp = ls->v[i].role <= ROLE_SMTPS;
+		bool smtp = listen_role_is_smtp((int)ls->v[i].role);
 
 		if (smtp != (proto == POOL_SMTP))
 			continue;

@@ -40,6 +40,7 @@ enum priv_md {
 };
 
 struct aliases;
+struct mailaddr;
 struct listener;		/* pool_worker.h */
 struct priv_txn_state;		/* priv_smtp.c */
 struct priv_maildrop;		/* priv_maildrop.c */
@@ -84,6 +85,10 @@ struct priv {
 	char			 client[CLIENT_ADDR_TEXT_MAX];	/* address as text */
 	bool			 authed;
 	char			 user[USER_NAME_MAX + 1];
+	/* ROLE_LOCAL (priv_local.c): the uid the kernel named */
+	uint32_t		 local_uid;
+	bool			 local_trusted;	/* submit.trusted_users */
+	char			 fullname[FULLNAME_MAX + 1];
 	enum priv_txn		 txn;
 	struct priv_txn_state	*smtp;
 	struct priv_maildrop	*pop3;
@@ -177,6 +182,25 @@ int	priv_auth_fail(struct priv *, const struct timespec *start,
 	    bool temporary);
 
 /* Handlers (priv_session.c, priv_auth.c, ...). */
+/* priv_local.c: sessions on submit.socket (ROLE_LOCAL) */
+/*
+ * Whether fd is a connection accepted on the pool's local submission
+ * socket: ROLE_LOCAL with p->local_uid set from SO_PEERCRED, or 0 with
+ * why set.
+ */
+int	priv_local_fd(struct priv *, int fd, const char **why);
+/*
+ * Makes the session p->local_uid's user's, authenticated, with the full
+ * name and whether they are trusted. -1 with r filled when the uid has
+ * no user (5.7.1) or the lookup failed (4.3.0).
+ */
+int	priv_local_begin(struct priv *, struct reason *r);
+/* The GECOS field's first member, printable only, cut to outsz - 1. */
+void	priv_fullname(const char *gecos, char *out, size_t outsz);
+/* Whether this local session's user may use sender (MAIL FROM). */
+bool	priv_local_sender_ok(const struct priv *,
+	    const struct mailaddr *sender);
+
 int	priv_answer_ping(struct priv *, struct ipc_msg *);
 int	priv_answer_session_begin(struct priv *, struct ipc_msg *);
 int	priv_answer_session_end(struct priv *, struct ipc_msg *);

@@ -246,6 +246,14 @@ priv_auth_ok(struct priv *p, const char *user, const char *mech)
 	    mech);
 	rep = priv_reply_begin(p);
 	ipc_put_str(rep, p->user);
+	if (p->proto == PRIV_PROTO_SMTP) {
+		/* for the From: a submitted message may lack (smtp_hdr.c) */
+		struct passwd	*pw = getpwnam(p->user);
+
+		priv_fullname(pw != NULL ? pw->pw_gecos : NULL, p->fullname,
+		    sizeof(p->fullname));
+		ipc_put_str(rep, p->fullname);
+	}
 	return priv_reply_send(p, -1);
 }
 

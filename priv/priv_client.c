@@ -9,11 +9,13 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ipc.h"
 #include "log.h"
+#include "pool_worker.h"
 #include "priv_client.h"
 #include "priv_proto.h"
 
@@ -21,6 +23,10 @@ static int		priv_fd = -1;
 static bool		priv_lost;
 static struct ipc_msg	req, rep;
 static bool		logged_in;	/* a login succeeded, ever */
+/* the session's user, as the monitor said (priv_client_identity) */
+static char		id_user[USER_NAME_MAX + 1];
+static char		id_fullname[FULLNAME_MAX + 1];
+static long		id_uid = -1;
 
 void
 priv_client_init(int fd)
@@ -123,10 +129,37 @@ int
 priv_session_begin(int client_fd, const char *sid, int role,
     struct reason *r)
 {
+	uint32_t	uid;
+	int		n;
+
+	id_user[0] = id_fullname[0] = '\0';
+	id_uid = -1;
 	ipc_msg_init(&req, PRIV_SESSION_BEGIN);
 	ipc_put_str(&req, sid);
 	ipc_put_u32(&req, (uint32_t)role);
-	return simple(client_fd, r);
+	if (role != ROLE_LOCAL)
+		return simple(client_fd, r);
+	/* the local submission socket: the user the kernel named */
+	n = exchange(client_fd, false, r);
+	if (n == 0 && (ipc_get_str(&rep, id_user, sizeof(id_user),
+	    USER_NAME_MAX) == -1 || ipc_get_str(&rep, id_fullname,
+	    sizeof(id_fullname), FULLNAME_MAX) == -1 ||
+	    ipc_get_u32(&rep, &uid) == -1 || ipc_get_end(&rep) == -1)) {
+		id_user[0] = id_fullname[0] = '\0';
+		reason_set(r, "4.3.0", "internal error, try again later");
+		return -1;
+	}
+	if (n == 0)
+		id_uid = (long)uid;
+	return n;
+}
+
+void
+priv_client_identity(const char **user, const char **fullname, long *uid)
+{
+	*user = id_user;
+	*fullname = id_fullname;
+	*uid = id_uid;
 }
 
 int
@@ -149,11 +182,17 @@ priv_auth_user(const char *user, const char *password, const char *mech,
 	ipc_put_u32(&req, flags);
 	n = exchange(-1, false, r);
 	explicit_bzero(req.buf, sizeof(req.buf));
+	/* SMTP: the user's full name follows (priv_auth_ok) */
 	if (n == 0 && (ipc_get_str(&rep, user_out, outsz, USER_NAME_MAX) ==
-	    -1 || ipc_get_end(&rep) == -1)) {
+	    -1 || (rep.rpos < rep.len && ipc_get_str(&rep, id_fullname,
+	    sizeof(id_fullname), FULLNAME_MAX) == -1) ||
+	    ipc_get_end(&rep) == -1)) {
+		id_fullname[0] = '\0';
 		reason_set(r, "4.3.0", "internal error, try again later");
 		return -1;
 	}
+	if (n == 0)
+		snprintf(id_user, sizeof(id_user), "%s", user_out);
 	if (n == 0)
 		logged_in = true;
 	return n;

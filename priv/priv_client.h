@@ -46,6 +46,14 @@ int	priv_auth_user(const char *user, const char *password,
  * (pool_worker.c), and its monitor insists (priv_session.c).
  */
 bool	priv_client_has_logged_in(void);
+/*
+ * Who the monitor says this session's user is: after a SESSION_BEGIN on
+ * the local submission socket (the user the kernel named, their full
+ * name and uid), or after an SMTP AUTH (the user and full name; uid -1).
+ * Borrowed strings, "" when unknown; valid until the next session.
+ */
+void	priv_client_identity(const char **user, const char **fullname,
+	    long *uid);
 
 /* The SMTP transaction (see priv_proto.h for the fields). */
 int	priv_mail(const char *sender, const char *helo, uint32_t flags,

@@ -200,10 +200,8 @@ session_fd(struct priv *p, int fd, const char **why)
 		*why = "not a socket";
 		return 0;
 	}
-	if (!p->have_peer) {
-		*why = "not a TCP connection";
-		return 0;
-	}
+	if (!p->have_peer)
+		return priv_local_fd(p, fd, why);
 	len = sizeof(local);
 	if (getsockname(fd, (struct sockaddr *)&local, &len) == -1) {
 		*why = "no local address";
@@ -246,18 +244,18 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 	if (role != (uint32_t)real) {
 		log_warnx("SESSION_BEGIN %s: the worker says %s, the "
 		    "connection is %s", sid, role >= ROLE_SMTP &&
-		    role <= ROLE_POP3S ? listen_role_name((enum listen_role)
+		    role <= ROLE_LOCAL ? listen_role_name((enum listen_role)
 		    role) : "?", listen_role_name((enum listen_role)real));
 		return PRIV_H_REFUSE;
 	}
-	if ((p->proto == PRIV_PROTO_SMTP) != (real <= ROLE_SMTPS))
+	if ((p->proto == PRIV_PROTO_SMTP) != listen_role_is_smtp(real))
 		return PRIV_H_REFUSE;
 
 	if (p->have_peer)
 		sockaddr_ntop((struct sockaddr *)&p->peer, p->client,
 		    sizeof(p->client));
 	else
-		strcpy(p->client, "local");	/* inetd on a pipe */
+		strcpy(p->client, "local");	/* inetd on a pipe, submit */
 	p->peer_local = !p->have_peer ||
 	    sockaddr_is_loopback((struct sockaddr *)&p->peer);
 	memcpy(p->sid, sid, sizeof(p->sid));
@@ -268,7 +266,23 @@ priv_answer_session_begin(struct priv *p, struct ipc_msg *m)
 	p->txn = TXN_NONE;
 	/* refusals count per session: an old session's do not add up */
 	p->refused = 0;
+	p->local_trusted = false;
+	p->fullname[0] = '\0';
 	log_session(p->sid);
+	if (real == ROLE_LOCAL) {
+		struct ipc_msg	*rep;
+
+		/* no per-address limit: the socket's users are the host's */
+		if (priv_local_begin(p, &r) == -1) {
+			priv_session_reset(p);
+			return priv_reply_fail(p, &r);
+		}
+		rep = priv_reply_begin(p);
+		ipc_put_str(rep, p->user);
+		ipc_put_str(rep, p->fullname);
+		ipc_put_u32(rep, p->local_uid);
+		return priv_reply_send(p, -1);
+	}
 
 	max = p->proto == PRIV_PROTO_SMTP ?
 	    p->cfg->smtp.max_connections_per_ip :
@@ -322,6 +336,8 @@ priv_session_reset(struct priv *p)
 	p->session = false;
 	p->authed = false;
 	p->user[0] = '\0';
+	p->local_trusted = false;
+	p->fullname[0] = '\0';
 	p->txn = TXN_NONE;
 	p->apop_stamp[0] = '\0';
 	p->sid[0] = '\0';

@@ -214,7 +214,18 @@ priv_answer_mail(struct priv *p, struct ipc_msg *m)
 		reason_set(&r, "5.7.0", "authentication required");
 		return priv_reply_fail(p, &r);
 	}
-	if (p->authed && p->cfg->smtp.authenticated_sender == AUTH_SENDER_OWN &&
+	if (p->role == ROLE_LOCAL) {
+		if (!priv_local_sender_ok(p, &t->sender)) {
+			log_info("sender <%s> refused for local user %s (not "
+			    "in submit.trusted_users)", sender, p->user);
+			priv_txn_abort(p);
+			reason_set(&r, "5.7.1", "only trusted users may set "
+			    "the sender; yours is %s@%s", p->user,
+			    p->cfg->hostname);
+			return priv_reply_fail(p, &r);
+		}
+	} else if (p->authed &&
+	    p->cfg->smtp.authenticated_sender == AUTH_SENDER_OWN &&
 	    !resolve_sender_owned(p->cfg, p->aliases, &t->sender, p->user)) {
 		log_info("sender <%s> refused for user %s", sender, p->user);
 		priv_txn_abort(p);

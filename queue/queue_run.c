@@ -38,6 +38,7 @@
 #include "log.h"
 #include "notice.h"
 #include "queue_file.h"
+#include "pickup.h"
 #include "queue_run.h"
 #include "resolve.h"
 #include "xmalloc.h"
@@ -881,6 +882,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	queue_clean_incoming(cfg, INCOMING_GRACE);
 	scan(&rn, QUEUE_DIR_DEFERRED, scan_deferred);
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
+	/* what sendmail left while maild was down (pickup.c) */
+	pickup_scan(cfg);
 	next_scan = time(NULL) + RESCAN_SEC;
 
 	while (!stop) {
@@ -897,6 +900,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		if (now >= next_scan) {
 			scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 			queue_clean_incoming(cfg, INCOMING_GRACE);
+			pickup_scan(cfg);
 			next_scan = time(NULL) + RESCAN_SEC;
 		}
 		if (rn.ntodo > 0) {

@@ -17,6 +17,7 @@
 #include "io.h"
 #include "io_tls.h"
 #include "smtp_data.h"
+#include "smtp_hdr.h"
 #include "smtp_parse.h"
 
 enum smtp_state {
@@ -48,6 +49,8 @@ struct smtp_txn {
 	int			 fail_code;	/* ... with this reply */
 	struct reason		 fail_reason;
 	struct smtp_data	 reader;
+	struct smtp_hdr		 hdr;		/* completes submitted mail */
+	uint64_t		 sent;		/* octets for the monitor */
 	char			*chunk;		/* data for the monitor */
 	size_t			 chunklen;
 	bool			 ipc_failed;
@@ -66,6 +69,7 @@ struct smtp_session {
 	bool			 tls;
 	bool			 authed;
 	char			 user[USER_NAME_MAX + 1];
+	long			 local_uid;	/* ROLE_LOCAL: the sender's */
 	unsigned		 ext;		/* SMTP_EXT_* advertised */
 	int			 errors;
 	struct smtp_txn		*txn;

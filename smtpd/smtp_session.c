@@ -135,6 +135,7 @@ smtp_txn_reset(struct smtp_session *s, bool tell_monitor)
 	smtp_milter_reset(s);
 	if (s->txn != NULL) {
 		free(s->txn->chunk);
+		smtp_hdr_free(&s->txn->hdr);
 		xfree(&s->txn);
 		if (tell_monitor)
 			(void)priv_rset(&r);
@@ -189,6 +190,16 @@ serve(const struct worker_env *env, struct io *io, int client_fd, int role,
 	}
 	if (peer != NULL)
 		sockaddr_ntop(peer, s.client, sizeof(s.client));
+	s.local_uid = -1;
+	if (role == ROLE_LOCAL) {
+		const char	*user, *fullname;
+
+		/* the monitor asked the kernel who this is (priv_local.c) */
+		priv_client_identity(&user, &fullname, &s.local_uid);
+		s.authed = true;
+		snprintf(s.user, sizeof(s.user), "%s", user);
+		snprintf(s.client, sizeof(s.client), "local");
+	}
 	io_set_timeouts(io, cfg->smtp.timeout_command * 1000,
 	    cfg->smtp.timeout_command * 1000);
 	/* a full pool: shorter waits (pool_worker.h) */
@@ -269,7 +280,9 @@ smtp_session_main(void *arg, struct session_start *st)
 	const struct worker_env	*env = arg;
 	struct io		*io = io_new(st->fd, st->fd);
 
+	/* a UNIX socket's peer has no address: "local" (submit.socket) */
 	serve(env, io, st->fd, (int)st->listener->role,
+	    st->peer.ss_family == AF_UNIX ? NULL :
 	    (struct sockaddr *)&st->peer);
 	io_free(&io);
 }

@@ -235,6 +235,7 @@ sink(void *arg, const char *buf, size_t len)
 	struct smtp_txn	*t = arg;
 	size_t		 n;
 
+	t->sent += len;
 	while (len > 0) {
 		if (t->chunklen == PRIV_CHUNK_MAX && flush_chunk(t) == -1)
 			return -1;
@@ -249,6 +250,33 @@ sink(void *arg, const char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * The trace header of mail from the sendmail command: no client
+ * address, but the uid the kernel named (as the monitor told us):
+ *	Received: by HOST (maild, from userid 1000)
+ *		id QID; DATE
+ */
+static int
+local_received(struct smtp_session *s, time_t now, char *buf, size_t size)
+{
+	struct rfc5322_fold	f;
+	char			clause[SMTP_DOMAIN_MAX + 64];
+	char			date[RFC5322_DATE_MAX];
+
+	if (rfc5322_date(now, date, sizeof(date)) == -1)
+		return -1;
+	rfc5322_fold_init(&f, buf, size, "Received");
+	snprintf(clause, sizeof(clause), "by %s", s->cfg->hostname);
+	rfc5322_fold_add(&f, clause);
+	snprintf(clause, sizeof(clause), "(maild, from userid %ld)",
+	    s->local_uid);
+	rfc5322_fold_add(&f, clause);
+	snprintf(clause, sizeof(clause), "id %s;", s->txn->qid);
+	rfc5322_fold_add(&f, clause);
+	rfc5322_fold_add(&f, date);
+	return rfc5322_fold_end(&f);
+}
+
 /* Builds the Received: header and opens the queue file in the monitor. */
 static int
 begin_message(struct smtp_session *s, struct reason *r)
@@ -256,7 +284,9 @@ begin_message(struct smtp_session *s, struct reason *r)
 	struct smtp_txn		*t = s->txn;
 	struct rfc5322_received	 rcv;
 	struct smtp_data_opts	 opts;
+	struct smtp_hdr_id	 id;
 	char			 trace[RFC5322_TRACE_MAX], tls[128];
+	long			 uid;
 
 	memset(&rcv, 0, sizeof(rcv));
 	rcv.helo = s->helo;
@@ -273,7 +303,9 @@ begin_message(struct smtp_session *s, struct reason *r)
 	rcv.id = t->qid;
 	rcv.rcpt = t->nrcpts == 1 ? t->first_rcpt : NULL;
 	rcv.date = time(NULL);
-	if (rfc5322_received(&rcv, trace, sizeof(trace)) == -1) {
+	if (s->role == ROLE_LOCAL ? local_received(s, rcv.date, trace,
+	    sizeof(trace)) == -1 : rfc5322_received(&rcv, trace,
+	    sizeof(trace)) == -1) {
 		reason_set(r, "4.3.0", "cannot build the trace header");
 		return 451;
 	}
@@ -302,7 +334,16 @@ begin_message(struct smtp_session *s, struct reason *r)
 	}
 	t->chunk = xmalloc(PRIV_CHUNK_MAX);
 	t->chunklen = 0;
-	smtp_data_init(&t->reader, &opts, sink, t);
+	t->sent = 0;
+	/* RFC 6409 8: a submitted message gets what it lacks */
+	priv_client_identity(&id.user, &id.fullname, &uid);
+	id.hostname = s->cfg->hostname;
+	id.qid = t->qid;
+	id.now = rcv.date;
+	if (*id.user == '\0')
+		id.user = s->user;
+	smtp_hdr_init(&t->hdr, s->authed, &id, sink, t);
+	smtp_data_init(&t->reader, &opts, smtp_hdr_write, &t->hdr);
 	return 0;
 }
 
@@ -316,17 +357,19 @@ end_message(struct smtp_session *s)
 	struct smtp_txn	*t = s->txn;
 	struct reason	 r;
 	char		 qid[QUEUE_ID_MAX + 1];
-	uint64_t	 size = smtp_data_size(&t->reader);
+	uint64_t	 size;
 	int		 code, n;
 
 	if (t->milter)
 		return smtp_milter_end_message(s);
 	if (smtp_data_result(&t->reader, &code, &r) == 0 &&
-	    flush_chunk(t) == -1) {
+	    (smtp_hdr_finish(&t->hdr) == -1 || flush_chunk(t) == -1)) {
 		code = 451;
 		reason_set(&r, "4.3.0", "internal error, try again later");
 	} else if (smtp_data_result(&t->reader, &code, &r) == 0)
 		code = 0;
+	/* what the monitor got: the reader's text and what we added */
+	size = t->sent;
 	if (code != 0) {
 		log_info("id=%s message refused: %d %s %s", t->qid, code,
 		    r.status, r.text);

@@ -90,8 +90,8 @@ priv|smtp_session|pop3_session)
 	srcs="tests/fuzz/fuzz_$target.c tests/fuzz/scratch.c
 	    priv/priv.c priv/priv_apop.c
 	    priv/priv_auth.c priv/priv_maildrop.c priv/priv_session.c
-	    priv/priv_smtp.c priv/client_table.c queue/queue_file.c
-	    queue/notice.c queue/bounce.c
+	    priv/priv_smtp.c priv/priv_local.c priv/client_table.c
+	    queue/queue_file.c queue/notice.c queue/bounce.c
 	    queue/resolve.c common/addr.c common/aliases.c common/config.c
 	    common/config_keys.c common/config_value.c common/fault.c
 	    common/fdutil.c priv/ipc.c common/log.c common/mbox_append.c
@@ -108,6 +108,7 @@ priv|smtp_session|pop3_session)
 		    smtpd/smtp_session.c smtpd/smtp_ehlo.c
 		    smtpd/smtp_txn.c smtpd/smtp_cmds.c smtpd/smtp_tls.c
 		    smtpd/smtp_auth.c smtpd/smtp_parse.c smtpd/smtp_data.c
+		    smtpd/smtp_hdr.c
 		    common/io.c common/io_tls.c common/tls.c common/base64.c
 		    common/cmd_loop.c"
 	fi

@@ -139,16 +139,27 @@ for f in /etc/maild/maild.conf /etc/pam.d/maild; do
 	[ -f "$f" ] || fail "$f is not installed"
 	echo "$conffiles" | grep -q "^ $f " || fail "$f is not a conffile"
 done
-[ "$(stat -c %U:%a /var/spool/maild)" = root:700 ] ||
-    fail "/var/spool/maild is not root's, mode 700"
+[ "$(stat -c %U:%a /var/spool/maild)" = root:711 ] ||
+    fail "/var/spool/maild is not root's, mode 711"
 [ -d /var/lib/maild/empty ] || fail "no /var/lib/maild/empty (the chroot)"
 for f in /usr/sbin/maild /usr/sbin/maild-logsum /usr/libexec/maild/smtpd \
     /usr/libexec/maild/pop3d /usr/share/man/man8/maild-logsum.8.gz \
     /usr/share/man/man8/maild.8.gz /usr/share/man/man5/maild.conf.5.gz \
     /usr/share/man/man8/maild-smtpd.8.gz /usr/share/man/man8/maild-pop3d.8.gz \
+    /usr/share/man/man1/sendmail.1.gz /usr/sbin/sendmail \
     /usr/share/doc/maild/copyright; do
 	[ -f "$f" ] || fail "$f is not installed"
 done
+# the host's MTA: the names every MTA package gives its sendmail
+for f in /usr/bin/mailq /usr/bin/newaliases; do
+	[ "$(readlink -f "$f")" = /usr/sbin/sendmail ] ||
+	    fail "$f is not a link to /usr/sbin/sendmail"
+done
+[ ! -u /usr/sbin/sendmail ] && [ ! -g /usr/sbin/sendmail ] ||
+    fail "/usr/sbin/sendmail is setuid or setgid"
+dpkg-query -W -f='${Provides} ${Conflicts} ${Replaces}\n' maild |
+    grep -q 'mail-transport-agent.*mail-transport-agent.*mail-transport-agent' ||
+    fail "maild does not provide, conflict with and replace mail-transport-agent"
 [ -L /etc/systemd/system/multi-user.target.wants/maild.service ] ||
     fail "maild.service is not enabled"
 for s in maild-smtpd.socket maild-pop3d.socket; do
@@ -173,9 +184,10 @@ sed -e "s|^\(	listen = \)\[ \"\*:25\" \];|\1[ \"127.0.0.1:$smtp_port\" ];|" \
     -e "s|^\(	listen = \)\[ \"\*:110\" \];|\1[ \"127.0.0.1:$pop3_port\" ];|" \
     -e "s|^#spool_dir = .*|spool_dir = \"$tmp/mail\";|" \
     -e "s|^#pid_file = .*|pid_file = \"$tmp/maild.pid\";|" \
+    -e "s|^\(	\)#socket = .*|\1socket = \"$tmp/maild.submit\";|" \
     /etc/maild/maild.conf >"$conf"
 n=$(diff /etc/maild/maild.conf "$conf" | grep -c '^>' || true)
-[ "$n" -eq 4 ] || fail "the config edit changed $n lines, not 4"
+[ "$n" -eq 5 ] || fail "the config edit changed $n lines, not 5"
 install -d -m 2775 -g mail "$tmp/mail"
 /usr/sbin/maild -t -c "$conf" || fail "maild -t rejects the edited copy"
 
@@ -206,6 +218,15 @@ done
 timeout 30 curl -sS -u "$tuser:$pw" "pop3://127.0.0.1:$pop3_port/1" \
     >"$tmp/pop3-1" || fail "curl pop3:// RETR 1 (PAM service maild)"
 grep -q "^Subject: $mark" "$tmp/pop3-1" || fail "POP3 RETR 1 is not the mail sent"
+# and from the packaged sendmail, as cron would
+printf 'To: %s@localhost\nSubject: %s-sendmail\n\ncron output\n' "$tuser" "$mark" |
+    timeout 30 /usr/sbin/sendmail -C "$conf" -t || fail "/usr/sbin/sendmail -t"
+i=0
+until grep -qF "$mark-sendmail" "$tmp/mail/$tuser" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "the mail from sendmail did not arrive"
+	sleep 0.2
+done
 kill -TERM "$maild_pid"
 i=0
 while kill -0 "$maild_pid" 2>/dev/null &&

@@ -136,6 +136,12 @@ usr/local/libexec/maild/pop3d
 usr/local/libexec/maild/smtpd
 usr/local/sbin/maild
 usr/local/sbin/maild-logsum
+usr/local/sbin/mailq
+usr/local/sbin/newaliases
+usr/local/sbin/sendmail
+usr/local/share/man/man1/mailq.1
+usr/local/share/man/man1/newaliases.1
+usr/local/share/man/man1/sendmail.1
 usr/local/share/man/man5/maild.conf.5
 usr/local/share/man/man8/maild-logsum.8
 usr/local/share/man/man8/maild-pop3d.8
@@ -145,15 +151,20 @@ EOF
 (cd "$d" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort) >"$tmp/got"
 diff -u "$tmp/want" "$tmp/got" || fail "make install: not the expected files"
 for f in usr/local/sbin/maild usr/local/sbin/maild-logsum \
+    usr/local/sbin/sendmail \
     usr/local/libexec/maild/smtpd usr/local/libexec/maild/pop3d; do
 	[ "$(stat -c %a "$d/$f")" = 755 ] || fail "$f is not mode 755"
+done
+for f in mailq newaliases; do
+	[ "$(readlink "$d/usr/local/sbin/$f")" = sendmail ] ||
+	    fail "usr/local/sbin/$f is not a link to sendmail"
 done
 for dir in usr/local/var/lib/maild/empty usr/local/var/spool/maild \
     usr/local/var/run; do
 	[ -d "$d/$dir" ] || fail "make install made no $dir"
 done
-[ "$(stat -c %a "$d/usr/local/var/spool/maild")" = 700 ] ||
-    fail "the queue directory is not mode 700"
+[ "$(stat -c %a "$d/usr/local/var/spool/maild")" = 711 ] ||
+    fail "the queue directory is not mode 711"
 grep -q '^ExecStart=/usr/local/sbin/maild -f$' \
     "$d/usr/local/lib/systemd/system/maild.service" ||
     fail "maild.service does not run /usr/local/sbin/maild"
@@ -165,6 +176,24 @@ grep -q '^#spool_dir = "/var/mail";$' "$d/etc/maild/maild.conf" ||
 make -s uninstall DESTDIR="$d" >>"$tmp/build.log" 2>&1 ||
     fail "make uninstall DESTDIR=$d"
 left=$(cd "$d" && find . ! -type d)
+[ -z "$left" ] || fail "make uninstall left: $left"
+
+# --enable-sendmail-links: the names a package gives it, as the host's MTA
+say "./configure --enable-sendmail-links; make install DESTDIR="
+./configure -q --prefix=/usr/local --sysconfdir=/etc \
+    --with-systemdunitdir=/usr/local/lib/systemd/system \
+    --enable-sendmail-links >>"$tmp/build.log" 2>&1 ||
+    fail "configure --enable-sendmail-links"
+d2=$tmp/destdir-links
+make -s install DESTDIR="$d2" >>"$tmp/build.log" 2>&1 ||
+    fail "make install DESTDIR=$d2 (sendmail links)"
+for f in usr/sbin/sendmail usr/bin/mailq usr/bin/newaliases; do
+	[ "$(readlink "$d2/$f")" = /usr/local/sbin/sendmail ] ||
+	    fail "$f is not a link to /usr/local/sbin/sendmail"
+done
+make -s uninstall DESTDIR="$d2" >>"$tmp/build.log" 2>&1 ||
+    fail "make uninstall DESTDIR=$d2"
+left=$(cd "$d2" && find . ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
 
 # --- the real install, into a private prefix ----------------------------------
@@ -232,6 +261,10 @@ wait_grep "$P/var/mail/$tuser" "$mark1"
 timeout 30 curl -sS -u "$tuser:$pw" "pop3://127.0.0.1:$pop3_port/1" \
     >"$tmp/pop3-1" || fail "curl pop3:// RETR 1"
 grep -q "^Subject: $mark1" "$tmp/pop3-1" || fail "POP3 RETR 1 is not the mail sent"
+# the installed sendmail, as cron uses it (default config and socket)
+printf 'To: %s@localhost\nSubject: %s-sendmail\n\ncron output\n' "$tuser" "$mark1" |
+    timeout 30 "$P/sbin/sendmail" -t || fail "sendmail -t"
+wait_grep "$P/var/mail/$tuser" "$mark1-sendmail"
 if timeout 30 curl -sS -u "$tuser:wrong$pw" "pop3://127.0.0.1:$pop3_port/" \
     >/dev/null 2>&1; then
 	fail "POP3 accepted a wrong password"
@@ -303,12 +336,13 @@ timeout 30 swaks --server "127.0.0.1:$smtp2" --from newcomer@example.org \
 wait_grep "$P/var/mail/$tuser" "$mark2"
 timeout 30 curl -sS -u "$tuser:$pw" "pop3://127.0.0.1:$pop32/" \
     >"$tmp/pop3-list" || fail "curl pop3:// LIST under xinetd"
-[ "$(grep -c '^[0-9]* [0-9]*' "$tmp/pop3-list")" -eq 2 ] ||
-    fail "POP3 LIST under xinetd does not show the 2 mails"
-timeout 30 curl -sS -u "$tuser:$pw" "pop3://127.0.0.1:$pop32/2" \
-    >"$tmp/pop3-2" || fail "curl pop3:// RETR 2 under xinetd"
+# swaks's and sendmail's mail from the standalone run, and this one
+[ "$(grep -c '^[0-9]* [0-9]*' "$tmp/pop3-list")" -eq 3 ] ||
+    fail "POP3 LIST under xinetd does not show the 3 mails"
+timeout 30 curl -sS -u "$tuser:$pw" "pop3://127.0.0.1:$pop32/3" \
+    >"$tmp/pop3-2" || fail "curl pop3:// RETR 3 under xinetd"
 grep -q "^Subject: $mark2" "$tmp/pop3-2" ||
-    fail "POP3 RETR 2 under xinetd is not the mail sent"
+    fail "POP3 RETR 3 under xinetd is not the mail sent"
 kill -TERM "$xinetd_pid"
 wait "$xinetd_pid" || true
 xinetd_pid=""
@@ -324,7 +358,8 @@ done
 make -s uninstall >>"$tmp/build.log" 2>&1 || fail "make uninstall"
 left=$(cd "$P" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort | grep -v \
     -e '^etc/maild/maild\.conf$' -e '^var/mail/' -e '^var/spool/maild/' \
-    -e '^var/lib/maild/' -e '^var/run/maild\.pid$' || true)
+    -e '^var/lib/maild/' -e '^var/run/maild\.pid$' \
+    -e '^var/run/maild\.submit$' || true)
 [ -z "$left" ] || fail "make uninstall left: $left"
 [ -f "$conf" ] || fail "make uninstall removed the edited config"
 grep -qF "$mark2" "$P/var/mail/$tuser" || fail "make uninstall removed the mail"

@@ -266,6 +266,8 @@ class Sandbox:
             "pam_service": "maildtest",
             "auth_fail_delay": 1,
             "shutdown_grace": 5,
+            # the sendmail command's socket (tests/proto/test_sendmail.py)
+            "submit": {"socket": self.path("run", "maild.submit")},
         }
 
     def cleanup(self):

@@ -563,6 +563,26 @@ const struct config_key config_keys[] = {
 	    "users see it: the root reserve does not count); below it, and "
 	    "when a message would go below it, new mail is refused with "
 	    "452 4.3.1 until space is back. 0 turns the check off." },
+	/* queue-dsn: delay notices and bounces */
+	{ .name = "queue.delay_warning", .type = CONFIG_DURATION,
+	  .def = Q("4h"), .min = 0, .max = 30 * DAY,
+	  .offset = OFF(queue.delay_warning),
+	  .help = "When a message is still not delivered to every recipient "
+	    "after this long, its sender gets one delay notice (RFC 3464, "
+	    "\"Action: delayed\"), unless the sender is null or NOTIFY "
+	    "says otherwise. 0 turns delay notices off, and so does a value "
+	    "past max_lifetime." },
+	{ .name = "queue.bounce_lifetime", .type = CONFIG_DURATION,
+	  .def = Q("2d"), .min = HOUR, .max = 30 * DAY,
+	  .offset = OFF(queue.bounce_lifetime),
+	  .help = "How long a message with the null sender (a bounce or a "
+	    "notice) is tried before it is dropped; max_lifetime if that "
+	    "is shorter." },
+	{ .name = "queue.double_bounce_to_postmaster", .type = CONFIG_BOOL,
+	  .def = "false", .offset = OFF(queue.double_bounce_to_postmaster),
+	  .help = "Whether postmaster gets a notice when a bounce itself "
+	    "cannot be delivered (a \"double bounce\"); either way it is "
+	    "dropped with a log line." },
 
 	/* --- relay (the engine: DNS, SMTP client, client TLS) ----------- */
 	{ .name = "relay.port", .type = CONFIG_INT, .def = "25",
@@ -649,26 +669,6 @@ const struct config_key config_keys[] = {
 	  .help = "The SMTP client's TLS 1.2 cipher list (OpenSSL syntax); "
 	    "wider than the server's, since an unverified encrypted session "
 	    "beats plaintext." },
-	/* queue-dsn: delay notices and bounces */
-	{ .name = "queue.delay_warning", .type = CONFIG_DURATION,
-	  .def = Q("4h"), .min = 0, .max = 30 * DAY,
-	  .offset = OFF(queue.delay_warning),
-	  .help = "When a message is still not delivered to every recipient "
-	    "after this long, its sender gets one delay notice (RFC 3464, "
-	    "\"Action: delayed\"), unless the sender is null or NOTIFY "
-	    "says otherwise. 0 turns delay notices off, and so does a value "
-	    "past max_lifetime." },
-	{ .name = "queue.bounce_lifetime", .type = CONFIG_DURATION,
-	  .def = Q("2d"), .min = HOUR, .max = 30 * DAY,
-	  .offset = OFF(queue.bounce_lifetime),
-	  .help = "How long a message with the null sender (a bounce or a "
-	    "notice) is tried before it is dropped; max_lifetime if that "
-	    "is shorter." },
-	{ .name = "queue.double_bounce_to_postmaster", .type = CONFIG_BOOL,
-	  .def = "false", .offset = OFF(queue.double_bounce_to_postmaster),
-	  .help = "Whether postmaster gets a notice when a bounce itself "
-	    "cannot be delivered (a \"double bounce\"); either way it is "
-	    "dropped with a log line." },
 	/* --- submit: the sendmail command -------------------------------- */
 	{ .name = "submit.socket", .type = CONFIG_PATH,
 	  BUILT(MAILD_RUN_DIR, "/maild.submit"), .offset = OFF(submit.socket),

@@ -310,10 +310,16 @@ qitem_open(struct runner *rn, struct qitem *q)
 			forget(rn, q->qid);
 		return false;
 	}
+	/*
+	 * An OFD lock, not a POSIX one: the runner keeps files open while
+	 * their relays are in flight, and closing any other descriptor of
+	 * the same file in this process would drop a POSIX lock. OFD and
+	 * POSIX locks conflict, so older deliverers still keep out.
+	 */
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	if (fcntl(q->fd, F_SETLK, &fl) == -1) {
+	if (fcntl(q->fd, F_OFD_SETLK, &fl) == -1) {
 		/* another deliverer or an admin has it: look again soon */
 		postpone(rn, q->qid);
 		goto skip;

@@ -525,6 +525,7 @@ act_one(struct qadmin *a, enum qop op, int d, const char *id)
 			log_warn("id=%s: unlink %s", id, path);
 			goto out;
 		}
+		queue_defer_remove(a->qfd, id);
 		break;
 	case QOP_HOLD:
 		to_d = D_HOLD;

@@ -28,11 +28,14 @@
 #include "fault.h"
 #include "log.h"
 #include "queue_file.h"
+#include "relay/relay.h"
 #include "xmalloc.h"
 
 #define ENV_MAX		(1024 * 1024)	/* an envelope is never larger */
 #define OFF_DIGITS	20
 #define ATT_DIGITS	10
+#define WARN_DIGITS	15	/* the W line: a time, like T at most */
+#define WARN_MAX	999999999999999LL
 
 static const char b32[] = "0123456789ABCDEFGHJKLMNPQRSTVWXY";
 
@@ -41,7 +44,7 @@ queue_dirs_init(const char *queue_dir, char *err, size_t errsz)
 {
 	const char	*sub[] = { "", QUEUE_DIR_INCOMING, QUEUE_DIR_ACTIVE,
 			    QUEUE_DIR_DEFERRED, QUEUE_DIR_HOLD,
-			    QUEUE_DIR_CORRUPT };
+			    QUEUE_DIR_CORRUPT, QUEUE_DIR_DEFER };
 	char		 path[PATH_MAX];
 	struct stat	 st;
 	size_t		 i;
@@ -216,9 +219,13 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 		memcpy(env->id, w->id, sizeof(env->id));
 	}
 	buf = xmalloc(cap);
-	n = snprintf(buf, cap, "V 1\nI %s\nT %lld\nN %0*u\nS ", w->id,
-	    (long long)env->arrival, ATT_DIGITS, 0u);
-	env->attempts_off = n - 3 - ATT_DIGITS;	/* before "\nS " */
+	n = snprintf(buf, cap, "V 2\nI %s\nT %lld\nN %0*u\nW %0*lld\nS ",
+	    w->id, (long long)env->arrival, ATT_DIGITS, 0u, WARN_DIGITS,
+	    (long long)(env->warned >= 0 && env->warned <= WARN_MAX ?
+	    env->warned : 0));
+	/* before "\nW " + digits + "\nS " */
+	env->attempts_off = n - 3 - WARN_DIGITS - 3 - ATT_DIGITS;
+	env->warned_off = n - 3 - WARN_DIGITS;
 	env->attempts = 0;
 	len = (size_t)n;
 	put_field(buf, cap, &len, env->sender);
@@ -235,8 +242,21 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 	if (len + 2 < cap)
 		buf[len++] = ' ';
 	put_field(buf, cap, &len, env->helo ? env->helo : "");
+	if ((env->flags & (RELAY_F_8BIT | RELAY_F_UTF8 | RELAY_F_RET_HDRS |
+	    RELAY_F_RET_FULL)) != 0 && len + 64 < cap)
+		len += (size_t)snprintf(buf + len, cap - len, "\nF%s%s%s",
+		    (env->flags & RELAY_F_8BIT) ? " body=8bitmime" : "",
+		    (env->flags & RELAY_F_UTF8) ? " utf8" : "",
+		    (env->flags & RELAY_F_RET_HDRS) ? " ret=hdrs" :
+		    (env->flags & RELAY_F_RET_FULL) ? " ret=full" : "");
+	if (env->envid != NULL && len + 4 < cap) {
+		memcpy(buf + len, "\nE ", 3);
+		len += 3;
+		put_field(buf, cap, &len, env->envid);
+	}
 	for (i = 0; i < env->nrcpts && len < cap; i++) {
 		struct queue_rcpt *rc = &env->rcpts[i];
+		char		   nb[8];
 
 		if (len + 64 >= cap) {
 			len = cap;
@@ -251,6 +271,15 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 		if (len + 2 < cap)
 			buf[len++] = ' ';
 		put_field(buf, cap, &len, rc->addr);
+		if (queue_notify_letters(rc->notify, nb, sizeof(nb)) > 0 &&
+		    len + 16 < cap)
+			len += (size_t)snprintf(buf + len, cap - len, " n=%s",
+			    nb);
+		if (rc->orcpt != NULL && len + 4 < cap) {
+			memcpy(buf + len, " o=", 3);
+			len += 3;
+			put_field(buf, cap, &len, rc->orcpt);
+		}
 	}
 	if (len + 3 >= cap) {
 		free(buf);
@@ -426,9 +455,13 @@ queue_env_free(struct queue_env *env)
 	free(env->auth_user);
 	free(env->client);
 	free(env->helo);
+	free(env->envid);
 	for (i = 0; i < env->nrcpts; i++) {
 		free(env->rcpts[i].user);
 		free(env->rcpts[i].addr);
+		free(env->rcpts[i].orcpt);
+		free(env->rcpts[i].diagnostic);
+		free(env->rcpts[i].remote_mta);
 	}
 	free(env->rcpts);
 	memset(env, 0, sizeof(*env));
@@ -465,7 +498,12 @@ enum env_seen {
 	SEEN_I = 1 << 1,
 	SEEN_T = 1 << 2,
 	SEEN_N = 1 << 3,
-	SEEN_ALL = SEEN_V | SEEN_I | SEEN_T | SEEN_N
+	SEEN_ALL = SEEN_V | SEEN_I | SEEN_T | SEEN_N,
+	/* V 2 only: W must appear, F and E at most once */
+	SEEN_V2 = 1 << 4,
+	SEEN_W = 1 << 5,
+	SEEN_F = 1 << 6,
+	SEEN_E = 1 << 7
 };
 
 /* Digits of an arrival time we accept: far beyond any real clock. */
@@ -486,6 +524,106 @@ rcpt_status_valid(char c)
 	}
 }
 
+int
+queue_notify_letters(unsigned notify, char *out, size_t outsz)
+{
+	size_t	n = 0;
+
+	if (outsz < 5)
+		return -1;
+	if (notify & DSN_NOTIFY_NEVER)
+		out[n++] = 'N';
+	else {
+		if (notify & DSN_NOTIFY_SUCCESS)
+			out[n++] = 'S';
+		if (notify & DSN_NOTIFY_FAILURE)
+			out[n++] = 'F';
+		if (notify & DSN_NOTIFY_DELAY)
+			out[n++] = 'D';
+	}
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* "body=8bitmime utf8 ret=hdrs": each known word once, RET once. */
+static int
+parse_flags(struct queue_env *env, const char *l, size_t n)
+{
+	static const struct {
+		const char	*word;
+		unsigned	 bit;
+	} words[] = {
+		{ "body=8bitmime", RELAY_F_8BIT },
+		{ "utf8", RELAY_F_UTF8 },
+		{ "ret=hdrs", RELAY_F_RET_HDRS },
+		{ "ret=full", RELAY_F_RET_FULL },
+	};
+	const char	*end = l + n, *sp;
+	size_t		 i, k;
+
+	while (l < end) {
+		sp = memchr(l, ' ', (size_t)(end - l));
+		k = sp ? (size_t)(sp - l) : (size_t)(end - l);
+		for (i = 0; i < NITEMS(words); i++)
+			if (strlen(words[i].word) == k &&
+			    memcmp(words[i].word, l, k) == 0)
+				break;
+		if (i == NITEMS(words) || (env->flags & words[i].bit))
+			return -1;
+		env->flags |= words[i].bit;
+		l += k;
+		if (l < end && ++l == end)
+			return -1;	/* a trailing space */
+	}
+	if ((env->flags & RELAY_F_RET_HDRS) && (env->flags & RELAY_F_RET_FULL))
+		return -1;
+	return env->flags != 0 ? 0 : -1;
+}
+
+/* " n=SFD o=rfc822;..." after a V 2 recipient's address (t at the space). */
+static int
+parse_rcpt_tail(struct queue_rcpt *rc, const char *t, size_t n)
+{
+	const char	*end = t + n, *sp;
+	size_t		 k, i;
+
+	while (t < end) {
+		if (*t != ' ' || end - t < 4 || t[2] != '=')
+			return -1;
+		t++;
+		sp = memchr(t, ' ', (size_t)(end - t));
+		k = sp ? (size_t)(sp - t) : (size_t)(end - t);
+		if (t[0] == 'n' && rc->notify == 0) {
+			for (i = 2; i < k; i++) {
+				unsigned bit;
+
+				switch (t[i]) {
+				case 'N': bit = DSN_NOTIFY_NEVER; break;
+				case 'S': bit = DSN_NOTIFY_SUCCESS; break;
+				case 'F': bit = DSN_NOTIFY_FAILURE; break;
+				case 'D': bit = DSN_NOTIFY_DELAY; break;
+				default: return -1;
+				}
+				if (rc->notify & bit)
+					return -1;
+				rc->notify |= bit;
+			}
+			/* NEVER stands alone (RFC 3461 4.1) */
+			if ((rc->notify & DSN_NOTIFY_NEVER) &&
+			    rc->notify != DSN_NOTIFY_NEVER)
+				return -1;
+		} else if (t[0] == 'o' && rc->orcpt == NULL) {
+			rc->orcpt = get_field(t + 2, k - 2);
+			if (rc->orcpt == NULL || *rc->orcpt == '\0' ||
+			    strlen(rc->orcpt) > QUEUE_ORCPT_MAX)
+				return -1;
+		} else
+			return -1;
+		t += k;
+	}
+	return 0;
+}
+
 static int
 env_line(struct queue_env *env, const char *l, size_t n, off_t off,
     unsigned *seen)
@@ -495,14 +633,37 @@ env_line(struct queue_env *env, const char *l, size_t n, off_t off,
 
 	if (n < 3 || l[1] != ' ')
 		return -1;
+	/* the version comes first: it says which lines may follow */
+	if ((l[0] == 'V') != (*seen == 0))
+		return -1;
 	l += 2;
 	n -= 2;
 	switch (l[-2]) {
 	case 'V':
-		if (n != 1 || l[0] != '1' || (*seen & SEEN_V))
+		if (n != 1 || (l[0] != '1' && l[0] != '2'))
 			return -1;
-		*seen |= SEEN_V;
+		*seen |= SEEN_V | (l[0] == '2' ? SEEN_V2 : 0);
 		return 0;
+	case 'W':
+		if (!(*seen & SEEN_V2) || (*seen & SEEN_W) ||
+		    n != WARN_DIGITS || !all_digits(l, n))
+			return -1;
+		env->warned = (time_t)digits_value(l, n);
+		env->warned_off = off + 2;
+		*seen |= SEEN_W;
+		return 0;
+	case 'F':
+		if (!(*seen & SEEN_V2) || (*seen & SEEN_F))
+			return -1;
+		*seen |= SEEN_F;
+		return parse_flags(env, l, n);
+	case 'E':
+		if (!(*seen & SEEN_V2) || (*seen & SEEN_E))
+			return -1;
+		*seen |= SEEN_E;
+		env->envid = get_field(l, n);
+		return env->envid != NULL && strlen(env->envid) <=
+		    QUEUE_ENVID_MAX ? 0 : -1;
 	case 'I':
 		if (n != QUEUE_ID_LEN || (*seen & SEEN_I))
 			return -1;
@@ -564,8 +725,18 @@ env_line(struct queue_env *env, const char *l, size_t n, off_t off,
 		if ((sp = memchr(f, ' ', k)) == NULL)
 			return -1;
 		rc->user = get_field(f, (size_t)(sp - f));
-		rc->addr = get_field(sp + 1, k - (size_t)(sp - f) - 1);
-		return rc->user && rc->addr ? 0 : -1;
+		k -= (size_t)(sp - f) + 1;
+		f = sp + 1;
+		if ((sp = memchr(f, ' ', k)) == NULL) {
+			rc->addr = get_field(f, k);
+			return rc->user && rc->addr ? 0 : -1;
+		}
+		/* V 2: " n=letters" and " o=orcpt" may follow the address */
+		rc->addr = get_field(f, (size_t)(sp - f));
+		if (rc->user == NULL || rc->addr == NULL ||
+		    !(*seen & SEEN_V2))
+			return -1;
+		return parse_rcpt_tail(rc, sp, k - (size_t)(sp - f));
 	}
 	default:
 		return -1;
@@ -617,7 +788,8 @@ queue_env_read(int fd, struct queue_env *env, struct reason *r)
 		}
 		p = nl + 1;
 	}
-	if (seen != SEEN_ALL || env->sender == NULL || env->client == NULL ||
+	if ((seen & SEEN_ALL) != SEEN_ALL || ((seen & SEEN_V2) &&
+	    !(seen & SEEN_W)) || env->sender == NULL || env->client == NULL ||
 	    env->nrcpts == 0) {
 		reason_set(r, "4.3.0", "envelope lacks a required line");
 		goto fail;
@@ -680,4 +852,313 @@ queue_env_done(const struct queue_env *env)
 		    env->rcpts[i].status != QRCPT_BOUNCED)
 			return false;
 	return true;
+}
+
+int
+queue_warned_mark(int fd, struct queue_env *env, time_t when)
+{
+	char	b[24];
+
+	if (env->warned_off <= 0) {
+		errno = EOPNOTSUPP;	/* a V 1 file has no W line */
+		return -1;
+	}
+	if (when < 0 || when > WARN_MAX)
+		when = 0;
+	snprintf(b, sizeof(b), "%0*lld", WARN_DIGITS, (long long)when);
+	if (pwrite(fd, b, WARN_DIGITS, env->warned_off) != WARN_DIGITS)
+		return -1;
+	env->warned = when;
+	return 0;
+}
+
+/* --- the defer side file ------------------------------------------------- */
+
+/*
+ * queue_dir/defer/ID, one line per recipient with something to say:
+ *
+ *	D 1 ID
+ *	r IDX TIME STATUS TEXT DIAGNOSTIC REMOTE-MTA
+ *
+ * IDX is the recipient's index in the queue file, TIME the last attempt
+ * (seconds), STATUS an RFC 3463 code or "%" and the three texts fields
+ * encoded like the envelope's ("%" when empty).
+ */
+#define DEFER_FILE_MAX	(4 * 1024 * 1024)
+
+static bool
+defer_status_valid(const char *s)
+{
+	size_t	i, digits = 0, dots = 0;
+
+	if (s[0] != '2' && s[0] != '4' && s[0] != '5')
+		return false;
+	for (i = 1; s[i] != '\0'; i++) {
+		if (s[i] == '.') {
+			if (digits == 0 && i > 1)
+				return false;
+			dots++;
+			digits = 0;
+		} else if (s[i] >= '0' && s[i] <= '9' && ++digits <= 3)
+			continue;
+		else
+			return false;
+	}
+	return dots == 2 && digits > 0 && i < sizeof(((struct reason *)0)->status);
+}
+
+/* Whether a decoded text is fit for a log line or a DSN. */
+static bool
+defer_text_valid(const char *s, size_t max)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || i >= max)
+			return false;
+	return true;
+}
+
+/* Appends " " and s (at most max bytes, control bytes made '?'). */
+static void
+defer_put_text(char *buf, size_t cap, size_t *len, const char *s, size_t max)
+{
+	char	*t;
+	size_t	 i;
+
+	t = xstrdup(s);
+	for (i = 0; t[i] != '\0'; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			t[i] = '?';
+	if (i > max)
+		t[max] = '\0';
+	buf[(*len)++] = ' ';
+	put_field(buf, cap, len, t);
+	free(t);
+}
+
+int
+queue_defer_save(int qdirfd, const struct queue_env *env)
+{
+	char	 tmp[QUEUE_RELPATH_MAX], path[QUEUE_RELPATH_MAX], *buf;
+	size_t	 cap = 1024, len, i, need;
+	ssize_t	 k;
+	bool	 any = false;
+	int	 fd, err;
+
+	if (!queue_id_valid(env->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	buf = xmalloc(cap);
+	len = (size_t)snprintf(buf, cap, "D 1 %s\n", env->id);
+	for (i = 0; i < env->nrcpts; i++) {
+		const struct queue_rcpt *rc = &env->rcpts[i];
+		const char	*diag = rc->diagnostic ? rc->diagnostic : "";
+		const char	*mta = rc->remote_mta ? rc->remote_mta : "";
+
+		if (rc->why.status[0] == '\0' && rc->why.text[0] == '\0' &&
+		    *diag == '\0' && *mta == '\0' && rc->last_attempt == 0)
+			continue;
+		/* every byte may take 3, plus the numbers and separators */
+		need = 3 * (strlen(rc->why.text) + strlen(diag) +
+		    strlen(mta) + sizeof(rc->why.status)) + 96;
+		if (len + need > DEFER_FILE_MAX)
+			break;
+		if (len + need > cap) {
+			while (len + need > cap)
+				cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "r %zu %lld ", i,
+		    (long long)(rc->last_attempt > 0 ? rc->last_attempt : 0));
+		put_field(buf, cap, &len, defer_status_valid(rc->why.status) ?
+		    rc->why.status : "");
+		defer_put_text(buf, cap, &len, rc->why.text,
+		    sizeof(rc->why.text) - 1);
+		defer_put_text(buf, cap, &len, diag, QUEUE_DIAG_MAX);
+		defer_put_text(buf, cap, &len, mta, QUEUE_DIAG_MAX);
+		buf[len++] = '\n';
+		any = true;
+	}
+	snprintf(path, sizeof(path), QUEUE_DIR_DEFER "/%s", env->id);
+	if (!any) {
+		free(buf);
+		if (unlinkat(qdirfd, path, 0) == -1 && errno != ENOENT)
+			return -1;
+		return 0;
+	}
+	/* a name no scanner takes for a queue id */
+	snprintf(tmp, sizeof(tmp), QUEUE_DIR_DEFER "/%s.tmp", env->id);
+	fd = openat(qdirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1) {
+		err = errno;
+		free(buf);
+		errno = err;
+		return -1;
+	}
+	k = write(fd, buf, len);
+	err = errno;
+	free(buf);
+	if (k != (ssize_t)len) {
+		close(fd);
+		(void)unlinkat(qdirfd, tmp, 0);
+		errno = k >= 0 ? ENOSPC : err;
+		return -1;
+	}
+	if (close(fd) == -1 || renameat(qdirfd, tmp, qdirfd, path) == -1) {
+		err = errno;
+		(void)unlinkat(qdirfd, tmp, 0);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+struct defer_line {
+	size_t	 idx;
+	time_t	 when;
+	char	*status, *text, *diag, *mta;
+};
+
+static void
+defer_line_free(struct defer_line *d)
+{
+	free(d->status);
+	free(d->text);
+	free(d->diag);
+	free(d->mta);
+	memset(d, 0, sizeof(*d));
+}
+
+/* One "r ..." line (without its LF) into d; -1 if malformed. */
+static int
+defer_line_parse(const char *l, size_t n, size_t nrcpts, struct defer_line *d)
+{
+	const char	*f[6], *end = l + n, *sp;
+	size_t		 fl[6], i;
+
+	memset(d, 0, sizeof(*d));
+	if (n < 2 || l[0] != 'r' || l[1] != ' ')
+		return -1;
+	l += 2;
+	for (i = 0; i < 6; i++) {
+		sp = memchr(l, ' ', (size_t)(end - l));
+		if ((sp == NULL) != (i == 5))
+			return -1;
+		f[i] = l;
+		fl[i] = sp ? (size_t)(sp - l) : (size_t)(end - l);
+		if (fl[i] == 0)
+			return -1;
+		l += fl[i] + 1;
+	}
+	if (!all_digits(f[0], fl[0]) || fl[0] > 9 || !all_digits(f[1], fl[1]) ||
+	    fl[1] > TIME_DIGITS_MAX)
+		return -1;
+	d->idx = (size_t)digits_value(f[0], fl[0]);
+	d->when = (time_t)digits_value(f[1], fl[1]);
+	if (d->idx >= nrcpts)
+		return -1;
+	d->status = get_field(f[2], fl[2]);
+	d->text = get_field(f[3], fl[3]);
+	d->diag = get_field(f[4], fl[4]);
+	d->mta = get_field(f[5], fl[5]);
+	if (d->status == NULL || d->text == NULL || d->diag == NULL ||
+	    d->mta == NULL ||
+	    (d->status[0] != '\0' && !defer_status_valid(d->status)) ||
+	    !defer_text_valid(d->text, sizeof(((struct reason *)0)->text)) ||
+	    !defer_text_valid(d->diag, QUEUE_DIAG_MAX) ||
+	    !defer_text_valid(d->mta, QUEUE_DIAG_MAX)) {
+		defer_line_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+int
+queue_defer_load(int qdirfd, struct queue_env *env)
+{
+	struct defer_line	*dl = NULL;
+	struct stat		 st;
+	char			 path[QUEUE_RELPATH_MAX], head[64], *buf = NULL;
+	char			*p, *end, *nl;
+	size_t			 ndl = 0, i, len = 0;
+	ssize_t			 k;
+	int			 fd, ret = -1;
+
+	if (!queue_id_valid(env->id))
+		return -1;
+	snprintf(path, sizeof(path), QUEUE_DIR_DEFER "/%s", env->id);
+	fd = openat(qdirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > DEFER_FILE_MAX)
+		goto out;
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (len < (size_t)st.st_size) {
+		k = read(fd, buf + len, (size_t)st.st_size - len);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	if (len == 0 || buf[len - 1] != '\n')
+		goto out;
+	buf[len] = '\0';
+	end = buf + len;
+	snprintf(head, sizeof(head), "D 1 %s\n", env->id);
+	if (len < strlen(head) || memcmp(buf, head, strlen(head)) != 0)
+		goto out;
+	for (p = buf + strlen(head); p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (ndl >= env->nrcpts)
+			goto out;	/* one line per recipient at most */
+		dl = xreallocarray(dl, ndl + 1, sizeof(*dl));
+		if (defer_line_parse(p, (size_t)(nl - p), env->nrcpts,
+		    &dl[ndl]) == -1)
+			goto out;
+		ndl++;
+	}
+	/* all good: apply */
+	for (i = 0; i < ndl; i++) {
+		struct queue_rcpt *rc = &env->rcpts[dl[i].idx];
+
+		snprintf(rc->why.status, sizeof(rc->why.status), "%s",
+		    dl[i].status);
+		snprintf(rc->why.text, sizeof(rc->why.text), "%s",
+		    dl[i].text);
+		free(rc->diagnostic);
+		free(rc->remote_mta);
+		rc->diagnostic = dl[i].diag[0] ? dl[i].diag : NULL;
+		rc->remote_mta = dl[i].mta[0] ? dl[i].mta : NULL;
+		if (rc->diagnostic == NULL)
+			free(dl[i].diag);
+		if (rc->remote_mta == NULL)
+			free(dl[i].mta);
+		dl[i].diag = dl[i].mta = NULL;
+		rc->last_attempt = dl[i].when;
+	}
+	ret = 0;
+out:
+	for (i = 0; i < ndl; i++)
+		defer_line_free(&dl[i]);
+	free(dl);
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+void
+queue_defer_remove(int qdirfd, const char *id)
+{
+	char	path[QUEUE_RELPATH_MAX];
+
+	if (!queue_id_valid(id))
+		return;
+	snprintf(path, sizeof(path), QUEUE_DIR_DEFER "/%s", id);
+	(void)unlinkat(qdirfd, path, 0);
 }

@@ -58,6 +58,11 @@ _Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
  */
 #define QUEUE_NOTIFY_FIFO	"notify"
 
+/* Bounds of the V 2 fields (decoded) and of the defer/ texts. */
+#define QUEUE_ENVID_MAX		SMTP_ENVID_MAX	/* RFC 3461 4.4: 100 */
+#define QUEUE_ORCPT_MAX		(3 * SMTP_ORCPT_MAX)	/* xtext of 500 */
+#define QUEUE_DIAG_MAX		1024
+
 struct queue_rcpt {
 	char	 status;
 	off_t	 mbox_off;
@@ -166,6 +171,17 @@ int	queue_rcpt_mark(int fd, struct queue_env *env, size_t i, char status,
 	    off_t mbox_off, bool sync);
 /* Rewrites the attempt counter in place. */
 int	queue_attempts_mark(int fd, struct queue_env *env, unsigned attempts);
+/*
+ * Rewrites the W line (delay notice sent at when) in place. -1 with
+ * EOPNOTSUPP for a V 1 file, which has no W line.
+ */
+int	queue_warned_mark(int fd, struct queue_env *env, time_t when);
+/*
+ * NOTIFY bits (DSN_NOTIFY_*) as the queue file's letters: N (never), or
+ * S, F, D in that order. Returns their number (0: not given), -1 if
+ * outsz < 5.
+ */
+int	queue_notify_letters(unsigned notify, char *out, size_t outsz);
 
 /*
  * queue_dir/defer/ID: the last attempt's reason per recipient (status,

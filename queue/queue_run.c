@@ -439,8 +439,10 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 	if (!pending && queue_env_done(env)) {
 		if (unlinkat(rn->qfd, path, 0) == -1)
 			log_warn("id=%s: unlink", env->id);
-		else
+		else {
+			queue_defer_remove(rn->qfd, env->id);
 			log_info("id=%s: removed", env->id);
+		}
 		forget(rn, q->qid);
 		return;
 	}

@@ -54,6 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(env.body_off > 0 && (size_t)env.body_off <= size);
 	CHECK((size_t)(env.body_off + env.body_len) == size);
 	CHECK(env.attempts_off > 0 && env.attempts_off < env.body_off);
+	CHECK(env.warned_off >= 0 && env.warned_off < env.body_off);
+	CHECK(env.envid == NULL || strlen(env.envid) <= QUEUE_ENVID_MAX);
 	for (i = 0; i < env.nrcpts; i++) {
 		CHECK(strchr("-TDBX", env.rcpts[i].status) != NULL);
 		CHECK(env.rcpts[i].user != NULL && env.rcpts[i].addr != NULL);
@@ -69,6 +71,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    QRCPT_TRYING, (off_t)(i * 1000003 % 99999999999LL),
 		    false) == 0);
 	CHECK(queue_attempts_mark(fd, &env, 4242) == 0);
+	/* V 2 files have a W line to rewrite, V 1 files none */
+	CHECK((queue_warned_mark(fd, &env, 1764100000) == 0) ==
+	    (env.warned_off > 0));
 	CHECK(queue_env_read(fd, &again, &r) == 0);
 	CHECK(strcmp(env.id, again.id) == 0);
 	CHECK(env.arrival == again.arrival);
@@ -78,6 +83,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(same_str(env.client, again.client));
 	CHECK(same_str(env.helo, again.helo));
 	CHECK(env.nrcpts == again.nrcpts);
+	CHECK(env.flags == again.flags);
+	CHECK(same_str(env.envid, again.envid));
+	CHECK(env.warned_off == again.warned_off);
+	CHECK(env.warned_off == 0 || again.warned == 1764100000);
 	CHECK(env.body_off == again.body_off && env.body_len == again.body_len);
 	for (i = 0; i < env.nrcpts; i++) {
 		CHECK(again.rcpts[i].status == (i % 2 ? QRCPT_DONE :
@@ -86,6 +95,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (off_t)(i * 1000003 % 99999999999LL));
 		CHECK(same_str(env.rcpts[i].user, again.rcpts[i].user));
 		CHECK(same_str(env.rcpts[i].addr, again.rcpts[i].addr));
+		CHECK(env.rcpts[i].notify == again.rcpts[i].notify);
+		CHECK(same_str(env.rcpts[i].orcpt, again.rcpts[i].orcpt));
 	}
 	/* the first recipient is TRYING: not done */
 	CHECK(!queue_env_done(&again));

@@ -134,6 +134,26 @@ struct config {
 		int			 locked_retry;	/* maildrop in use */
 		long long		 min_free;	/* bytes; 0 = no check */
 	} queue;
+
+	struct {
+		/* the engine's (relay/) */
+		int			 connect_timeout;	/* seconds */
+		int			 command_timeout;
+		int			 data_timeout;
+		int			 mx_address_limit;
+		int			 mx_session_limit;
+		int			 tls_security_level;	/* enum relay_tls */
+		/* the runner's side (queue/relay_sched.c, relay workers) */
+		char			*smarthost;	/* "" = MX delivery */
+		char			*smarthost_credentials;	/* "" = none */
+		struct strlist		 routes;	/* "domain=nexthop" */
+		int			 max_processes;
+		int			 max_idle;	/* seconds */
+		int			 max_use;
+		int			 recipient_limit;
+		int			 initial_destination_concurrency;
+		int			 destination_concurrency_limit;
+	} relay;
 };
 
 /* One problem found while loading. */

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "queue_file.h"
 #include "queue_run.h"
+#include "relay_sched.h"
 #include "resolve.h"
 #include "xmalloc.h"
 
@@ -68,6 +69,7 @@ struct runner {
 	size_t			 ndef;
 	struct todo		*todo;		/* to work on now */
 	size_t			 ntodo;
+	struct relay_sched	*rs;		/* remote recipients */
 };
 
 /* One queue file being worked on. */
@@ -77,7 +79,10 @@ struct qitem {
 	int			 fd;
 	bool			 open;
 	bool			 expired;
+	bool			 marked;	/* local delivered marks */
 	struct queue_env	 env;
+	/* this attempt's outcome per recipient; remote ones in flight */
+	struct relay_msg	 rm;
 };
 
 static volatile sig_atomic_t	stop;
@@ -191,8 +196,13 @@ bounce(struct runner *rn, int qfd, struct queue_env *env, const size_t *idx,
 
 		br[i].addr = rc->addr;
 		br[i].status = rc->why.status;
-		diag[i] = xasprintf("x-local; %s", rc->why.text);
+		/* a remote's reply: "smtp; 550 5.1.1 ..." (relay_sched.c) */
+		if (rc->diagnostic != NULL)
+			diag[i] = xstrdup(rc->diagnostic);
+		else
+			diag[i] = xasprintf("x-local; %s", rc->why.text);
 		br[i].diagnostic = diag[i];
+		br[i].remote_mta = rc->remote_mta;
 	}
 	memset(&bi, 0, sizeof(bi));
 	bi.hostname = cfg->hostname;
@@ -261,6 +271,10 @@ backoff(const struct config *cfg, unsigned attempts)
 		d *= 2;
 	if (d > cfg->queue.retry_max)
 		d = cfg->queue.retry_max;
+	/* +-20%, so that what failed together is not retried together */
+	if (d >= 5)
+		d = d - d / 5 + (long long)arc4random_uniform(
+		    (uint32_t)(2 * (d / 5) + 1));
 	return (time_t)d;
 }
 
@@ -290,6 +304,7 @@ qitem_open(struct runner *rn, struct qitem *q)
 	struct stat	st1, st2;
 	struct flock	fl;
 	char		path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
+	size_t		k;
 
 	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
 	q->fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -336,7 +351,16 @@ qitem_open(struct runner *rn, struct qitem *q)
 		(void)renameat(rn->qfd, path, rn->qfd, to);
 		goto skip;
 	}
+	/* the last reasons, for an expiry bounce (advisory) */
+	(void)queue_defer_load(rn->qfd, &q->env);
 	q->expired = time(NULL) - q->env.arrival > rn->cfg->queue.max_lifetime;
+	q->rm.fd = q->fd;
+	q->rm.env = &q->env;
+	q->rm.res = xreallocarray(NULL, q->env.nrcpts ? q->env.nrcpts : 1,
+	    sizeof(*q->rm.res));
+	for (k = 0; k < q->env.nrcpts; k++)
+		q->rm.res[k] = RELAY_RES_NONE;
+	q->rm.owner = q;
 	q->open = true;
 	return true;
 skip:
@@ -360,50 +384,45 @@ item_by_user(const void *a, const void *b)
 }
 
 /*
- * Logs the outcome of q's recipients, bounces what failed for good,
- * and removes the file or schedules its next attempt. items: this
- * round's local deliveries (of all files).
+ * Logs the outcome of q's recipients (this attempt's, in q->rm.res: the
+ * local ones from the batch, the remote ones from the relay scheduler,
+ * which logged those), bounces what failed for good, and removes the
+ * file or schedules its next attempt.
  */
 static void
-qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
-    size_t nitems, char *bqid_out)
+qitem_finish(struct runner *rn, struct qitem *q, char *bqid_out)
 {
 	const struct config	*cfg = rn->cfg;
 	struct queue_env	*env = &q->env;
 	struct timespec		 ts[2];
 	char			 path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
 	const char		*locked_user = NULL;
-	size_t			*bounced, nb = 0, i, k;
+	size_t			*bounced, nb = 0, i;
 	time_t			 now = time(NULL), due;
-	bool			 pending = false, temp = false, marked = false;
+	bool			 pending = false, temp = false;
+	bool			 marked = q->marked || q->rm.marked;
 
 	bqid_out[0] = '\0';
 	bounced = xcalloc(env->nrcpts, sizeof(*bounced));
 	for (i = 0; i < env->nrcpts; i++) {
 		struct queue_rcpt	*rc = &env->rcpts[i];
+		bool			 remote = rc->status == QRCPT_RELAY;
 		enum deliver_result	 dr = DELIVER_DEFER;
 
 		if (rc->status == QRCPT_DONE || rc->status == QRCPT_BOUNCED) {
-			for (k = 0; k < nitems; k++)
-				if (items[k].env == env && items[k].rcpt == i &&
-				    items[k].result == DELIVER_OK) {
-					marked = true;
-					log_info("id=%s: delivered to=<%s> "
-					    "user=%s delay=%.2fs", env->id,
-					    rc->addr, rc->user,
-					    delay_since(env->arrival));
-				}
+			if (q->rm.res[i] == DELIVER_OK &&
+			    strcmp(rc->user, QRCPT_REMOTE) != 0)
+				log_info("id=%s: delivered to=<%s> "
+				    "user=%s delay=%.2fs", env->id,
+				    rc->addr, rc->user,
+				    delay_since(env->arrival));
 			continue;
 		}
-		if (rc->status == QRCPT_RELAY)
-			reason_set(&rc->why, "4.4.1", "remote delivery is not "
-			    "available yet");
-		else
-			for (k = 0; k < nitems; k++)
-				if (items[k].env == env && items[k].rcpt == i) {
-					dr = items[k].result;
-					rc->why = items[k].why;
-				}
+		if (q->rm.res[i] != RELAY_RES_NONE)
+			dr = (enum deliver_result)q->rm.res[i];
+		else if (remote)
+			reason_set(&rc->why, "4.3.0", "not tried: relay "
+			    "unavailable");
 		if (dr == DELIVER_BOUNCE) {
 			bounced[nb++] = i;
 			continue;
@@ -422,15 +441,22 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 			continue;
 		}
 		pending = true;
-		log_info("id=%s: deferred to=<%s> delay=%.2fs reason=\"%s %s\"",
-		    env->id, rc->addr, delay_since(env->arrival),
-		    rc->why.status, rc->why.text);
+		if (!remote || q->rm.res[i] == RELAY_RES_NONE)
+			log_info("id=%s: deferred to=<%s> delay=%.2fs "
+			    "reason=\"%s %s\"", env->id, rc->addr,
+			    delay_since(env->arrival), rc->why.status,
+			    rc->why.text);
 	}
-	for (i = 0; i < nb; i++)
+	for (i = 0; i < nb; i++) {
+		/* the relay scheduler logged the remote's refusal */
+		if (env->rcpts[bounced[i]].status == QRCPT_RELAY &&
+		    q->rm.res[bounced[i]] == DELIVER_BOUNCE)
+			continue;
 		log_info("id=%s: bounced to=<%s> delay=%.2fs reason=\"%s %s\"",
 		    env->id, env->rcpts[bounced[i]].addr,
 		    delay_since(env->arrival), env->rcpts[bounced[i]].why.status,
 		    env->rcpts[bounced[i]].why.text);
+	}
 	if (nb > 0 && bounce(rn, q->fd, env, bounced, nb, bqid_out) == -1)
 		pending = temp = true;
 	free(bounced);
@@ -450,8 +476,14 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 	if (marked && fdatasync(q->fd) == -1)
 		log_warn("id=%s: fdatasync", env->id);
 	(void)queue_attempts_mark(q->fd, env, env->attempts + 1);
+	/* what bounces, delay notices and maild -l say (advisory) */
+	if (queue_defer_save(rn->qfd, env) == -1)
+		log_warn("id=%s: saving the last reasons", env->id);
 	due = now + ((locked_user && !temp) ? cfg->queue.locked_retry :
 	    backoff(cfg, env->attempts));
+	/* not before its destination's suspension ends */
+	if (due < q->rm.not_before)
+		due = q->rm.not_before;
 	ts[0].tv_sec = now;
 	ts[0].tv_nsec = 0;
 	ts[1].tv_sec = due;
@@ -465,15 +497,54 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 	remember(rn, q->qid, due, locked_user && !temp ? locked_user : NULL);
 }
 
+static void
+qitem_free(struct qitem *q)
+{
+	if (q->open) {
+		queue_env_free(&q->env);
+		close(q->fd);
+	}
+	free(q->rm.res);
+	free(q);
+}
+
+static bool
+has_remote(const struct queue_env *env)
+{
+	size_t	i;
+
+	for (i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].status == QRCPT_RELAY)
+			return true;
+	return false;
+}
+
+/* The relay scheduler is done with a message's remote recipients. */
+static void
+relay_done(void *arg, struct relay_msg *m)
+{
+	struct runner	*rn = arg;
+	struct qitem	*q = m->owner;
+	char		 bqid[QUEUE_ID_MAX + 1];
+
+	qitem_finish(rn, q, bqid);
+	/* a bounce is new mail: deliver it in the next round */
+	if (bqid[0] != '\0')
+		want(rn, QUEUE_DIR_ACTIVE, bqid);
+	qitem_free(q);
+}
+
 /*
  * Works on up to BATCH_FILES queue files from the to-do list: their
  * local recipients are grouped by maildrop and each group delivered
- * with one lock and one fsync, under the journal lock.
+ * with one lock and one fsync, under the journal lock; their remote
+ * ones go to the relay scheduler, which keeps the file (open and
+ * locked) until its workers are done, without making us wait.
  */
 static void
 work_batch(struct runner *rn)
 {
-	struct qitem		*q;
+	struct qitem		**q;
 	struct deliver_item	*items = NULL;
 	char			 bqid[QUEUE_ID_MAX + 1];
 	size_t			 n, i, k, nitems = 0, g;
@@ -483,22 +554,30 @@ work_batch(struct runner *rn)
 	n = rn->ntodo < BATCH_FILES ? rn->ntodo : BATCH_FILES;
 	q = xcalloc(n, sizeof(*q));
 	for (i = 0; i < n; i++) {
-		q[i].dir = rn->todo[i].dir;
-		memcpy(q[i].qid, rn->todo[i].qid, sizeof(q[i].qid));
-		q[i].fd = -1;
+		q[i] = xcalloc(1, sizeof(**q));
+		q[i]->dir = rn->todo[i].dir;
+		memcpy(q[i]->qid, rn->todo[i].qid, sizeof(q[i]->qid));
+		q[i]->fd = -1;
 	}
 	memmove(rn->todo, rn->todo + n, (rn->ntodo - n) * sizeof(*rn->todo));
 	rn->ntodo -= n;
 
 	if (journal_lock(&rn->j) == -1) {
+		for (i = 0; i < n; i++)
+			qitem_free(q[i]);
 		free(q);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (!qitem_open(rn, &q[i]))
+		/* its relays are still out: their end finishes it */
+		if (relay_sched_busy(rn->rs, q[i]->qid)) {
+			forget(rn, q[i]->qid);
 			continue;
-		for (k = 0; k < q[i].env.nrcpts; k++) {
-			struct queue_rcpt *rc = &q[i].env.rcpts[k];
+		}
+		if (!qitem_open(rn, q[i]))
+			continue;
+		for (k = 0; k < q[i]->env.nrcpts; k++) {
+			struct queue_rcpt *rc = &q[i]->env.rcpts[k];
 
 			if (!rcpt_pending(rc->status) ||
 			    strcmp(rc->user, QRCPT_REMOTE) == 0)
@@ -506,8 +585,8 @@ work_batch(struct runner *rn)
 			items = xreallocarray(items, nitems + 1,
 			    sizeof(*items));
 			memset(&items[nitems], 0, sizeof(*items));
-			items[nitems].qfd = q[i].fd;
-			items[nitems].env = &q[i].env;
+			items[nitems].qfd = q[i]->fd;
+			items[nitems].env = &q[i]->env;
 			items[nitems].rcpt = k;
 			nitems++;
 		}
@@ -522,10 +601,37 @@ work_batch(struct runner *rn)
 			;
 		deliver_local_batch(rn->cfg, &rn->j, user, items + i, g - i);
 	}
-	for (i = 0; i < n; i++) {
-		if (!q[i].open)
+	/* this round's local outcomes, into each file's own table */
+	for (k = 0; k < nitems; k++) {
+		struct qitem *o = NULL;
+
+		for (i = 0; i < n && o == NULL; i++)
+			if (q[i]->open && &q[i]->env == items[k].env)
+				o = q[i];
+		if (o == NULL)
 			continue;
-		qitem_finish(rn, &q[i], items, nitems, bqid);
+		o->rm.res[items[k].rcpt] = (int)items[k].result;
+		o->env.rcpts[items[k].rcpt].why = items[k].why;
+		if (items[k].result == DELIVER_OK)
+			o->marked = true;
+	}
+	for (i = 0; i < n; i++) {
+		if (!q[i]->open)
+			continue;
+		if (has_remote(&q[i]->env)) {
+			/*
+			 * The journal may be compacted before the relays
+			 * are back: the local marks must be durable first.
+			 */
+			if (q[i]->marked && fdatasync(q[i]->fd) == -1)
+				log_warn("id=%s: fdatasync", q[i]->qid);
+			if (relay_sched_submit(rn->rs, &q[i]->rm)) {
+				forget(rn, q[i]->qid);
+				q[i] = NULL;	/* relay_done() finishes it */
+				continue;
+			}
+		}
+		qitem_finish(rn, q[i], bqid);
 		if (bqid[0] != '\0') {
 			bounces = xreallocarray(bounces, nbounces + 1,
 			    sizeof(*bounces));
@@ -533,10 +639,8 @@ work_batch(struct runner *rn)
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (q[i].open) {
-			queue_env_free(&q[i].env);
-			close(q[i].fd);
-		}
+		if (q[i] != NULL)
+			qitem_free(q[i]);
 	/* compact when large, or when there is nothing left to do */
 	if ((rn->ntodo == 0 && nbounces == 0) ||
 	    journal_wants_compaction(&rn->j))
@@ -644,12 +748,15 @@ runner_init(struct runner *rn, const struct config *cfg,
 	if (rn->j.size > 0)
 		deliver_local_recover(cfg, &rn->j);
 	journal_unlock(&rn->j);
+	rn->rs = relay_sched_new(cfg, relay_done, rn);
 	return 0;
 }
 
 static void
 runner_free(struct runner *rn)
 {
+	/* relays still out: their files are retried by the next runner */
+	relay_sched_free(&rn->rs);
 	while (rn->ndef > 0)
 		forget(rn, rn->def[0].qid);
 	free(rn->def);
@@ -748,12 +855,12 @@ queue_runner(const struct config *cfg, const struct aliases *al,
     int notify_fd, int life_fd)
 {
 	struct runner		 rn;
-	struct pollfd		 pfd[3];
+	struct pollfd		*pfd = NULL;
 	struct sigaction	 sa;
 	char			 buf[4096], abuf[4096];
 	time_t			 now, next_scan, soonest, last_busy_scan = 0;
-	size_t			 i, have = 0, ahave = 0;
-	int			 timeout, afd;
+	size_t			 i, have = 0, ahave = 0, nrelay;
+	int			 timeout, afd, rt;
 	bool			 busy = false;
 
 	memset(&sa, 0, sizeof(sa));
@@ -799,18 +906,24 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		timeout = soonest > now ? (int)(soonest - now) * 1000 : 0;
 		if (busy && timeout > 1000)
 			timeout = 1000;
+		if ((rt = relay_sched_timeout(rn.rs)) >= 0 && rt < timeout)
+			timeout = rt;
+		pfd = xreallocarray(pfd, 3 + (size_t)cfg->relay.max_processes, sizeof(*pfd));
 		pfd[0].fd = notify_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = life_fd;
 		pfd[1].events = POLLIN;
 		pfd[2].fd = afd;	/* -1: ignored by poll */
 		pfd[2].events = POLLIN;
-		if (poll(pfd, 3, timeout) == -1) {
+		/* the relay workers' results */
+		nrelay = relay_sched_pollfds(rn.rs, pfd + 3, (size_t)cfg->relay.max_processes);
+		if (poll(pfd, 3 + nrelay, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			break;
 		}
+		relay_sched_events(rn.rs, pfd + 3, nrelay);
 		if (pfd[1].revents != 0) {
 			log_info("master went away; queue runner exiting");
 			break;
@@ -829,7 +942,18 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	}
 	if (afd != -1)
 		close(afd);
+	free(pfd);
 	runner_free(&rn);
+}
+
+/* Runs the to-do list and waits for the relays it starts, and so on. */
+static void
+run_all(struct runner *rn)
+{
+	do {
+		run_todo(rn);
+		relay_sched_drain(rn->rs);
+	} while (rn->ntodo > 0 && !stop);
 }
 
 int
@@ -841,7 +965,7 @@ queue_run_once(const struct config *cfg, const struct aliases *al)
 		return -1;
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 	scan(&rn, QUEUE_DIR_DEFERRED, scan_want);
-	run_todo(&rn);
+	run_all(&rn);
 	runner_free(&rn);
 	return 0;
 }
@@ -855,7 +979,7 @@ queue_deliver_id(const struct config *cfg, const struct aliases *al,
 	if (!queue_id_valid(qid) || runner_init(&rn, cfg, al) == -1)
 		return;
 	want(&rn, QUEUE_DIR_ACTIVE, qid);
-	run_todo(&rn);
+	run_all(&rn);
 	runner_free(&rn);
 }
 

@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,9 +101,12 @@ struct relay_sched {
 	char			*auth_pass;
 	struct ipc_msg		*msg;
 	struct relay_rcpt_res	*res;
+	struct relay_msg	**done_list;	/* finished, not yet told */
+	size_t			 ndone;
 };
 
 static void	job_finish(struct relay_sched *, struct rjob *);
+static void	job_apply(struct rjob *, const struct relay_res *);
 static void	state_save(struct relay_sched *);
 
 static double
@@ -609,13 +613,13 @@ notls_get(const struct relay_sched *s, const char *qid, const char *key)
 
 /* Applies a checked result to the queue file and the message. */
 static void
-job_apply(struct relay_sched *s, struct rjob *j, const struct relay_res *res)
+job_apply(struct rjob *j, const struct relay_res *res)
 {
 	static const char	*words[] = { "sent", "deferred", "bounced" };
 	struct relay_msg	*m = j->m;
 	time_t			 now = time(NULL);
 	size_t			 k;
-	bool			 last;
+	char			 code[8];
 
 	for (k = 0; k < res->nrcpts; k++) {
 		const struct relay_rcpt_res *r = &res->rcpts[k];
@@ -641,9 +645,8 @@ job_apply(struct relay_sched *s, struct rjob *j, const struct relay_res *res)
 			 * At least once: the remote has it; a crash before
 			 * this mark is durable sends it again.
 			 */
-			last = false;
 			if (queue_rcpt_mark(m->fd, m->env, r->idx, QRCPT_DONE,
-			    0, last) == -1)
+			    0, false) == -1)
 				log_warn("id=%s: marking delivered",
 				    m->env->id);
 			m->marked = true;
@@ -656,14 +659,15 @@ job_apply(struct relay_sched *s, struct rjob *j, const struct relay_res *res)
 			m->res[r->idx] = DELIVER_BOUNCE;
 			break;
 		}
-		log_info("id=%s: %s to=<%s> relay=%s%s%s tls=%s "
-		    "delay=%.2fs dsn=%s reply=\"%s%s%.*d%s%s\"", m->env->id,
-		    words[r->cls], rc->addr,
-		    res->mx_host[0] ? res->mx_host : "none",
-		    res->mx_addr[0] && res->mx_addr[0] != '[' ? "[" : "",
+		if (r->code != 0)
+			snprintf(code, sizeof(code), "%d ", r->code);
+		else
+			code[0] = '\0';
+		log_info("id=%s: %s to=<%s> relay=%s%s tls=%s delay=%.2fs "
+		    "dsn=%s reply=\"%s%s\"", m->env->id, words[r->cls],
+		    rc->addr, res->mx_host[0] ? res->mx_host : "none",
 		    res->mx_addr, res->tls_info[0] ? res->tls_info : "none",
-		    delay_since(m->env->arrival), r->why.status, "", "",
-		    r->code != 0 ? 3 : 0, r->code, r->code != 0 ? " " : "",
+		    delay_since(m->env->arrival), r->why.status, code,
 		    r->why.text);
 	}
 }
@@ -686,7 +690,7 @@ job_result(struct relay_sched *s, struct rjob *j, const struct relay_res *res,
 	/* for the tests: the remote has it, our mark is not written */
 	if (fault_point("relay.runner_result") == -1)
 		log_warnx("fault point relay.runner_result");
-	job_apply(s, j, res);
+	job_apply(j, res);
 	if (res->tls_failed && s->cfg->relay.tls_security_level ==
 	    RELAY_TLS_MAY)
 		notls_set(s, j->m->env->id, d->key, true);
@@ -694,8 +698,10 @@ job_result(struct relay_sched *s, struct rjob *j, const struct relay_res *res,
 		struct reason why = res->nrcpts > 0 ? res->rcpts[0].why :
 		    d->why;
 
-		job_finish(s, j);
 		dest_fail(s, d, &why);
+		if (d->dead && j->m->not_before < d->dead_until)
+			j->m->not_before = d->dead_until;
+		job_finish(s, j);
 	} else {
 		dest_ok(s, d);
 		job_finish(s, j);
@@ -710,8 +716,25 @@ job_finish(struct relay_sched *s, struct rjob *j)
 
 	free(j->rr);
 	free(j);
-	if (m->inflight > 0 && --m->inflight == 0)
+	/* told from relay_sched_events(): never inside submit */
+	if (m->inflight > 0 && --m->inflight == 0) {
+		s->done_list = xreallocarray(s->done_list, s->ndone + 1,
+		    sizeof(*s->done_list));
+		s->done_list[s->ndone++] = m;
+	}
+}
+
+static void
+tell_done(struct relay_sched *s)
+{
+	struct relay_msg	*m;
+
+	while (s->ndone > 0) {
+		m = s->done_list[0];
+		memmove(s->done_list, s->done_list + 1,
+		    --s->ndone * sizeof(*s->done_list));
 		s->done(s->arg, m);
+	}
 }
 
 /* Reads and checks worker i's result. */
@@ -880,6 +903,7 @@ relay_sched_free(struct relay_sched **sp)
 		free(s->auth_pass);
 	}
 	free(s->auth_user);
+	free(s->done_list);
 	free(s->msg);
 	free(s->res);
 	free(s);
@@ -955,15 +979,12 @@ relay_sched_submit(struct relay_sched *s, struct relay_msg *m)
 		else
 			d->head = j;
 		d->tail = j;
-		/* a later recipient of the same hop past the limit */
-		if (k < env->nrcpts)
-			i--;	/* look at i again: it is taken, go on */
 	}
 	free(taken);
 	if (m->inflight == 0)
 		return false;
 	start_jobs(s);
-	return m->inflight > 0;
+	return true;
 }
 
 bool
@@ -1026,6 +1047,8 @@ relay_sched_timeout(const struct relay_sched *s)
 			t = due;
 		any = true;
 	}
+	if (s->ndone > 0)
+		return 0;
 	if (s->nreap > 0) {
 		if (!any || now + 1 < t)
 			t = now + 1;
@@ -1084,6 +1107,7 @@ relay_sched_events(struct relay_sched *s, const struct pollfd *pfd,
 	}
 	reap(s);
 	start_jobs(s);
+	tell_done(s);
 }
 
 void
@@ -1093,7 +1117,8 @@ relay_sched_drain(struct relay_sched *s)
 	size_t		 n;
 	int		 t;
 
-	while (!relay_sched_idle(s)) {
+	tell_done(s);
+	while (!relay_sched_idle(s) || s->ndone > 0) {
 		pfd = xreallocarray(pfd, s->nw + 1, sizeof(*pfd));
 		n = relay_sched_pollfds(s, pfd, s->nw);
 		t = relay_sched_timeout(s);

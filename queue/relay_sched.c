@@ -317,7 +317,8 @@ dest_fail(struct relay_sched *s, struct rdest *d, const struct reason *why)
 		p = cfg->queue.retry_max;
 	d->period = p;
 	d->dead_until = now + jitter(p);
-	if (!d->dead || d->probing) {
+	/* one line when it goes down; a failed probe changes nothing */
+	if (!d->dead) {
 		localtime_r(&d->dead_until, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		log_info("destination %s suspended until %s (%d s): %s %s",

@@ -187,4 +187,23 @@
 /* Bounces: how much of the original message is returned unless told. */
 #define BOUNCE_RETURN_MAX	(128 * 1024)
 
+/* --- the relay engine (relay/) --- */
+/*
+ * One SMTP reply line we read from a remote server. RFC 5321 4.5.3.1.5
+ * says 512 with CRLF; EHLO lines in the wild run longer, so we take a
+ * little more and call anything beyond it malformed.
+ */
+#define RELAY_REPLY_LINE_MAX	2048
+/* The lines of one multi-line reply (an EHLO reply has a few dozen). */
+#define RELAY_REPLY_LINES_MAX	100
+/* The text of one reply we keep (EHLO keywords, the diagnostic). */
+#define RELAY_REPLY_TEXT_MAX	4096
+/* MX records of one domain, and addresses of one MX host, we look at. */
+#define RELAY_MX_MAX		64
+#define RELAY_ADDRS_MAX		64
+/* The block the body is read from the queue file in (pread). */
+#define RELAY_BODY_BLOCK	(64 * 1024)
+/* TLSA records of one MX host (RFC 7672) we use. */
+#define RELAY_TLSA_MAX		16
+
 #endif

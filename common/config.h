@@ -52,6 +52,13 @@ enum bare_newline_policy {
 	BARE_NEWLINE_REJECT,	/* the message is refused (554 5.6.0) */
 };
 
+/* relay.address_preference */
+enum relay_address_pref {
+	RELAY_PREF_ANY,		/* both families, interleaved */
+	RELAY_PREF_IPV4,	/* IPv4 first */
+	RELAY_PREF_IPV6,	/* IPv6 first */
+};
+
 enum auth_sender_policy {
 	AUTH_SENDER_ANY,	/* authenticated users may use any sender */
 	AUTH_SENDER_OWN,	/* only user@local_domain (and aliases to them) */
@@ -135,14 +142,24 @@ struct config {
 		long long		 min_free;	/* bytes; 0 = no check */
 	} queue;
 
+	/* The relay engine (relay/): DNS, the SMTP client, client TLS. */
 	struct {
-		/* the engine's (relay/) */
+		int			 port;		/* of hops without :port */
+		struct strlist		 dns_servers;	/* "addr@port"; none = resolv.conf */
+		char			*dnssec_trust_anchor;	/* "" = none */
+		char			*helo_name;	/* "" = hostname */
+		int			 address_preference;	/* RELAY_PREF_* */
+		int			 mx_address_limit;
+		int			 mx_session_limit;
 		int			 connect_timeout;	/* seconds */
 		int			 command_timeout;
 		int			 data_timeout;
-		int			 mx_address_limit;
-		int			 mx_session_limit;
+		int			 connection_cache_time;
+		int			 connection_reuse_limit;
 		int			 tls_security_level;	/* enum relay_tls */
+		char			*tls_ca_file;
+		char			*tls_min_protocol;
+		char			*tls_ciphers;
 		/* the runner's side (queue/relay_sched.c, relay workers) */
 		char			*smarthost;	/* "" = MX delivery */
 		char			*smarthost_credentials;	/* "" = none */

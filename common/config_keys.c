@@ -34,6 +34,7 @@
 #include "config_keys.h"
 #include "bounds.h"
 #include "xmalloc.h"
+#include "relay/relay.h"
 
 /* The usual aliases file; its absence is not an error when not set. */
 #define ALIASES_FILE	"/etc/aliases"
@@ -63,7 +64,9 @@ static config_validate_fn	v_not_yet,
 				v_pam_service, v_banner, v_expire, v_listen,
 				v_pool_min_spare, v_pool_max_spare,
 				v_tls_pair, v_cipher_list,
-				v_queue_order, v_min_free;
+				v_queue_order, v_min_free,
+				v_relay_dns_servers, v_relay_anchor,
+				v_relay_helo, v_relay_timeouts;
 /* relay: the runner's side */
 static config_validate_fn	v_relay_hop, v_relay_routes,
 				v_relay_credentials, v_relay_concurrency;
@@ -98,6 +101,23 @@ static const struct config_enum tls_protocols[] = {
 	{ NULL, 0 },
 };
 
+/* relay engine */
+static const struct config_enum relay_prefs[] = {
+	{ "any", RELAY_PREF_ANY },
+	{ "ipv4", RELAY_PREF_IPV4 },
+	{ "ipv6", RELAY_PREF_IPV6 },
+	{ NULL, 0 },
+};
+
+static const struct config_enum relay_tls_levels[] = {
+	{ "none", RELAY_TLS_NONE },
+	{ "may", RELAY_TLS_MAY },
+	{ "encrypt", RELAY_TLS_ENCRYPT },
+	{ "verify", RELAY_TLS_VERIFY },
+	{ "dane", RELAY_TLS_DANE },
+	{ NULL, 0 },
+};
+
 const struct config_group config_groups[] = {
 	{ "",		"General settings" },
 	{ "smtp",	"SMTP server (smtpd)" },
@@ -107,6 +127,7 @@ const struct config_group config_groups[] = {
 	{ "tls",	"TLS, for STARTTLS, STLS, smtps and pop3s" },
 	{ "queue",	"The mail queue" },
 	{ "relay",	"Relay to other mail servers (SMTP client)" },
+	{ "relay.tls",	"TLS of the SMTP client" },
 };
 const size_t config_ngroups = sizeof(config_groups) / sizeof(config_groups[0]);
 
@@ -474,6 +495,90 @@ const struct config_key config_keys[] = {
 	    "when a message would go below it, new mail is refused with "
 	    "452 4.3.1 until space is back. 0 turns the check off." },
 
+	/* --- relay (the engine: DNS, SMTP client, client TLS) ----------- */
+	{ .name = "relay.port", .type = CONFIG_INT, .def = "25",
+	  .min = 1, .max = 65535, .offset = OFF(relay.port),
+	  .help = "The port relayed mail goes to when the next hop names "
+	    "none; other values are for tests and benchmarks." },
+	{ .name = "relay.dns_servers", .type = CONFIG_STRLIST, .def = "[ ]",
+	  .validate = v_relay_dns_servers, .offset = OFF(relay.dns_servers),
+	  .help = "The DNS servers the relay asks, as \"address\" or "
+	    "\"address@port\"; empty: those of /etc/resolv.conf." },
+	{ .name = "relay.dnssec_trust_anchor", .type = CONFIG_PATH,
+	  .def = Q("/usr/share/dns/root.key"), .validate = v_relay_anchor,
+	  .offset = OFF(relay.dnssec_trust_anchor), .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The DNSSEC trust anchor file (a DS or DNSKEY record in zone "
+	    "file syntax) the resolver validates with; DANE needs it. \"\" "
+	    "for no validation; a missing file is an error only with "
+	    "relay.tls.security_level \"dane\"." },
+	{ .name = "relay.helo_name", .type = CONFIG_STRING, .def = Q(""),
+	  .validate = v_relay_helo, .offset = OFF(relay.helo_name),
+	  .flags = CONFIG_K_EMPTY_OK | CONFIG_K_LOWER,
+	  .help = "The name the relay gives in EHLO; \"\" for hostname." },
+	{ .name = "relay.address_preference", .type = CONFIG_ENUM,
+	  .def = Q("any"), .enums = relay_prefs,
+	  .offset = OFF(relay.address_preference),
+	  .help = "Which addresses of an MX host to try first: \"any\" "
+	    "alternates IPv6 and IPv4, \"ipv4\" and \"ipv6\" put that "
+	    "family first." },
+	{ .name = "relay.mx_address_limit", .type = CONFIG_INT, .def = "5",
+	  .min = 1, .max = 100, .offset = OFF(relay.mx_address_limit),
+	  .help = "The most addresses tried in one delivery attempt." },
+	{ .name = "relay.mx_session_limit", .type = CONFIG_INT, .def = "2",
+	  .min = 1, .max = 100, .offset = OFF(relay.mx_session_limit),
+	  .help = "The most SMTP sessions (that got a greeting) in one "
+	    "delivery attempt." },
+	{ .name = "relay.connect_timeout", .type = CONFIG_DURATION,
+	  .def = Q("30s"), .min = 1, .max = 10 * MINUTE,
+	  .validate = v_relay_timeouts, .offset = OFF(relay.connect_timeout),
+	  .help = "How long a connection may take to open." },
+	{ .name = "relay.command_timeout", .type = CONFIG_DURATION,
+	  .def = Q("5m"), .min = 1, .max = HOUR,
+	  .offset = OFF(relay.command_timeout),
+	  .help = "How long a whole reply may take: the greeting and the "
+	    "replies to EHLO, MAIL, RCPT, DATA (RFC 5321 4.5.3.2), and each "
+	    "block of the message to be sent." },
+	{ .name = "relay.data_timeout", .type = CONFIG_DURATION,
+	  .def = Q("10m"), .min = 1, .max = 2 * HOUR,
+	  .offset = OFF(relay.data_timeout),
+	  .help = "How long the reply to the final \".\" may take (RFC 5321 "
+	    "4.5.3.2.6)." },
+	{ .name = "relay.connection_cache_time", .type = CONFIG_DURATION,
+	  .def = Q("2s"), .min = 0, .max = 5 * MINUTE,
+	  .offset = OFF(relay.connection_cache_time),
+	  .help = "How long a relay worker keeps a finished session open "
+	    "for the next message to the same address; 0 closes it at "
+	    "once." },
+	{ .name = "relay.connection_reuse_limit", .type = CONFIG_INT,
+	  .def = "100", .min = 1, .max = 100000,
+	  .offset = OFF(relay.connection_reuse_limit),
+	  .help = "The most messages sent over one SMTP session." },
+	{ .name = "relay.tls.security_level", .type = CONFIG_ENUM,
+	  .def = Q("may"), .enums = relay_tls_levels,
+	  .offset = OFF(relay.tls_security_level),
+	  .help = "STARTTLS to other servers: \"none\" never, \"may\" when "
+	    "offered (unverified; a failed handshake is retried in "
+	    "plaintext later), \"encrypt\" always (unverified), "
+	    "\"verify\" always with a certificate valid for the MX name "
+	    "(relay.tls.ca_file), \"dane\" per DNSSEC-signed TLSA records "
+	    "(RFC 7672), else as \"may\"." },
+	{ .name = "relay.tls.ca_file", .type = CONFIG_PATH,
+	  .def = Q("/etc/ssl/certs/ca-certificates.crt"),
+	  .validate = v_readable, .offset = OFF(relay.tls_ca_file),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "The certificate authorities (PEM) that \"verify\" trusts, "
+	    "read before the relay worker enters its chroot; \"\" for "
+	    "none." },
+	{ .name = "relay.tls.min_protocol", .type = CONFIG_ENUM,
+	  .def = Q("TLSv1.2"), .enums = tls_protocols,
+	  .offset = OFF(relay.tls_min_protocol), .flags = CONFIG_K_ENUM_STR,
+	  .help = "The oldest TLS version the SMTP client accepts." },
+	{ .name = "relay.tls.ciphers", .type = CONFIG_STRING,
+	  .def = Q("DEFAULT:@SECLEVEL=1"), .validate = v_cipher_list,
+	  .offset = OFF(relay.tls_ciphers),
+	  .help = "The SMTP client's TLS 1.2 cipher list (OpenSSL syntax); "
+	    "wider than the server's, since an unverified encrypted session "
+	    "beats plaintext." },
 	/* --- relay: the runner's side (workers, scheduling, next hops) --- */
 	{ .name = "relay.smarthost", .type = CONFIG_STRING, .def = Q(""),
 	  .validate = v_relay_hop, .offset = OFF(relay.smarthost),
@@ -1159,6 +1264,75 @@ v_listen(struct config_check *chk, const struct config_key *k,
 	    config_check_is_ok(chk, cert) && *str_of(cert, cfg) == '\0')
 		config_check_error(chk, k, "implicit TLS needs "
 		    "tls.certificate and tls.key");
+}
+
+/* --- relay validators ---------------------------------------------------- */
+
+/* "address" or "address@port", as libunbound's ub_ctx_set_fwd takes it. */
+static void
+v_relay_dns_servers(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct strlist	*l = config_key_ptr(k, cfg);
+	unsigned char		 buf[16];
+	char			 host[INET6_ADDRSTRLEN + 1], *end;
+	const char		*at;
+	size_t			 i, hl;
+	long			 port;
+
+	for (i = 0; i < l->n; i++) {
+		at = strchr(l->v[i], '@');
+		hl = at != NULL ? (size_t)(at - l->v[i]) : strlen(l->v[i]);
+		if (hl == 0 || hl >= sizeof(host)) {
+			config_check_error(chk, k, "\"%s\" is not an IP "
+			    "address (with @port)", l->v[i]);
+			continue;
+		}
+		memcpy(host, l->v[i], hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, buf) != 1 &&
+		    inet_pton(AF_INET6, host, buf) != 1) {
+			config_check_error(chk, k, "\"%s\" is not an IP "
+			    "address (with @port)", l->v[i]);
+			continue;
+		}
+		if (at != NULL) {
+			errno = 0;
+			port = strtol(at + 1, &end, 10);
+			if (errno != 0 || end == at + 1 || *end != '\0' ||
+			    port < 1 || port > 65535)
+				config_check_error(chk, k, "\"%s\": the port "
+				    "must be 1 to 65535", l->v[i]);
+		}
+	}
+}
+
+/* The trust anchor must exist only when DANE needs it. */
+static void
+v_relay_anchor(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	if (cfg->relay.tls_security_level == RELAY_TLS_DANE ||
+	    config_check_is_set(chk, k))
+		v_readable(chk, k, cfg);
+}
+
+static void
+v_relay_helo(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	if (*str_of(k, cfg) != '\0')
+		v_hostname(chk, k, cfg);
+}
+
+/* The connect timeout is part of a session's first wait. */
+static void
+v_relay_timeouts(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	if (cfg->relay.connect_timeout > cfg->relay.command_timeout)
+		config_check_error(chk, k, "must not be longer than "
+		    "relay.command_timeout");
 }
 
 /* --- relay: the runner's side ------------------------------------------- */

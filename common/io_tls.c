@@ -121,14 +121,54 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Runs step (SSL_accept or SSL_connect) on t->ssl until the handshake is
+ * done, within the io's read timeout. Returns 0, or -1 with err.
+ */
+static int
+tls_handshake(struct io *io, struct io_tls *t, int (*step)(SSL *), char *err,
+    size_t errsz)
+{
+	long long	 start, deadline;
+	int		 n, e, ms = io_read_timeout(io);
+
+	start = now_ms();
+	deadline = ms > 0 ? start + ms : 0;
+	for (;;) {
+		errno = 0;
+		if ((n = step(t->ssl)) == 1)
+			return 0;
+		e = SSL_get_error(t->ssl, n);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+				snprintf(err, errsz, "%s", errno ?
+				    strerror(errno) : "connection closed during "
+				    "the handshake");
+			else
+				snprintf(err, errsz, "%s", tls_error_text());
+			return -1;
+		}
+		/* the whole handshake in one read timeout (less under stress) */
+		n = io_wait(io, e == SSL_ERROR_WANT_READ ? io_fd(io) :
+		    io_wfd(io), e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+		    start, deadline);
+		if (n == 0) {
+			snprintf(err, errsz, "timeout during the handshake");
+			return -1;
+		}
+		if (n == -1) {
+			snprintf(err, errsz, "poll: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
 int
 io_tls_start(struct io *io, SSL_CTX *ctx, size_t *discarded_out, char *err,
     size_t errsz)
 {
 	struct io_tls	*t;
-	long long	 start, deadline;
 	size_t		 dropped;
-	int		 n, e, ms = io_read_timeout(io);
 
 	dropped = io_discard_input(io);
 	if (discarded_out != NULL)
@@ -140,35 +180,8 @@ io_tls_start(struct io *io, SSL_CTX *ctx, size_t *discarded_out, char *err,
 		snprintf(err, errsz, "%s", tls_error_text());
 		goto fail;
 	}
-	start = now_ms();
-	deadline = ms > 0 ? start + ms : 0;
-	for (;;) {
-		errno = 0;
-		if ((n = SSL_accept(t->ssl)) == 1)
-			break;
-		e = SSL_get_error(t->ssl, n);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-				snprintf(err, errsz, "%s", errno ?
-				    strerror(errno) : "connection closed during "
-				    "the handshake");
-			else
-				snprintf(err, errsz, "%s", tls_error_text());
-			goto fail;
-		}
-		/* the whole handshake in one read timeout (less under stress) */
-		n = io_wait(io, e == SSL_ERROR_WANT_READ ? io_fd(io) :
-		    io_wfd(io), e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-		    start, deadline);
-		if (n == 0) {
-			snprintf(err, errsz, "timeout during the handshake");
-			goto fail;
-		}
-		if (n == -1) {
-			snprintf(err, errsz, "poll: %s", strerror(errno));
-			goto fail;
-		}
-	}
+	if (tls_handshake(io, t, SSL_accept, err, errsz) == -1)
+		goto fail;
 	io_set_transport(io, &tls_transport, t);
 	return 0;
 fail:
@@ -177,6 +190,42 @@ fail:
 		SSL_free(t->ssl);
 	free(t);
 	return -1;
+}
+
+int
+io_tls_connect(struct io *io, SSL *ssl, size_t *discarded_out, char *err,
+    size_t errsz)
+{
+	struct io_tls	*t;
+	size_t		 dropped;
+
+	dropped = io_discard_input(io);
+	if (discarded_out != NULL)
+		*discarded_out = dropped;
+	t = xcalloc(1, sizeof(*t));
+	t->ssl = ssl;
+	if (!SSL_set_rfd(t->ssl, io_fd(io)) || !SSL_set_wfd(t->ssl,
+	    io_wfd(io))) {
+		snprintf(err, errsz, "%s", tls_error_text());
+		goto fail;
+	}
+	if (tls_handshake(io, t, SSL_connect, err, errsz) == -1)
+		goto fail;
+	io_set_transport(io, &tls_transport, t);
+	return 0;
+fail:
+	ERR_clear_error();
+	SSL_free(t->ssl);
+	free(t);
+	return -1;
+}
+
+SSL *
+io_tls_ssl(struct io *io)
+{
+	struct io_tls	*t = io_transport_ctx(io, &tls_transport);
+
+	return t ? t->ssl : NULL;
 }
 
 bool

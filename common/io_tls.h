@@ -23,6 +23,18 @@
  */
 int		 io_tls_start(struct io *io, SSL_CTX *ctx, size_t *discarded_out,
 		    char *err, size_t errsz);
+/*
+ * The client side (the relay's STARTTLS): performs the handshake of ssl,
+ * which the caller made from its client context and set up (SNI, the
+ * name to verify, DANE), within the io's read deadline, then puts TLS
+ * under the io. ssl belongs to the io from the call on (freed on
+ * failure too). Input buffered before is thrown away and counted in
+ * *discarded_out (may be NULL). Returns 0, or -1 with the reason in err.
+ */
+int		 io_tls_connect(struct io *io, SSL *ssl, size_t *discarded_out,
+		    char *err, size_t errsz);
+/* The connection's SSL while TLS is on (for its verification result). */
+SSL		*io_tls_ssl(struct io *io);
 bool		 io_tls_active(struct io *io);
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", bits: valid while TLS is on. */
 const char	*io_tls_version(struct io *io);

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fault.h"
 #include "fdutil.h"
 #include "log.h"
 #include "privdrop.h"
@@ -86,9 +85,6 @@ relay_worker_main(const struct config *cfg, int sock, uid_t uid, gid_t gid)
 		relay_deliver(eng, &rq->req, &res);
 		relay_ipc_req_clear(rq);
 		close(m->fd);
-		/* the remote took it, and the runner does not know yet */
-		if (fault_point("relay.worker_result") == -1)
-			fatalx("fault point relay.worker_result");
 		relay_ipc_put_res(m, &res);
 		if (ipc_send(sock, m, -1) == -1)
 			fatal("sending a relay result");

@@ -368,3 +368,19 @@ def test_maild_q_relays(make_maild, world):
     assert r.returncode == 0, r.stderr
     wait_mx(mx, 1)
     assert queue_empty(m)
+
+
+# --- opportunistic TLS that fails: the next try goes in plaintext ------------
+
+def test_failed_starttls_retried_without_it(make_maild, world, sandbox):
+    # a certificate with the wrong key: the server's handshake fails
+    cert, _ = make_cert(sandbox.dir, "a")
+    _, key = make_cert(sandbox.dir, "b")
+    mx = world.mx(tls=(cert, key))
+    m = make_maild(config=world.config(aliases="fwd: bob@relay.example\n"))
+    assert send(m, "alice@example.test", ["fwd@example.test"], msg("plain"))[0] == 250
+    m.wait_log(r"deferred to=<bob@relay.example> relay=mx1\.relay\.example\S*")
+    env = wait_mx(mx, 1)[0]
+    assert not env["tls"]
+    m.wait_log(r"sent to=<bob@relay.example> .* tls=none ")
+    wait_for(lambda: queue_empty(m), what="an empty queue")

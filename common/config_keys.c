@@ -223,7 +223,9 @@ const struct config_key config_keys[] = {
 	  .validate = v_domains, .offset = OFF(local_domains),
 	  .flags = CONFIG_K_LOWER,
 	  .help = "The domains whose mail is delivered here (any case); "
-	    "mail to other domains is relayed only for authenticated users.",
+	    "mail to other domains is accepted only from authenticated users "
+	    "(or for aliases that point there) and relayed to them (see "
+	    "relay).",
 	  .compute = compute_local_domains,
 	  .def_doc = "\"localhost\" and the value of hostname",
 	  .example = "[ " Q("localhost") ", " Q("mx.example.org") ", "

@@ -66,7 +66,8 @@ static config_validate_fn	v_not_yet,
 				v_tls_pair, v_cipher_list,
 				v_queue_order, v_min_free,
 				v_relay_dns_servers, v_relay_anchor,
-				v_relay_helo, v_relay_timeouts;
+				v_relay_helo, v_relay_timeouts,
+				v_relay_ca_file;
 /* relay: the runner's side */
 static config_validate_fn	v_relay_hop, v_relay_routes,
 				v_relay_credentials, v_relay_concurrency;
@@ -566,7 +567,7 @@ const struct config_key config_keys[] = {
 	    "(RFC 7672), else as \"may\"." },
 	{ .name = "relay.tls.ca_file", .type = CONFIG_PATH,
 	  .def = Q("/etc/ssl/certs/ca-certificates.crt"),
-	  .validate = v_readable, .offset = OFF(relay.tls_ca_file),
+	  .validate = v_relay_ca_file, .offset = OFF(relay.tls_ca_file),
 	  .flags = CONFIG_K_EMPTY_OK,
 	  .help = "The certificate authorities (PEM) that \"verify\" trusts, "
 	    "read before the relay worker enters its chroot; \"\" for "
@@ -1315,6 +1316,20 @@ v_relay_anchor(struct config_check *chk, const struct config_key *k,
     struct config *cfg)
 {
 	if (cfg->relay.tls_security_level == RELAY_TLS_DANE ||
+	    config_check_is_set(chk, k))
+		v_readable(chk, k, cfg);
+}
+
+/*
+ * The CA file must exist when set, or when "verify" needs it; the default
+ * may be missing (no ca-certificates package) without making the whole
+ * config wrong, since the default level never verifies.
+ */
+static void
+v_relay_ca_file(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	if (cfg->relay.tls_security_level == RELAY_TLS_VERIFY ||
 	    config_check_is_set(chk, k))
 		v_readable(chk, k, cfg);
 }

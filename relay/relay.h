@@ -82,6 +82,14 @@ enum relay_class {
 	RELAY_BOUNCE		/* permanent (5xx, NXDOMAIN, null MX, ...) */
 };
 
+/*
+ * When the remote server answered (code != 0), why.status is its enhanced
+ * status code (or X.0.0 from the reply's class when it gave none) and
+ * why.text its reply text without code and status, lines joined by
+ * spaces: Diagnostic-Code is "smtp; <code> <status> <text>". When the
+ * engine decided (code 0: DNS, connection, TLS, SIZE, 8BITMIME, SMTPUTF8),
+ * why.text is a sentence of ours that names the host.
+ */
 struct relay_rcpt_res {
 	unsigned	 idx;		/* as in the request */
 	enum relay_class cls;
@@ -112,6 +120,11 @@ struct relay_engine;
 struct config;
 
 /*
+ * relay_engine_new sets SIGPIPE to be ignored in the worker (a server
+ * that closes while we write is an error return, not a signal). The
+ * engine uses a libunbound resolver thread; it opens no file once made,
+ * so chroot and privdrop may follow.
+ *
  * Makes the engine for one relay worker from cfg's relay.* settings: the
  * libunbound context (relay.dns_servers or /etc/resolv.conf, trust anchor),
  * the client SSL_CTX (relay.tls.ca_file loaded now), our host names and

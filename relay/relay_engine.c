@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,11 @@ relay_engine_new(const struct config *cfg, char *err, size_t errsz)
 	struct relay_engine	*e;
 	struct ifaddrs		*ifa, *i;
 
+	/* a server that closes while we write: an error, not a signal */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		snprintf(err, errsz, "signal: %s", strerror(errno));
+		return NULL;
+	}
 	e = xcalloc(1, sizeof(*e));
 	e->hostname = xstrdup(cfg->hostname);
 	e->helo = xstrdup(*cfg->relay.helo_name != '\0' ?

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "reason.h"
 #include "relay_reply.h"
 
 static size_t	enhanced_len(const char *s, size_t len, char cls);
@@ -55,6 +56,10 @@ enhanced_len(const char *s, size_t len, char cls)
 		}
 	}
 	if (i < len && s[i] != ' ')
+		return 0;
+	/* it must fit struct reason's status: "5.123.12" and longer do not
+	 * (no such code is registered); they count as no code */
+	if (i >= sizeof(((struct reason *)0)->status))
 		return 0;
 	return i;
 }
@@ -120,8 +125,9 @@ relay_reply_feed(struct relay_reply *r, const char *line, size_t len,
 	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' ||
 	    line[1] > '5' || !isdigit((unsigned char)line[2]) ||
 	    (len > 3 && line[3] != ' ' && line[3] != '-')) {
+		/* line need not be NUL-terminated: print len bytes at most */
 		snprintf(r->err, sizeof(r->err), "not an SMTP reply line: "
-		    "\"%.40s\"", line);
+		    "\"%.*s\"", len < 40 ? (int)len : 40, line);
 		return -1;
 	}
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
@@ -130,11 +136,12 @@ relay_reply_feed(struct relay_reply *r, const char *line, size_t len,
 		    "%d to %d in a multi-line reply", r->code, code);
 		return -1;
 	}
-	if (++r->nlines > RELAY_REPLY_LINES_MAX) {
+	if (r->nlines >= RELAY_REPLY_LINES_MAX) {
 		snprintf(r->err, sizeof(r->err), "a reply of more than %d lines",
 		    RELAY_REPLY_LINES_MAX);
 		return -1;
 	}
+	r->nlines++;
 	r->code = code;
 	last = len == 3 || line[3] == ' ';
 	text = len > 4 ? line + 4 : "";

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ static int	send_body(struct relay_session *, const struct relay_req *,
 		    char *, size_t);
 static void	set_all(const struct relay_req *, struct relay_res *,
 		    enum relay_class, int, const struct reason *);
+static int	cmd_add(char *, size_t, size_t *, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
 
 static long long
 now_ms(void)
@@ -219,7 +222,7 @@ starttls(struct relay_engine *e, struct relay_session *s,
 	enum relay_tls		 level = req->tls;
 	SSL			*ssl;
 	char			 err[256];
-	bool			 must;
+	bool			 must, authenticate;
 
 	if (level == RELAY_TLS_DANE && (dane == NULL || !dane->required))
 		level = RELAY_TLS_MAY;	/* RFC 7672 2.2: insecure: opportunistic */
@@ -267,7 +270,7 @@ starttls(struct relay_engine *e, struct relay_session *s,
 	}
 	ssl = relay_tls_ssl_new(e->ssl_ctx, s->addr.host, level,
 	    dane != NULL ? dane->tlsa : NULL, dane != NULL ? dane->ntlsa : 0,
-	    err, sizeof(err));
+	    &authenticate, err, sizeof(err));
 	if (ssl == NULL) {
 		reason_set(why, "4.7.5", "TLS setup for %s: %s", s->addr.host,
 		    err);
@@ -284,8 +287,7 @@ starttls(struct relay_engine *e, struct relay_session *s,
 		return -1;
 	}
 	ssl = io_tls_ssl(s->io);
-	if ((level == RELAY_TLS_VERIFY || level == RELAY_TLS_DANE) &&
-	    !relay_tls_verified(ssl)) {
+	if (authenticate && !relay_tls_verified(ssl)) {
 		/* SSL_VERIFY_PEER fails the handshake; this is belt and braces */
 		reason_set(why, "4.7.5", "the certificate of %s %s could not "
 		    "be verified", s->addr.host, s->addr.text);
@@ -494,6 +496,29 @@ class_of(int code)
 	    RELAY_SENT : RELAY_DEFER;
 }
 
+/*
+ * Appends to the command in buf (*len bytes so far), leaving room for
+ * CR LF. Returns 0, or -1 (buf unchanged past *len) if it does not fit.
+ */
+static int
+cmd_add(char *buf, size_t bufsz, size_t *len, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (*len + 3 > bufsz)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, bufsz - 2 - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= bufsz - 2 - *len) {
+		buf[*len] = '\0';
+		return -1;
+	}
+	*len += (size_t)n;
+	return 0;
+}
+
 /* The NOTIFY= value for bits (RFC 3461 4.1). */
 static const char *
 notify_text(unsigned bits, char *buf, size_t bufsz)
@@ -586,8 +611,9 @@ relay_smtp_send(struct relay_engine *e, struct relay_session *s,
 	size_t			 accepted = 0;
 	bool			 pipe = (s->ehlo.flags & RELAY_EXT_PIPELINING) != 0;
 	bool			 dsn = (s->ehlo.flags & RELAY_EXT_DSN) != 0;
-	bool			 mail_ok = false, stop = false;
-	int			 data_code = 0, rcode = 0, len;
+	bool			 mail_ok = false, stop = false, ok;
+	int			 data_code = 0, rcode = 0;
+	size_t			 len;
 
 	*why_code = 0;
 	/* what this server cannot take is known before any command */
@@ -617,42 +643,41 @@ relay_smtp_send(struct relay_engine *e, struct relay_session *s,
 	io_set_timeouts(s->io, e->command_ms, e->command_ms);
 	while (got < ncmds) {
 		while (!stop && sent < ncmds && (pipe || sent == got)) {
+			len = 0;
 			if (sent == 0) {
-				len = snprintf(cmd, sizeof(cmd),
-				    "MAIL FROM:<%s>", req->sender);
-				if (s->ehlo.flags & RELAY_EXT_SIZE)
-					len += snprintf(cmd + len, sizeof(cmd) -
-					    (size_t)len, " SIZE=%lld",
-					    (long long)req->body_len);
-				if (req->flags & RELAY_F_8BIT)
-					len += snprintf(cmd + len, sizeof(cmd) -
-					    (size_t)len, " BODY=8BITMIME");
-				if (req->flags & RELAY_F_UTF8)
-					len += snprintf(cmd + len, sizeof(cmd) -
-					    (size_t)len, " SMTPUTF8");
-				if (dsn && (req->flags & (RELAY_F_RET_FULL |
-				    RELAY_F_RET_HDRS)))
-					len += snprintf(cmd + len, sizeof(cmd) -
-					    (size_t)len, " RET=%s",
-					    req->flags & RELAY_F_RET_FULL ?
-					    "FULL" : "HDRS");
-				if (dsn && req->envid != NULL)
-					len += snprintf(cmd + len, sizeof(cmd) -
-					    (size_t)len, " ENVID=%s",
-					    req->envid);
+				ok = cmd_add(cmd, sizeof(cmd), &len,
+				    "MAIL FROM:<%s>", req->sender) == 0;
+				if (ok && (s->ehlo.flags & RELAY_EXT_SIZE))
+					ok = cmd_add(cmd, sizeof(cmd), &len,
+					    " SIZE=%lld",
+					    (long long)req->body_len) == 0;
+				if (ok && (req->flags & RELAY_F_8BIT))
+					ok = cmd_add(cmd, sizeof(cmd), &len,
+					    " BODY=8BITMIME") == 0;
+				if (ok && (req->flags & RELAY_F_UTF8))
+					ok = cmd_add(cmd, sizeof(cmd), &len,
+					    " SMTPUTF8") == 0;
+				if (ok && dsn && (req->flags &
+				    (RELAY_F_RET_FULL | RELAY_F_RET_HDRS)))
+					ok = cmd_add(cmd, sizeof(cmd), &len,
+					    " RET=%s", req->flags &
+					    RELAY_F_RET_FULL ? "FULL" :
+					    "HDRS") == 0;
+				if (ok && dsn && req->envid != NULL)
+					ok = cmd_add(cmd, sizeof(cmd), &len,
+					    " ENVID=%s", req->envid) == 0;
 			} else if (sent <= req->nrcpts) {
 				i = sent - 1;
-				len = snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>",
-				    req->rcpts[i].addr);
-				if (dsn && req->rcpts[i].notify != 0)
-					len += snprintf(cmd + len, sizeof(cmd) -
-					    (size_t)len, " NOTIFY=%s",
+				ok = cmd_add(cmd, sizeof(cmd), &len,
+				    "RCPT TO:<%s>", req->rcpts[i].addr) == 0;
+				if (ok && dsn && req->rcpts[i].notify != 0)
+					ok = cmd_add(cmd, sizeof(cmd), &len,
+					    " NOTIFY=%s",
 					    notify_text(req->rcpts[i].notify,
-					    nb, sizeof(nb)));
-				if (dsn && req->rcpts[i].orcpt != NULL)
-					len += snprintf(cmd + len, sizeof(cmd) -
-					    (size_t)len, " ORCPT=%s",
-					    req->rcpts[i].orcpt);
+					    nb, sizeof(nb))) == 0;
+				if (ok && dsn && req->rcpts[i].orcpt != NULL)
+					ok = cmd_add(cmd, sizeof(cmd), &len,
+					    " ORCPT=%s", req->rcpts[i].orcpt) == 0;
 			} else {
 				/* no DATA when nothing was accepted (no
 				 * pipelining: we know already) */
@@ -660,14 +685,15 @@ relay_smtp_send(struct relay_engine *e, struct relay_session *s,
 					stop = true;
 					break;
 				}
-				len = snprintf(cmd, sizeof(cmd), "DATA");
+				ok = cmd_add(cmd, sizeof(cmd), &len,
+				    "DATA") == 0;
 			}
-			if (len < 0 || (size_t)len >= sizeof(cmd) - 2) {
+			if (!ok) {
 				reason_set(&rw, "5.5.2", "a command for %s "
 				    "would be longer than %zu bytes",
-				    s->addr.host, sizeof(cmd) - 2);
+				    s->addr.host, sizeof(cmd) - 3);
 				set_all(req, res, RELAY_BOUNCE, 0, &rw);
-				/* nothing sent yet only if sent == 0 */
+				/* what was sent cannot be taken back */
 				return sent == 0 ? RELAY_SMTP_OK :
 				    RELAY_SMTP_CLOSE;
 			}

@@ -80,12 +80,14 @@ is_literal(const char *host)
 
 SSL *
 relay_tls_ssl_new(SSL_CTX *ctx, const char *host, enum relay_tls level,
-    const struct relay_tlsa *tlsa, size_t ntlsa, char *err, size_t errsz)
+    const struct relay_tlsa *tlsa, size_t ntlsa, bool *authenticate,
+    char *err, size_t errsz)
 {
 	SSL	*ssl;
 	size_t	 i;
 	int	 usable = 0, r;
 
+	*authenticate = false;
 	ERR_clear_error();
 	if ((ssl = SSL_new(ctx)) == NULL) {
 		snprintf(err, errsz, "SSL_new: %s", tls_error_text());
@@ -103,6 +105,7 @@ relay_tls_ssl_new(SSL_CTX *ctx, const char *host, enum relay_tls level,
 			goto fail;
 		}
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		*authenticate = true;
 	} else if (level == RELAY_TLS_DANE && ntlsa > 0) {
 		if (SSL_dane_enable(ssl, host) <= 0) {
 			snprintf(err, errsz, "SSL_dane_enable: %s",
@@ -124,8 +127,10 @@ relay_tls_ssl_new(SSL_CTX *ctx, const char *host, enum relay_tls level,
 				ERR_clear_error();	/* unusable: skipped */
 		}
 		/* RFC 7672 2.2: no usable record: encrypt, unauthenticated */
-		if (usable > 0)
+		if (usable > 0) {
 			SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+			*authenticate = true;
+		}
 	}
 	return ssl;
 fail:

@@ -32,11 +32,13 @@ SSL_CTX	*relay_tls_ctx_new(const struct config *cfg, char *err, size_t errsz);
  * An SSL for one connection to host at level: SNI host (not for an
  * address literal); with VERIFY, the certificate must be valid for host;
  * with DANE and ntlsa > 0, it must match a usable record of tlsa (DANE-TA
- * or DANE-EE; none usable: encrypted, unauthenticated). NULL with err.
+ * or DANE-EE; none usable: encrypted, unauthenticated). *authenticate
+ * says whether the handshake will insist on an authenticated peer.
+ * NULL with err.
  */
 SSL	*relay_tls_ssl_new(SSL_CTX *ctx, const char *host, enum relay_tls level,
-	    const struct relay_tlsa *tlsa, size_t ntlsa, char *err,
-	    size_t errsz);
+	    const struct relay_tlsa *tlsa, size_t ntlsa, bool *authenticate,
+	    char *err, size_t errsz);
 /* Whether the peer was authenticated (certificate chain or DANE). */
 bool	 relay_tls_verified(SSL *ssl);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384 verified" (or "unverified") in buf. */

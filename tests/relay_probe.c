@@ -7,7 +7,10 @@
  *
  *	relay_probe -c CONF -m FILE -n NEXTHOP [-s SENDER] [-t LEVEL]
  *	    [-8] [-U] [-N] [-a USER:PASS] [-r REPEAT] [-w MS] [-e ENVID]
- *	    [-o OFFSET] RCPT[;NOTIFY[;ORCPT]]...
+ *	    [-o OFFSET] [-C DIR] RCPT[;NOTIFY[;ORCPT]]...
+ *
+ * -C: after making the engine, chroot to DIR and become nobody (65534),
+ * as a relay worker does (root only): delivering must open no file.
  *
  * Output, per delivery:
  *	rcpt ADDR CLASS CODE STATUS TEXT
@@ -18,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +88,7 @@ main(int argc, char **argv)
 	struct stat		 st;
 	struct timespec		 ts;
 	const char		*conf = NULL, *file = NULL, *level = NULL;
+	const char		*jail = NULL;
 	char			 err[256], *auth = NULL, *p;
 	long			 repeat = 1, wait_ms = 0, offset = 0;
 	size_t			 i;
@@ -92,7 +97,7 @@ main(int argc, char **argv)
 
 	memset(&req, 0, sizeof(req));
 	req.sender = "sender@example.test";
-	while ((ch = getopt(argc, argv, "c:m:n:s:t:8UNa:r:w:e:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:m:n:s:t:8UNa:r:w:e:o:C:")) != -1) {
 		switch (ch) {
 		case 'c': conf = optarg; break;
 		case 'm': file = optarg; break;
@@ -107,6 +112,7 @@ main(int argc, char **argv)
 		case 'w': wait_ms = strtol(optarg, NULL, 10); break;
 		case 'e': req.envid = optarg; break;
 		case 'o': offset = strtol(optarg, NULL, 10); break;
+		case 'C': jail = optarg; break;
 		default: usage();
 		}
 	}
@@ -153,6 +159,12 @@ main(int argc, char **argv)
 	req.nrcpts = (size_t)argc;
 	if ((e = relay_engine_new(cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "relay_engine_new: %s\n", err);
+		return 1;
+	}
+	if (jail != NULL && (chroot(jail) == -1 || chdir("/") == -1 ||
+	    setgroups(0, NULL) == -1 || setgid(65534) == -1 ||
+	    setuid(65534) == -1)) {
+		perror(jail);
 		return 1;
 	}
 	res.rcpts = xcalloc(req.nrcpts, sizeof(*res.rcpts));

@@ -5,7 +5,7 @@
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
 # TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, config, queue,
-# priv, smtp_session, pop3_session. BUILDDIR: where configure ran (autoconf.h),
+# priv, smtp_session, pop3_session, smtp_reply, dns_answer. BUILDDIR: where configure ran (autoconf.h),
 # default the source tree. CC: a clang with libFuzzer (default clang). The
 # binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
@@ -69,6 +69,12 @@ config)
 	libs="$(pkg-config --cflags --libs libconfig) -Wl,--wrap=getaddrinfo"
 	# the unit tests' broken configs are seeds too (one copy of them)
 	seeds=$srcdir/tests/unit/configs
+	;;
+smtp_reply)
+	srcs="tests/fuzz/fuzz_smtp_reply.c relay/relay_reply.c"
+	;;
+dns_answer)
+	srcs="tests/fuzz/fuzz_dns_answer.c relay/relay_mx.c"
 	;;
 queue)
 	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c

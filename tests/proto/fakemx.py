@@ -12,7 +12,8 @@ bytes injected after STARTTLS), which is most of what these tests need.
         dot-stuffing and CRLF, up to and without the final ".\\r\\n")
     mx.stop()
 
-Replies per recipient, by local part prefix: "t451-..." gets 451 4.7.1,
+MAIL is refused (553 5.7.1) for a sender whose local part starts "p553-",
+deferred (450 4.7.1) for "t450-". Replies per recipient, by local part prefix: "t451-..." gets 451 4.7.1,
 "p550-..." 550 5.1.1, "t452-..." 452 4.5.3; the reply to the final dot is
 450 4.7.0 if any accepted recipient starts "final451-", 554 5.7.1 for
 "final554-". Misbehaviour is chosen with keyword arguments (see FakeMX).
@@ -97,7 +98,8 @@ class FakeMX:
     ehlo: the extensions offered (list of lines after the name).
     tls: (cert, key) to offer STARTTLS.
     greeting: the first reply ("220 ..." by default; "554 ..." refuses).
-    auth: (user, password): offer AUTH PLAIN LOGIN, check them.
+    auth: (user, password): offer AUTH (auth_mechs), check them.
+    tls_max: the newest TLS version offered ("TLSv1_2"), else OpenSSL's.
     misbehave: None or one of
         "huge_reply"       EHLO answered with an endless multi-line reply
         "garbage"          the greeting is not SMTP
@@ -105,21 +107,26 @@ class FakeMX:
         "bare_lf"          replies end with LF only
         "code_change"      a multi-line EHLO reply whose code changes
         "drip"             the reply to the final dot arrives a byte every
-                           drip_interval seconds, forever
+                           drip_interval seconds, as lines "250-2.0.0 drip"
+                           that never end
         "close_after_X"    close the connection after command X (EHLO, MAIL,
                            RCPT, DATA, DOT: the final dot), without replying
         "421_at_X"         reply 421 to command X and close
         "inject"           put "250 injected" right after the 220 to STARTTLS
         "helo_only"        5xx to EHLO, then HELO works (no extensions)
+        "close_after_txn"  close (silently) after the reply to the final dot
     """
 
     def __init__(self, host, port, ehlo=None, tls=None, greeting="220 fakemx ESMTP",
-                 auth=None, misbehave=None, drip_interval=0.2, name="fakemx"):
+                 auth=None, misbehave=None, drip_interval=0.2, name="fakemx",
+                 auth_mechs="PLAIN LOGIN", tls_max=None):
         self.host, self.port = host, port
         self.ehlo = list(DEFAULT_EHLO if ehlo is None else ehlo)
         self.tls = tls
         self.greeting = greeting
         self.auth = auth
+        self.auth_mechs = auth_mechs
+        self.tls_max = tls_max
         self.misbehave = misbehave or ""
         self.drip_interval = drip_interval
         self.name = name
@@ -207,7 +214,7 @@ class FakeMX:
                 if self.tls and not tls_on:
                     lines.append("STARTTLS")
                 if self.auth:
-                    lines.append("AUTH PLAIN LOGIN")
+                    lines.append("AUTH " + self.auth_mechs)
                 self._reply(c, "\n".join(("250-" if i < len(lines) - 1 else "250 ") + l
                                          for i, l in enumerate(lines)))
                 env = None
@@ -223,15 +230,24 @@ class FakeMX:
                     self._reply(c, "220 2.0.0 go ahead")
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(*self.tls)
+                if self.tls_max:
+                    ctx.maximum_version = getattr(ssl.TLSVersion, self.tls_max)
                 c.sock = ctx.wrap_socket(c.sock, server_side=True)
                 c.buf = b""
                 tls_on = True
             elif verb == "AUTH":
                 self._auth(c, line)
             elif verb == "MAIL":
-                env = {"mail": line[10:], "rcpts": [], "accepted": [], "tls": tls_on,
-                       "ehlo_seen": True}
-                self._reply(c, "250 2.1.0 ok")
+                env = {"mail": line[10:], "rcpts": [], "accepted": [], "tls": tls_on}
+                sender = line[line.find("<") + 1:line.find(">")]
+                if sender.startswith("p553-"):
+                    self._reply(c, "553 5.7.1 sender refused")
+                    env = None
+                elif sender.startswith("t450-"):
+                    self._reply(c, "450 4.7.1 sender greylisted")
+                    env = None
+                else:
+                    self._reply(c, "250 2.1.0 ok")
             elif verb == "RCPT":
                 if env is None:
                     self._reply(c, "503 5.5.1 MAIL first")
@@ -263,7 +279,8 @@ class FakeMX:
                     self._reply(c, "421 4.3.2 shutting down")
                     return
                 if mb == "drip":
-                    for ch in b"250 2.0.0 queued as DRIP\r\n" * 1000:
+                    # a multi-line reply: each line is quick, the whole is not
+                    for ch in b"250-2.0.0 drip\r\n" * 1000:
                         if self.stopping.is_set():
                             return
                         c.send(bytes([ch]))
@@ -278,6 +295,8 @@ class FakeMX:
                 else:
                     self._reply(c, "250 2.0.0 queued as FAKE%d" % len(self.messages))
                 env = None
+                if mb == "close_after_txn":
+                    return
             elif verb == "RSET":
                 env = None
                 self._reply(c, "250 2.0.0 ok")

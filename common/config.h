@@ -109,6 +109,7 @@ struct config {
 		enum auth_sender_policy	 authenticated_sender;
 		int			 timeout_command;	/* seconds */
 		int			 timeout_data;		/* seconds */
+		int			 hop_limit;	/* Received: fields */
 		struct config_pool	 pool;
 	} smtp;
 
@@ -140,6 +141,9 @@ struct config {
 		int			 max_lifetime;	/* then bounce */
 		int			 locked_retry;	/* maildrop in use */
 		long long		 min_free;	/* bytes; 0 = no check */
+		int			 delay_warning;	/* seconds; 0 = off */
+		int			 bounce_lifetime; /* null sender */
+		bool			 double_bounce_to_postmaster;
 	} queue;
 
 	/* The relay engine (relay/): DNS, the SMTP client, client TLS. */

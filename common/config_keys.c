@@ -382,6 +382,13 @@ const struct config_key config_keys[] = {
 	  .def = Q("3m"), .min = 1, .max = HOUR,
 	  .offset = OFF(smtp.timeout_data),
 	  .help = "How long to wait for the next block of message data." },
+	/* queue-dsn: loops */
+	{ .name = "smtp.hop_limit", .type = CONFIG_INT, .def = "50",
+	  .min = 1, .max = 1000, .offset = OFF(smtp.hop_limit),
+	  .help = "A message that arrives with more Received: header fields "
+	    "than this is refused at the end of DATA (554 5.4.6, a mail "
+	    "loop); one found in the queue over the limit (our own "
+	    "Received: not counted) is bounced." },
 	POOL_ROWS(smtp),
 
 	/* --- pop3 ------------------------------------------------------- */
@@ -497,6 +504,26 @@ const struct config_key config_keys[] = {
 	    "users see it: the root reserve does not count); below it, and "
 	    "when a message would go below it, new mail is refused with "
 	    "452 4.3.1 until space is back. 0 turns the check off." },
+	/* queue-dsn: delay notices and bounces */
+	{ .name = "queue.delay_warning", .type = CONFIG_DURATION,
+	  .def = Q("4h"), .min = 0, .max = 30 * DAY,
+	  .offset = OFF(queue.delay_warning),
+	  .help = "When a message is still not delivered to every recipient "
+	    "after this long, its sender gets one delay notice (RFC 3464, "
+	    "\"Action: delayed\"), unless the sender is null or NOTIFY "
+	    "says otherwise. 0 turns delay notices off, and so does a value "
+	    "past max_lifetime." },
+	{ .name = "queue.bounce_lifetime", .type = CONFIG_DURATION,
+	  .def = Q("2d"), .min = HOUR, .max = 30 * DAY,
+	  .offset = OFF(queue.bounce_lifetime),
+	  .help = "How long a message with the null sender (a bounce or a "
+	    "notice) is tried before it is dropped; max_lifetime if that "
+	    "is shorter." },
+	{ .name = "queue.double_bounce_to_postmaster", .type = CONFIG_BOOL,
+	  .def = "false", .offset = OFF(queue.double_bounce_to_postmaster),
+	  .help = "Whether postmaster gets a notice when a bounce itself "
+	    "cannot be delivered (a \"double bounce\"); either way it is "
+	    "dropped with a log line." },
 
 	/* --- relay (the engine: DNS, SMTP client, client TLS) ----------- */
 	{ .name = "relay.port", .type = CONFIG_INT, .def = "25",

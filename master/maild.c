@@ -484,7 +484,8 @@ queue_command(struct master *m, bool run)
 	if (queue_dirs_init(m->cfg->queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	(void)master_load_aliases(m->cfg, &m->aliases, NULL);
-	return queue_run_once(m->cfg, m->aliases) == 0 ? 0 : 1;
+	/* -q -f: every message, due or not */
+	return queue_run_once(m->cfg, m->aliases, m->foreground) == 0 ? 0 : 1;
 }
 
 int

@@ -181,21 +181,26 @@ with_string(char *out, size_t outsz, struct reason *r)
 
 int
 priv_mail(const char *sender, const char *helo, uint32_t flags,
-    uint64_t size, char *qid_out, size_t qidsz, struct reason *r)
+    uint64_t size, const char *envid, char *qid_out, size_t qidsz,
+    struct reason *r)
 {
 	ipc_msg_init(&req, PRIV_MAIL);
 	ipc_put_str(&req, sender);
 	ipc_put_str(&req, helo);
 	ipc_put_u32(&req, flags);
 	ipc_put_u64(&req, size);
+	ipc_put_str(&req, envid != NULL ? envid : "");
 	return with_string(qid_out, qidsz, r);
 }
 
 int
-priv_rcpt(const char *addr, struct reason *r)
+priv_rcpt(const char *addr, uint32_t notify, const char *orcpt,
+    struct reason *r)
 {
 	ipc_msg_init(&req, PRIV_RCPT);
 	ipc_put_str(&req, addr);
+	ipc_put_u32(&req, notify);
+	ipc_put_str(&req, orcpt != NULL ? orcpt : "");
 	return simple(-1, r);
 }
 

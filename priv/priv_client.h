@@ -49,8 +49,10 @@ bool	priv_client_has_logged_in(void);
 
 /* The SMTP transaction (see priv_proto.h for the fields). */
 int	priv_mail(const char *sender, const char *helo, uint32_t flags,
-	    uint64_t size, char *qid_out, size_t qidsz, struct reason *);
-int	priv_rcpt(const char *addr, struct reason *);
+	    uint64_t size, const char *envid, char *qid_out, size_t qidsz,
+	    struct reason *);
+int	priv_rcpt(const char *addr, uint32_t notify, const char *orcpt,
+	    struct reason *);
 int	priv_rset(struct reason *);
 int	priv_data_begin(const char *trace, size_t len, struct reason *);
 /* Sends message bytes; no reply. Returns 0 or -1. */

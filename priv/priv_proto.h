@@ -15,9 +15,12 @@ enum priv_type {
 	PRIV_AUTH,		/* str user, str password, str mechanism,
 				   u32 flags -> OK (str canonical user) |
 				   FAIL */
-	PRIV_MAIL,		/* str sender, str helo, u32 flags, u64 size
+	PRIV_MAIL,		/* str sender, str helo, u32 flags, u64 size,
+				   str envid (xtext, "" if none)
 				   -> OK (str queue id) | FAIL */
-	PRIV_RCPT,		/* str address -> OK | FAIL */
+	PRIV_RCPT,		/* str address, u32 notify (DSN_NOTIFY_*),
+				   str orcpt ("type;xtext", "" if none)
+				   -> OK | FAIL */
 	PRIV_RSET,		/* -> OK */
 	PRIV_DATA_BEGIN,	/* bytes trace headers -> OK | FAIL */
 	PRIV_DATA_CHUNK,	/* bytes; no reply */
@@ -50,6 +53,10 @@ enum priv_type {
 
 /* PRIV_MAIL flags */
 #define PRIV_MAIL_UTF8		0x01	/* SMTPUTF8 transaction */
+#define PRIV_MAIL_8BIT		0x02	/* BODY=8BITMIME */
+#define PRIV_MAIL_RET_HDRS	0x04	/* RET=HDRS (RFC 3461 4.3) */
+#define PRIV_MAIL_RET_FULL	0x08	/* RET=FULL */
+#define PRIV_MAIL_FLAGS		0x0f	/* all of them */
 
 /* PRIV_AUTH flags */
 #define PRIV_AUTH_TLS		0x01	/* the session is under TLS */

@@ -29,8 +29,10 @@
 #include "pool_worker.h"
 #include "priv.h"
 #include "priv_proto.h"
+#include "queue/notice.h"
 #include "queue/queue_file.h"
 #include "queue/resolve.h"
+#include "relay/relay.h"
 #include "xmalloc.h"
 
 /* Room for the trace headers on top of the message size limit. */
@@ -41,9 +43,16 @@ struct priv_txn_state {
 	char			 sender_text[ADDR_TEXT_SIZE];
 	char			 helo[SMTP_DOMAIN_MAX + 1];
 	bool			 utf8;
+	unsigned		 flags;		/* RELAY_F_* */
+	char			 envid[QUEUE_ENVID_MAX + 1];	/* xtext */
 	char			 qid[QUEUE_ID_MAX + 1];
 	struct resolve_list	 targets;	/* deduplicated final targets,
 						   each with its recipient */
+	/* per target: its RCPT's NOTIFY bits and ORCPT (or NULL) */
+	unsigned		*notify;
+	char			**orcpt;
+	size_t			 ndsn;
+	struct hop_count	 hops;		/* Received: in the message */
 	size_t			 nrcpt_cmds;	/* RCPTs accepted */
 	struct queue_writer	 w;
 	bool			 writing;
@@ -68,6 +77,10 @@ priv_txn_abort(struct priv *p)
 		if (t->writing)
 			queue_writer_abort(&t->w);
 		resolve_list_free(&t->targets);
+		while (t->ndsn > 0)
+			free(t->orcpt[--t->ndsn]);
+		free(t->orcpt);
+		free(t->notify);
 		free(t);
 		p->smtp = NULL;
 	}
@@ -103,6 +116,58 @@ queue_has_room(const struct config *cfg, uint64_t need, struct reason *r)
 	return false;
 }
 
+/*
+ * xtext (RFC 3461 4): octets 33..126 but "+" and "=" as themselves, any
+ * octet as "+" and two upper-case hex digits. The worker re-encodes what
+ * it parsed; the monitor trusts none of it.
+ */
+static bool
+is_xtext(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '+') {
+			if (!strchr("0123456789ABCDEF", s[1]) || s[1] == '\0' ||
+			    !strchr("0123456789ABCDEF", s[2]) || s[2] == '\0')
+				return false;
+			s += 2;
+		} else if (*s < 33 || *s > 126 || *s == '=')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * ORCPT as the worker passes it: "addr-type;value", at most
+ * SMTP_ORCPT_MAX octets; the type an atom, the value xtext, or for
+ * "utf-8" (RFC 6533 3) printable ASCII and UTF-8 octets.
+ */
+static bool
+orcpt_valid(const char *s)
+{
+	const char	*semi = strchr(s, ';');
+	size_t		 i, tlen;
+
+	if (strlen(s) > SMTP_ORCPT_MAX || semi == NULL || semi[1] == '\0')
+		return false;
+	tlen = (size_t)(semi - s);
+	if (tlen == 0 || tlen > SMTP_ADDRTYPE_MAX)
+		return false;
+	for (i = 0; i < tlen; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') &&
+		    strchr("!#$%&'*+-/=?^_`{|}~", ch) == NULL)
+			return false;
+	}
+	if (tlen == 5 && memcmp(s, "utf-8", 5) == 0) {
+		for (s = semi + 1; *s != '\0'; s++)
+			if ((unsigned char)*s <= 32 || *s == 127)
+				return false;
+		return true;
+	}
+	return is_xtext(semi + 1);
+}
+
 static bool
 needs_auth(const struct priv *p)
 {
@@ -115,6 +180,7 @@ priv_answer_mail(struct priv *p, struct ipc_msg *m)
 	struct priv_txn_state	*t;
 	struct reason		 r;
 	char			 sender[ADDR_TEXT_SIZE], helo[SMTP_DOMAIN_MAX + 1];
+	char			 envid[QUEUE_ENVID_MAX + 1];
 	uint32_t		 flags;
 	uint64_t		 size;
 	struct ipc_msg		*rep;
@@ -122,10 +188,20 @@ priv_answer_mail(struct priv *p, struct ipc_msg *m)
 	if (ipc_get_str(m, sender, sizeof(sender), ADDR_TEXT_MAX) == -1 ||
 	    ipc_get_str(m, helo, sizeof(helo), SMTP_DOMAIN_MAX) == -1 ||
 	    ipc_get_u32(m, &flags) == -1 || ipc_get_u64(m, &size) == -1 ||
+	    ipc_get_str(m, envid, sizeof(envid), QUEUE_ENVID_MAX) == -1 ||
 	    ipc_get_end(m) == -1)
 		return PRIV_H_REFUSE;
+	if ((flags & ~(uint32_t)PRIV_MAIL_FLAGS) != 0 ||
+	    ((flags & PRIV_MAIL_RET_HDRS) && (flags & PRIV_MAIL_RET_FULL)) ||
+	    !is_xtext(envid))
+		return PRIV_H_REFUSE;	/* the worker parsed them already */
 	t = txn(p);
 	t->utf8 = (flags & PRIV_MAIL_UTF8) != 0;
+	t->flags = (t->utf8 ? RELAY_F_UTF8 : 0) |
+	    ((flags & PRIV_MAIL_8BIT) ? RELAY_F_8BIT : 0) |
+	    ((flags & PRIV_MAIL_RET_HDRS) ? RELAY_F_RET_HDRS : 0) |
+	    ((flags & PRIV_MAIL_RET_FULL) ? RELAY_F_RET_FULL : 0);
+	snprintf(t->envid, sizeof(t->envid), "%s", envid);
 	if (sender[0] == '\0')
 		memset(&t->sender, 0, sizeof(t->sender));
 	else if (addr_parse_mailbox(sender, strlen(sender),
@@ -173,10 +249,21 @@ priv_answer_rcpt(struct priv *p, struct ipc_msg *m)
 	struct mailaddr		 a;
 	struct reason		 r;
 	char			 text[SMTP_PATH_MAX + 1];
+	char			 orcpt[SMTP_ORCPT_MAX + 1];
+	uint32_t		 notify;
+	size_t			 n0, i;
 	int			 code;
 
 	if (ipc_get_str(m, text, sizeof(text), SMTP_PATH_MAX) == -1 ||
+	    ipc_get_u32(m, &notify) == -1 ||
+	    ipc_get_str(m, orcpt, sizeof(orcpt), SMTP_ORCPT_MAX) == -1 ||
 	    ipc_get_end(m) == -1)
+		return PRIV_H_REFUSE;
+	/* NOTIFY: known bits, NEVER alone (RFC 3461 4.1) */
+	if ((notify & ~(uint32_t)(DSN_NOTIFY_NEVER | DSN_NOTIFY_SUCCESS |
+	    DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY)) != 0 ||
+	    ((notify & DSN_NOTIFY_NEVER) && notify != DSN_NOTIFY_NEVER) ||
+	    (orcpt[0] != '\0' && !orcpt_valid(orcpt)))
 		return PRIV_H_REFUSE;
 	if (addr_parse_mailbox(text, strlen(text), ADDR_ALLOW_POSTMASTER |
 	    (t->utf8 ? ADDR_UTF8 : 0), &a, &r) == -1)
@@ -186,11 +273,24 @@ priv_answer_rcpt(struct priv *p, struct ipc_msg *m)
 		return priv_reply_fail(p, &r);
 	}
 	/* a refused recipient leaves the targets as they were (resolve.h) */
+	n0 = t->targets.n;
 	if (resolve_rcpt(p->cfg, p->aliases, &a, p->authed, &t->targets,
 	    &code, &r) == -1) {
 		log_info("recipient <%s> refused: %s %s", text, r.status,
 		    r.text);
 		return priv_reply_fail(p, &r);
+	}
+	/* the new targets (an alias may give several) carry its DSN asks */
+	if (t->targets.n > n0) {
+		t->notify = xreallocarray(t->notify, t->targets.n,
+		    sizeof(*t->notify));
+		t->orcpt = xreallocarray(t->orcpt, t->targets.n,
+		    sizeof(*t->orcpt));
+		for (i = n0; i < t->targets.n; i++) {
+			t->notify[i] = notify;
+			t->orcpt[i] = orcpt[0] != '\0' ? xstrdup(orcpt) : NULL;
+		}
+		t->ndsn = t->targets.n;
 	}
 	t->nrcpt_cmds++;
 	p->txn = TXN_RCPT;
@@ -232,6 +332,8 @@ priv_answer_data_begin(struct priv *p, struct ipc_msg *m)
 	env.auth_user = p->authed ? p->user : NULL;
 	env.client = p->client;
 	env.helo = t->helo;
+	env.flags = t->flags;
+	env.envid = t->envid[0] != '\0' ? t->envid : NULL;
 	env.nrcpts = t->targets.n;
 	env.rcpts = xcalloc(env.nrcpts, sizeof(*env.rcpts));
 	for (i = 0; i < env.nrcpts; i++) {
@@ -241,6 +343,10 @@ priv_answer_data_begin(struct priv *p, struct ipc_msg *m)
 		env.rcpts[i].user = t->targets.v[i].user;
 		env.rcpts[i].addr = remote ? t->targets.v[i].addr :
 		    t->targets.v[i].rcpt;
+		if (i < t->ndsn) {
+			env.rcpts[i].notify = t->notify[i];
+			env.rcpts[i].orcpt = t->orcpt[i];
+		}
 	}
 	if (p->cfg->smtp.message_size_limit > 0)
 		limit = (off_t)p->cfg->smtp.message_size_limit + TRACE_SLACK;
@@ -254,6 +360,7 @@ priv_answer_data_begin(struct priv *p, struct ipc_msg *m)
 	queue_writer_write(&t->w, trace, tracelen);
 	t->trace_len = (off_t)tracelen;
 	t->data_bytes = 0;
+	hop_count_init(&t->hops);
 	p->txn = TXN_DATA;
 	return priv_reply_ok(p);
 }
@@ -269,6 +376,7 @@ priv_answer_data_chunk(struct priv *p, struct ipc_msg *m)
 	    ipc_get_end(m) == -1)
 		return PRIV_H_REFUSE;
 	queue_writer_write(&t->w, buf, len);
+	hop_count_feed(&t->hops, buf, len);
 	t->data_bytes += len;
 	return 0;
 }
@@ -297,6 +405,19 @@ priv_answer_data_end(struct priv *p, struct ipc_msg *m)
 		    (unsigned long long)t->data_bytes);
 		priv_txn_abort(p);
 		reason_set(&r, "4.3.0", "internal error, try again later");
+		return priv_reply_fail(p, &r);
+	}
+	/*
+	 * A mail loop (RFC 5321 6.3): more Received: fields than
+	 * smtp.hop_limit in what the client sent (ours is not counted).
+	 */
+	if (t->hops.received > (unsigned)p->cfg->smtp.hop_limit) {
+		log_info("id=%s: refused: %u Received: header fields, "
+		    "smtp.hop_limit is %d (mail loop?)", t->qid,
+		    t->hops.received, p->cfg->smtp.hop_limit);
+		priv_txn_abort(p);
+		reason_set(&r, "5.4.6", "too many hops (%s), mail loop?",
+		    "Received: header fields");
 		return priv_reply_fail(p, &r);
 	}
 	/* the message is written (not yet synced): it counts already */

@@ -183,6 +183,19 @@ put_original(struct out *o, const struct bounce_info *b, size_t max)
 	return 0;
 }
 
+static const char *const kind_subject[] = {
+	"Undelivered Mail Returned to Sender",
+	"Delayed Mail (still being retried)",
+	"Successful Mail Delivery Report",
+	"Mail Relayed (no further reports)",
+};
+static const char *const kind_action[] = {
+	"failed", "delayed", "delivered", "relayed"
+};
+static const char *const kind_message[] = {
+	"Undelivered", "Delayed", "Delivered", "Relayed"
+};
+
 int
 bounce_write(const struct bounce_info *b, bounce_sink_fn *sink, void *arg,
     struct reason *r)
@@ -190,8 +203,12 @@ bounce_write(const struct bounce_info *b, bounce_sink_fn *sink, void *arg,
 	struct out	 o = { sink, arg, false };
 	char		 date[RFC5322_DATE_MAX], uniq[128], t1[1000], t2[1000];
 	const char	*host = b->hostname, *ct;
+	enum bounce_kind kind = b->kind;
 	size_t		 i, max;
 	bool		 cut;
+
+	if ((unsigned)kind > BOUNCE_RELAYED)
+		kind = BOUNCE_FAILED;
 
 	if (rfc5322_date(b->date, date, sizeof(date)) == -1)
 		date[0] = '\0';
@@ -204,7 +221,7 @@ bounce_write(const struct bounce_info *b, bounce_sink_fn *sink, void *arg,
 	printf_(&o, "From: MAILER-DAEMON@%s (Mail Delivery System)\n",
 	    clean(t1, sizeof(t1), host));
 	printf_(&o, "To: <%s>\n", clean(t1, sizeof(t1), b->sender));
-	puts_(&o, "Subject: Undelivered Mail Returned to Sender\n");
+	printf_(&o, "Subject: %s\n", kind_subject[kind]);
 	puts_(&o, "Auto-Submitted: auto-replied\n");
 	printf_(&o, "Date: %s\n", date);
 	printf_(&o, "Message-ID: <%s@%s>\n", uniq, clean(t2, sizeof(t2), host));
@@ -221,10 +238,36 @@ bounce_write(const struct bounce_info *b, bounce_sink_fn *sink, void *arg,
 	    "Content-Type: text/plain; charset=us-ascii\n\n");
 	printf_(&o, "This is the mail system at %s.\n\n",
 	    clean(t1, sizeof(t1), host));
-	printf_(&o, "Your message could not be delivered to one or more of "
-	    "its recipients.\nThe reasons follow; %s is attached.\n\n",
-	    b->headers_only ? "the header of the message" :
-	    "a copy of the message");
+	switch (kind) {
+	case BOUNCE_FAILED:
+		printf_(&o, "Your message could not be delivered to one or "
+		    "more of its recipients.\nThe reasons follow; %s is "
+		    "attached.\n\n", b->headers_only ?
+		    "the header of the message" : "a copy of the message");
+		break;
+	case BOUNCE_DELAYED:
+		if (b->retry_until > 0 && rfc5322_date(b->retry_until, t2,
+		    sizeof(t2)) == 0)
+			printf_(&o, "This is a warning only; you do not need "
+			    "to send your message again.\nIt has not yet "
+			    "been delivered to the recipients below; the mail "
+			    "system\nwill keep trying until %s.\n\n", t2);
+		else
+			puts_(&o, "This is a warning only; you do not need to "
+			    "send your message again.\nIt has not yet been "
+			    "delivered to the recipients below; the mail "
+			    "system\nwill keep trying.\n\n");
+		break;
+	case BOUNCE_DELIVERED:
+		puts_(&o, "Your message was delivered to the recipients below, "
+		    "as you asked\n(NOTIFY=SUCCESS).\n\n");
+		break;
+	case BOUNCE_RELAYED:
+		puts_(&o, "Your message was relayed to the recipients below "
+		    "to a mail system that\ndoes not send delivery "
+		    "notifications; you may hear no more of it.\n\n");
+		break;
+	}
 	for (i = 0; i < b->nrcpts; i++) {
 		/* 254 + 700 octets: within the 998 of RFC 5322 2.1.1 */
 		printf_(&o, "<%s>: %s\n", clean(t1, ADDR_TEXT_MAX + 1,
@@ -259,23 +302,31 @@ bounce_write(const struct bounce_info *b, bounce_sink_fn *sink, void *arg,
 			    clean(t2, SMTP_ADDRTYPE_MAX + 1,
 			    rc->orcpt_type != NULL ? rc->orcpt_type :
 			    "rfc822"), clean(t1, sizeof(t1), rc->orcpt));
-		puts_(&o, "Action: failed\n");
+		printf_(&o, "Action: %s\n", kind_action[kind]);
 		printf_(&o, "Status: %s\n", clean(t1, 8, rc->status));
 		if (rc->remote_mta != NULL && rc->remote_mta[0] != '\0')
 			printf_(&o, "Remote-MTA: dns; %s\n",
 			    clean(t1, sizeof(t1), rc->remote_mta));
 		if (rc->diagnostic != NULL && rc->diagnostic[0] != '\0')
 			put_field(&o, "Diagnostic-Code", rc->diagnostic);
+		if (rc->last_attempt > 0 && rfc5322_date(rc->last_attempt, t1,
+		    sizeof(t1)) == 0)
+			printf_(&o, "Last-Attempt-Date: %s\n", t1);
+		if (kind == BOUNCE_DELAYED && b->retry_until > 0 &&
+		    rfc5322_date(b->retry_until, t1, sizeof(t1)) == 0)
+			printf_(&o, "Will-Retry-Until: %s\n", t1);
 	}
 
 	/* 3: the message, RFC 6522 3 and 4 */
 	printf_(&o, "\n--%s\n", uniq);
 	if (b->headers_only) {
 		ct = "text/rfc822-headers";
-		puts_(&o, "Content-Description: Undelivered Message Headers\n");
+		printf_(&o, "Content-Description: %s Message Headers\n",
+		    kind_message[kind]);
 	} else {
 		ct = "message/rfc822";
-		puts_(&o, "Content-Description: Undelivered Message\n");
+		printf_(&o, "Content-Description: %s Message\n",
+		    kind_message[kind]);
 	}
 	printf_(&o, "Content-Type: %s\n", ct);
 	if (b->eightbit)

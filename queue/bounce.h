@@ -22,6 +22,19 @@
  * Final-Recipient with non-ASCII octets gets the "utf-8" address type
  * (RFC 6533 3).
  */
+/*
+ * What the notification says (RFC 3464 2.3.3 Action): the message could
+ * not be delivered (a bounce), is still being tried (a delay notice),
+ * was delivered (NOTIFY=SUCCESS), or was relayed to an MTA that does
+ * not do DSN (NOTIFY=SUCCESS, RFC 3461 5.2.2).
+ */
+enum bounce_kind {
+	BOUNCE_FAILED = 0,
+	BOUNCE_DELAYED,
+	BOUNCE_DELIVERED,
+	BOUNCE_RELAYED
+};
+
 struct bounce_rcpt {
 	const char	*addr;		/* final recipient, "local@domain" */
 	const char	*orcpt;		/* original recipient (ORCPT); NULL */
@@ -34,9 +47,13 @@ struct bounce_rcpt {
 	 */
 	const char	*diagnostic;
 	const char	*remote_mta;	/* the MTA that said so, or NULL */
+	time_t		 last_attempt;	/* Last-Attempt-Date; 0: none */
 };
 
 struct bounce_info {
+	enum bounce_kind	  kind;		/* 0: a bounce */
+	/* BOUNCE_DELAYED: Will-Retry-Until (0: not said) */
+	time_t			  retry_until;
 	const char		 *hostname;	/* ours: Reporting-MTA */
 	const char		 *queue_id;	/* of the failed message */
 	time_t			  arrival;	/* when we accepted it */

@@ -243,12 +243,14 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 		buf[len++] = ' ';
 	put_field(buf, cap, &len, env->helo ? env->helo : "");
 	if ((env->flags & (RELAY_F_8BIT | RELAY_F_UTF8 | RELAY_F_RET_HDRS |
-	    RELAY_F_RET_FULL)) != 0 && len + 64 < cap)
-		len += (size_t)snprintf(buf + len, cap - len, "\nF%s%s%s",
+	    RELAY_F_RET_FULL | QUEUE_F_POSTMASTER)) != 0 && len + 96 < cap)
+		len += (size_t)snprintf(buf + len, cap - len, "\nF%s%s%s%s",
 		    (env->flags & RELAY_F_8BIT) ? " body=8bitmime" : "",
 		    (env->flags & RELAY_F_UTF8) ? " utf8" : "",
 		    (env->flags & RELAY_F_RET_HDRS) ? " ret=hdrs" :
-		    (env->flags & RELAY_F_RET_FULL) ? " ret=full" : "");
+		    (env->flags & RELAY_F_RET_FULL) ? " ret=full" : "",
+		    (env->flags & QUEUE_F_POSTMASTER) ?
+		    " postmaster-notice" : "");
 	if (env->envid != NULL && len + 4 < cap) {
 		memcpy(buf + len, "\nE ", 3);
 		len += 3;
@@ -557,6 +559,7 @@ parse_flags(struct queue_env *env, const char *l, size_t n)
 		{ "utf8", RELAY_F_UTF8 },
 		{ "ret=hdrs", RELAY_F_RET_HDRS },
 		{ "ret=full", RELAY_F_RET_FULL },
+		{ "postmaster-notice", QUEUE_F_POSTMASTER },
 	};
 	const char	*end = l + n, *sp;
 	size_t		 i, k;

@@ -8,9 +8,14 @@
  * fixed layout so that their status byte and maildrop offset can be
  * rewritten in place with one pwrite():
  *
- *	R s 00000000000000000000 user original-recipient
+ *	R s 00000000000000000000 user original-recipient [n=SFD] [o=ORCPT]
  *	  ^ status (QRCPT_*)
  *	    ^ 20-digit offset: the maildrop size before a delivery attempt
+ *
+ * Version 2 (written now; V 1 files are still read) adds the W line
+ * (delay notice time, 15 digits, rewritten in place), F (BODY, SMTPUTF8,
+ * RET), E (ENVID) and the NOTIFY/ORCPT tail of R lines; doc/HACKING.md,
+ * "The queue", has the whole format.
  */
 #ifndef MAILD_QUEUE_FILE_H
 #define MAILD_QUEUE_FILE_H
@@ -57,6 +62,13 @@ _Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
  * runner about a message it moved into active/.
  */
 #define QUEUE_NOTIFY_FIFO	"notify"
+
+/*
+ * struct queue_env.flags beyond RELAY_F_* (relay/relay.h): a notice to
+ * postmaster about a double bounce, which is never reported again if it
+ * fails too (F line word "postmaster-notice").
+ */
+#define QUEUE_F_POSTMASTER	0x100
 
 /* Bounds of the V 2 fields (decoded) and of the defer/ texts. */
 #define QUEUE_ENVID_MAX		SMTP_ENVID_MAX	/* RFC 3461 4.4: 100 */

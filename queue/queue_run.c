@@ -34,6 +34,7 @@
 #include "deliver_local.h"
 #include "journal.h"
 #include "log.h"
+#include "notice.h"
 #include "queue_file.h"
 #include "queue_run.h"
 #include "relay_sched.h"
@@ -80,10 +81,25 @@ struct qitem {
 	bool			 open;
 	bool			 expired;
 	bool			 marked;	/* local delivered marks */
+	bool			 looping;	/* over smtp.hop_limit */
 	struct queue_env	 env;
 	/* this attempt's outcome per recipient; remote ones in flight */
 	struct relay_msg	 rm;
 };
+
+/* The notifications one queue file gave rise to this round. */
+#define NEWMAIL_MAX	3	/* a bounce, a delay notice, a success report */
+struct newmail {
+	char	id[NEWMAIL_MAX][QUEUE_ID_MAX + 1];
+	size_t	n;
+};
+
+static void
+newmail_add(struct newmail *nm, const char *id)
+{
+	if (id[0] != '\0' && nm->n < NEWMAIL_MAX)
+		snprintf(nm->id[nm->n++], sizeof(nm->id[0]), "%s", id);
+}
 
 static volatile sig_atomic_t	stop;
 
@@ -145,118 +161,124 @@ postpone(struct runner *rn, const char *qid)
 /* --- bounces -------------------------------------------------------------- */
 
 
-static int
-bounce_sink(void *arg, const char *buf, size_t len)
-{
-	struct queue_writer *w = arg;
-
-	queue_writer_write(w, buf, len);
-	return w->failed ? -1 : 0;
-}
-
 /*
- * Queues a DSN for the recipients listed in idx (n of them) and marks
- * them bounced. The DSN's own id goes to new_qid ("" if none was made).
- * Returns 0, or -1 when the DSN could not be queued (retry later).
+ * Bounces the recipients listed in idx (n of them): a DSN to the sender
+ * for those whose NOTIFY wants one (none for the null sender: a double
+ * bounce is dropped, and postmaster told if so configured), and marks
+ * them bounced. New mail goes to nm. Returns 0, or -1 when the DSN
+ * could not be queued (retry later).
  */
 static int
 bounce(struct runner *rn, int qfd, struct queue_env *env, const size_t *idx,
-    size_t n, char *new_qid)
+    size_t n, struct newmail *nm)
 {
 	const struct config	*cfg = rn->cfg;
-	struct bounce_rcpt	*br;
-	struct bounce_info	 bi;
-	struct resolve_list	 to = { NULL, 0 };
-	struct queue_writer	 w;
-	struct queue_env	 benv;
-	struct mailaddr		 sender;
 	struct reason		 r;
-	char			**diag;
-	size_t			 i;
-	int			 code, ret = -1;
+	char			 qid[QUEUE_ID_MAX + 1];
+	size_t			*tell, nt = 0, i;
+	int			 rc;
 
-	new_qid[0] = '\0';
 	if (bounce_is_dsn_sender(env->sender)) {
 		log_info("id=%s: not bouncing a bounce (null sender); "
 		    "dropping %zu recipient(s)", env->id, n);
+		/* never about postmaster's own notice: that would loop */
+		if (cfg->queue.double_bounce_to_postmaster &&
+		    !(env->flags & QUEUE_F_POSTMASTER)) {
+			if (notice_send(cfg, rn->al, qfd, env, idx, n,
+			    BOUNCE_FAILED, true, qid, &r) < 0)
+				log_warnx("id=%s: cannot tell postmaster "
+				    "about the double bounce: %s", env->id,
+				    r.text);
+			else
+				newmail_add(nm, qid);
+		}
 		goto mark;
 	}
-	if (addr_parse_mailbox(env->sender, strlen(env->sender), ADDR_UTF8,
-	    &sender, &r) == -1 || resolve_rcpt(cfg, rn->al, &sender, true,
-	    &to, &code, &r) == -1) {
-		log_warnx("id=%s: cannot return a bounce to <%s>: %s; "
-		    "dropping it", env->id, env->sender, r.text);
-		resolve_list_free(&to);
-		goto mark;
-	}
-	br = xcalloc(n, sizeof(*br));
-	diag = xcalloc(n, sizeof(*diag));
+	tell = xcalloc(n, sizeof(*tell));
 	for (i = 0; i < n; i++) {
-		struct queue_rcpt *rc = &env->rcpts[idx[i]];
-
-		br[i].addr = rc->addr;
-		br[i].status = rc->why.status;
-		/* a remote's reply: "smtp; 550 5.1.1 ..." (relay_sched.c) */
-		if (rc->diagnostic != NULL)
-			diag[i] = xstrdup(rc->diagnostic);
+		if (notice_wanted(env->rcpts[idx[i]].notify, BOUNCE_FAILED))
+			tell[nt++] = idx[i];
 		else
-			diag[i] = xasprintf("x-local; %s", rc->why.text);
-		br[i].diagnostic = diag[i];
-		br[i].remote_mta = rc->remote_mta;
+			log_info("id=%s: no bounce for to=<%s>: NOTIFY says "
+			    "not to", env->id, env->rcpts[idx[i]].addr);
 	}
-	memset(&bi, 0, sizeof(bi));
-	bi.hostname = cfg->hostname;
-	bi.queue_id = env->id;
-	bi.arrival = env->arrival;
-	bi.date = time(NULL);
-	bi.sender = env->sender;
-	bi.rcpts = br;
-	bi.nrcpts = n;
-	bi.msg_fd = qfd;
-	bi.msg_off = env->body_off;
-	bi.msg_len = env->body_len;
-
-	memset(&benv, 0, sizeof(benv));
-	benv.arrival = time(NULL);
-	benv.sender = "";
-	benv.client = "localhost";
-	benv.helo = cfg->hostname;
-	benv.nrcpts = to.n;
-	benv.rcpts = xcalloc(to.n, sizeof(*benv.rcpts));
-	for (i = 0; i < to.n; i++) {
-		bool remote = strcmp(to.v[i].user, QRCPT_REMOTE) == 0;
-
-		benv.rcpts[i].status = remote ? QRCPT_RELAY : QRCPT_PENDING;
-		benv.rcpts[i].user = to.v[i].user;
-		benv.rcpts[i].addr = remote ? to.v[i].addr : env->sender;
-	}
-	if (queue_writer_begin(&w, cfg->queue_dir, &benv, 0, &r) == 0) {
-		if (bounce_write(&bi, bounce_sink, &w, &r) == 0 &&
-		    queue_writer_commit(&w, &r) == 0) {
-			snprintf(new_qid, QUEUE_ID_MAX + 1, "%s", w.id);
-			log_info("id=%s: bounce id=%s to=<%s> for %zu "
-			    "recipient(s)", env->id, w.id, env->sender, n);
-			ret = 0;
-		} else
-			queue_writer_abort(&w);
-	}
-	if (ret == -1)
+	rc = nt > 0 ? notice_send(cfg, rn->al, qfd, env, tell, nt,
+	    BOUNCE_FAILED, false, qid, &r) : 0;
+	free(tell);
+	if (rc == -1) {
 		log_warnx("id=%s: cannot queue the bounce: %s; will retry",
 		    env->id, r.text);
-	for (i = 0; i < n; i++)
-		free(diag[i]);
-	free(diag);
-	free(br);
-	free(benv.rcpts);
-	resolve_list_free(&to);
-	if (ret == -1)
 		return -1;
+	}
+	if (rc == -2)
+		log_warnx("id=%s: cannot return a bounce to <%s>: %s; "
+		    "dropping it", env->id, env->sender, r.text);
+	else if (nt > 0)
+		newmail_add(nm, qid);
 mark:
 	for (i = 0; i < n; i++)
 		if (queue_rcpt_mark(qfd, env, idx[i], QRCPT_BOUNCED, 0,
 		    i + 1 == n) == -1)
 			log_warn("id=%s: marking bounced", env->id);
 	return 0;
+}
+
+/*
+ * The delay notice (RFC 3464 "Action: delayed"): once, to the sender,
+ * for the recipients still pending whose NOTIFY allows it, when the
+ * message has waited queue.delay_warning; then W records it.
+ */
+static void
+delay_notice(struct runner *rn, struct qitem *q, time_t now,
+    struct newmail *nm)
+{
+	struct queue_env	*env = &q->env;
+	struct reason		 r;
+	char			 qid[QUEUE_ID_MAX + 1];
+	size_t			*idx, n = 0, i;
+
+	if (!notice_delay_due(rn->cfg, env, now))
+		return;
+	idx = xcalloc(env->nrcpts, sizeof(*idx));
+	for (i = 0; i < env->nrcpts; i++) {
+		char st = env->rcpts[i].status;
+
+		if ((st == QRCPT_PENDING || st == QRCPT_TRYING ||
+		    st == QRCPT_RELAY) &&
+		    notice_wanted(env->rcpts[i].notify, BOUNCE_DELAYED))
+			idx[n++] = i;
+	}
+	if (n > 0 && notice_send(rn->cfg, rn->al, q->fd, env, idx, n,
+	    BOUNCE_DELAYED, false, qid, &r) == -1) {
+		log_warnx("id=%s: cannot queue the delay notice: %s; will "
+		    "retry", env->id, r.text);
+		free(idx);
+		return;
+	}
+	free(idx);
+	if (n > 0)
+		newmail_add(nm, qid);
+	/* decided: sent, or nobody to tell (NOTIFY), or no way to tell them */
+	if (queue_warned_mark(q->fd, env, now) == -1)
+		log_warn("id=%s: recording the delay notice", env->id);
+}
+
+/* NOTIFY=SUCCESS (RFC 3461 4.1): a "delivered" report for those in idx. */
+static void
+success_notice(struct runner *rn, struct qitem *q, const size_t *idx,
+    size_t n, struct newmail *nm)
+{
+	struct reason	r;
+	char		qid[QUEUE_ID_MAX + 1];
+
+	if (n == 0 || bounce_is_dsn_sender(q->env.sender))
+		return;
+	if (notice_send(rn->cfg, rn->al, q->fd, &q->env, idx, n,
+	    BOUNCE_DELIVERED, false, qid, &r) < 0)
+		log_warnx("id=%s: cannot queue the success notice: %s",
+		    q->env.id, r.text);
+	else
+		newmail_add(nm, qid);
 }
 
 /* --- working on queue files ---------------------------------------------- */
@@ -291,6 +313,24 @@ want(struct runner *rn, const char *dir, const char *qid)
 	rn->todo[rn->ntodo].dir = dir;
 	snprintf(rn->todo[rn->ntodo].qid, sizeof(rn->todo[0].qid), "%s", qid);
 	rn->ntodo++;
+}
+
+/*
+ * A queued message over smtp.hop_limit (come in some way the DATA check
+ * does not see, or before it lowered): the count includes the Received:
+ * field we added, so one more is allowed than at DATA.
+ */
+static bool
+too_many_hops(const struct config *cfg, struct qitem *q)
+{
+	long	n = hop_count_file(q->fd, q->env.body_off, q->env.body_len);
+
+	if (n > (long)cfg->smtp.hop_limit + 1) {
+		log_warnx("id=%s: %ld Received: header fields, smtp.hop_limit "
+		    "is %d: a mail loop", q->qid, n, cfg->smtp.hop_limit);
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -351,9 +391,13 @@ qitem_open(struct runner *rn, struct qitem *q)
 		(void)renameat(rn->qfd, path, rn->qfd, to);
 		goto skip;
 	}
-	/* the last reasons, for an expiry bounce (advisory) */
-	(void)queue_defer_load(rn->qfd, &q->env);
-	q->expired = time(NULL) - q->env.arrival > rn->cfg->queue.max_lifetime;
+	q->expired = time(NULL) - q->env.arrival >
+	    notice_lifetime(rn->cfg, &q->env);
+	/* the last attempt's reasons, kept across restarts; advisory */
+	if (queue_defer_load(rn->qfd, &q->env) == -1)
+		log_warnx("id=%s: ignoring a damaged " QUEUE_DIR_DEFER "/ file",
+		    q->qid);
+	q->looping = too_many_hops(rn->cfg, q);
 	q->rm.fd = q->fd;
 	q->rm.env = &q->env;
 	q->rm.res = xreallocarray(NULL, q->env.nrcpts ? q->env.nrcpts : 1,
@@ -390,20 +434,21 @@ item_by_user(const void *a, const void *b)
  * file or schedules its next attempt.
  */
 static void
-qitem_finish(struct runner *rn, struct qitem *q, char *bqid_out)
+qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 {
 	const struct config	*cfg = rn->cfg;
 	struct queue_env	*env = &q->env;
 	struct timespec		 ts[2];
 	char			 path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
 	const char		*locked_user = NULL;
-	size_t			*bounced, nb = 0, i;
+	size_t			*bounced, nb = 0, *done, nd = 0, i;
 	time_t			 now = time(NULL), due;
 	bool			 pending = false, temp = false;
 	bool			 marked = q->marked || q->rm.marked;
 
-	bqid_out[0] = '\0';
+	nm->n = 0;
 	bounced = xcalloc(env->nrcpts, sizeof(*bounced));
+	done = xcalloc(env->nrcpts, sizeof(*done));
 	for (i = 0; i < env->nrcpts; i++) {
 		struct queue_rcpt	*rc = &env->rcpts[i];
 		bool			 remote = rc->status == QRCPT_RELAY;
@@ -411,16 +456,27 @@ qitem_finish(struct runner *rn, struct qitem *q, char *bqid_out)
 
 		if (rc->status == QRCPT_DONE || rc->status == QRCPT_BOUNCED) {
 			if (q->rm.res[i] == DELIVER_OK &&
-			    strcmp(rc->user, QRCPT_REMOTE) != 0)
+			    strcmp(rc->user, QRCPT_REMOTE) != 0) {
 				log_info("id=%s: delivered to=<%s> "
 				    "user=%s delay=%.2fs", env->id,
 				    rc->addr, rc->user,
 				    delay_since(env->arrival));
+				if (notice_wanted(rc->notify,
+				    BOUNCE_DELIVERED))
+					done[nd++] = i;
+			}
+			continue;
+		}
+		if (q->looping) {
+			reason_set(&rc->why, "5.4.6", "too many hops "
+			    "(Received: header fields), mail loop?");
+			bounced[nb++] = i;
 			continue;
 		}
 		if (q->rm.res[i] != RELAY_RES_NONE)
 			dr = (enum deliver_result)q->rm.res[i];
-		else if (remote)
+		else if (remote && rc->why.status[0] == '\0')
+			/* a reason kept from an earlier attempt stands */
 			reason_set(&rc->why, "4.3.0", "not tried: relay "
 			    "unavailable");
 		if (dr == DELIVER_BOUNCE) {
@@ -457,9 +513,13 @@ qitem_finish(struct runner *rn, struct qitem *q, char *bqid_out)
 		    delay_since(env->arrival), env->rcpts[bounced[i]].why.status,
 		    env->rcpts[bounced[i]].why.text);
 	}
-	if (nb > 0 && bounce(rn, q->fd, env, bounced, nb, bqid_out) == -1)
+	if (nb > 0 && bounce(rn, q->fd, env, bounced, nb, nm) == -1)
 		pending = temp = true;
 	free(bounced);
+	success_notice(rn, q, done, nd, nm);
+	free(done);
+	if (pending)
+		delay_notice(rn, q, now, nm);
 
 	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
 	if (!pending && queue_env_done(env)) {
@@ -475,6 +535,9 @@ qitem_finish(struct runner *rn, struct qitem *q, char *bqid_out)
 	/* the file stays: its delivered marks must outlive the journal */
 	if (marked && fdatasync(q->fd) == -1)
 		log_warn("id=%s: fdatasync", env->id);
+	if (queue_defer_save(rn->qfd, env) == -1)
+		log_warn("id=%s: saving the reasons in " QUEUE_DIR_DEFER "/",
+		    env->id);
 	(void)queue_attempts_mark(q->fd, env, env->attempts + 1);
 	/* what bounces, delay notices and maild -l say (advisory) */
 	if (queue_defer_save(rn->qfd, env) == -1)
@@ -525,12 +588,13 @@ relay_done(void *arg, struct relay_msg *m)
 {
 	struct runner	*rn = arg;
 	struct qitem	*q = m->owner;
-	char		 bqid[QUEUE_ID_MAX + 1];
+	struct newmail	 nm;
+	size_t		 k;
 
-	qitem_finish(rn, q, bqid);
-	/* a bounce is new mail: deliver it in the next round */
-	if (bqid[0] != '\0')
-		want(rn, QUEUE_DIR_ACTIVE, bqid);
+	qitem_finish(rn, q, &nm);
+	/* a bounce or a notice is new mail: deliver it in the next round */
+	for (k = 0; k < nm.n; k++)
+		want(rn, QUEUE_DIR_ACTIVE, nm.id[k]);
 	qitem_free(q);
 }
 
@@ -546,7 +610,7 @@ work_batch(struct runner *rn)
 {
 	struct qitem		**q;
 	struct deliver_item	*items = NULL;
-	char			 bqid[QUEUE_ID_MAX + 1];
+	struct newmail		 nm;
 	size_t			 n, i, k, nitems = 0, g;
 	char			**bounces = NULL;
 	size_t			 nbounces = 0;
@@ -574,7 +638,7 @@ work_batch(struct runner *rn)
 			forget(rn, q[i]->qid);
 			continue;
 		}
-		if (!qitem_open(rn, q[i]))
+		if (!qitem_open(rn, q[i]) || q[i]->looping)
 			continue;
 		for (k = 0; k < q[i]->env.nrcpts; k++) {
 			struct queue_rcpt *rc = &q[i]->env.rcpts[k];
@@ -612,13 +676,15 @@ work_batch(struct runner *rn)
 			continue;
 		o->rm.res[items[k].rcpt] = (int)items[k].result;
 		o->env.rcpts[items[k].rcpt].why = items[k].why;
+		o->env.rcpts[items[k].rcpt].last_attempt = time(NULL);
 		if (items[k].result == DELIVER_OK)
 			o->marked = true;
 	}
 	for (i = 0; i < n; i++) {
 		if (!q[i]->open)
 			continue;
-		if (has_remote(&q[i]->env)) {
+		/* a mail loop is bounced, not relayed (qitem_finish) */
+		if (has_remote(&q[i]->env) && !q[i]->looping) {
 			/*
 			 * The journal may be compacted before the relays
 			 * are back: the local marks must be durable first.
@@ -631,11 +697,11 @@ work_batch(struct runner *rn)
 				continue;
 			}
 		}
-		qitem_finish(rn, q[i], bqid);
-		if (bqid[0] != '\0') {
+		qitem_finish(rn, q[i], &nm);
+		for (k = 0; k < nm.n; k++) {
 			bounces = xreallocarray(bounces, nbounces + 1,
 			    sizeof(*bounces));
-			bounces[nbounces++] = xstrdup(bqid);
+			bounces[nbounces++] = xstrdup(nm.id[k]);
 		}
 	}
 	for (i = 0; i < n; i++)
@@ -713,6 +779,14 @@ scan_want(struct runner *rn, const char *dir, const char *qid, time_t mt)
 	(void)mt;
 	want(rn, strcmp(dir, QUEUE_DIR_ACTIVE) == 0 ? QUEUE_DIR_ACTIVE :
 	    QUEUE_DIR_DEFERRED, qid);
+}
+
+/* "maild -q": a deferred message only once its time (the mtime) is due */
+static void
+scan_due(struct runner *rn, const char *dir, const char *qid, time_t mt)
+{
+	if (mt <= time(NULL))
+		want(rn, dir, qid);
 }
 
 static void
@@ -957,14 +1031,15 @@ run_all(struct runner *rn)
 }
 
 int
-queue_run_once(const struct config *cfg, const struct aliases *al)
+queue_run_once(const struct config *cfg, const struct aliases *al,
+    bool force)
 {
 	struct runner	rn;
 
 	if (runner_init(&rn, cfg, al) == -1)
 		return -1;
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
-	scan(&rn, QUEUE_DIR_DEFERRED, scan_want);
+	scan(&rn, QUEUE_DIR_DEFERRED, force ? scan_want : scan_due);
 	run_all(&rn);
 	runner_free(&rn);
 	return 0;
@@ -1021,21 +1096,90 @@ queue_clean_incoming(const struct config *cfg, int grace)
 	closedir(d);
 }
 
+/* "3d04h", "2h05m", "7m", "12s": a duration for the listing. */
+static void
+fmt_age(long long sec, char *buf, size_t size)
+{
+	if (sec < 0)
+		sec = 0;
+	if (sec >= 86400)
+		snprintf(buf, size, "%lldd%02lldh", sec / 86400,
+		    sec % 86400 / 3600);
+	else if (sec >= 3600)
+		snprintf(buf, size, "%lldh%02lldm", sec / 3600, sec % 3600 / 60);
+	else if (sec >= 60)
+		snprintf(buf, size, "%lldm", sec / 60);
+	else
+		snprintf(buf, size, "%llds", sec);
+}
+
+/* One message of the listing: fd is dir/id, open. 0, or -1 unreadable. */
+static int
+list_one(int qfd, int fd, const char *dir, FILE *fp)
+{
+	struct queue_env	 env;
+	struct reason		 r;
+	struct stat		 st;
+	struct tm		 tm;
+	char			 age[32], when[32], next[96];
+	time_t			 now = time(NULL);
+	size_t			 i;
+
+	if (queue_env_read(fd, &env, &r) == -1)
+		return -1;
+	(void)queue_defer_load(qfd, &env);	/* advisory: may be absent */
+	fmt_age((long long)(now - env.arrival), age, sizeof(age));
+	fprintf(fp, "%-16s %-8s %10lld  %-8s <%s>\n", env.id, dir,
+	    (long long)env.body_len, age, env.sender);
+	/* the next attempt: a deferred file's mtime; active/ is now */
+	if (strcmp(dir, QUEUE_DIR_HOLD) == 0)
+		snprintf(next, sizeof(next), "none (on hold)");
+	else if (strcmp(dir, QUEUE_DIR_DEFERRED) == 0 && fstat(fd, &st) == 0 &&
+	    st.st_mtime > now) {
+		localtime_r(&st.st_mtime, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		fmt_age((long long)(st.st_mtime - now), age, sizeof(age));
+		snprintf(next, sizeof(next), "%s (in %s)", when, age);
+	} else
+		snprintf(next, sizeof(next), "now");
+	for (i = 0; i < env.nrcpts; i++) {
+		const struct queue_rcpt *rc = &env.rcpts[i];
+
+		fprintf(fp, "%47s %c <%s>%s\n", "", rc->status, rc->addr,
+		    rc->status == QRCPT_RELAY ? " (awaiting relay)" : "");
+		if (rc->status == QRCPT_DONE || rc->status == QRCPT_BOUNCED)
+			continue;
+		if (rc->why.status[0] != '\0' || rc->why.text[0] != '\0')
+			fprintf(fp, "%51s last: %s %s\n", "", rc->why.status,
+			    rc->why.text);
+		if (rc->diagnostic != NULL)
+			fprintf(fp, "%51s said: %s%s%s\n", "", rc->diagnostic,
+			    rc->remote_mta ? " by " : "",
+			    rc->remote_mta ? rc->remote_mta : "");
+		fprintf(fp, "%51s next attempt: %s\n", "", next);
+	}
+	queue_env_free(&env);
+	return 0;
+}
+
 int
 queue_list(const struct config *cfg, FILE *fp)
 {
 	static const char *dirs[] = { QUEUE_DIR_ACTIVE, QUEUE_DIR_DEFERRED,
 	    QUEUE_DIR_HOLD };
 	struct dirent	*e;
-	struct queue_env env;
-	struct reason	 r;
-	char		 path[PATH_MAX], when[32];
+	char		 path[PATH_MAX];
 	DIR		*d;
-	size_t		 i, k;
-	int		 fd, count = 0;
+	size_t		 k;
+	int		 fd, qfd, count = 0;
 
-	fprintf(fp, "%-16s %-8s %10s  %-16s %s\n", "Queue ID", "State",
-	    "Size", "Arrival", "Sender / recipients");
+	if ((qfd = open(cfg->queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		log_warn("open queue %s", cfg->queue_dir);
+		return -1;
+	}
+	fprintf(fp, "%-16s %-8s %10s  %-8s %s\n", "Queue ID", "State",
+	    "Size", "Age", "Sender / recipients");
 	for (k = 0; k < NITEMS(dirs); k++) {
 		snprintf(path, sizeof(path), "%s/%s", cfg->queue_dir, dirs[k]);
 		if ((d = opendir(path)) == NULL)
@@ -1045,31 +1189,16 @@ queue_list(const struct config *cfg, FILE *fp)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s/%s",
 			    cfg->queue_dir, dirs[k], e->d_name);
-			if ((fd = open(path, O_RDONLY | O_NOFOLLOW)) == -1)
+			if ((fd = open(path, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC)) == -1)
 				continue;
-			if (queue_env_read(fd, &env, &r) == 0) {
-				struct tm tm;
-
-				localtime_r(&env.arrival, &tm);
-				strftime(when, sizeof(when), "%Y-%m-%d %H:%M",
-				    &tm);
-				fprintf(fp, "%-16s %-8s %10lld  %-16s <%s>\n",
-				    env.id, dirs[k], (long long)env.body_len,
-				    when, env.sender);
-				for (i = 0; i < env.nrcpts; i++)
-					fprintf(fp, "%55s %c <%s>%s\n", "",
-					    env.rcpts[i].status,
-					    env.rcpts[i].addr,
-					    env.rcpts[i].status ==
-					    QRCPT_RELAY ? " (awaiting relay)" :
-					    "");
-				queue_env_free(&env);
+			if (list_one(qfd, fd, dirs[k], fp) == 0)
 				count++;
-			}
 			close(fd);
 		}
 		closedir(d);
 	}
+	close(qfd);
 	fprintf(fp, "-- %d message%s\n", count, count == 1 ? "" : "s");
 	return count;
 }

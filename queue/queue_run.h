@@ -21,8 +21,13 @@
 void	queue_runner(const struct config *cfg, const struct aliases *al,
 	    int notify_fd, int life_fd);
 
-/* Tries every queued message once, due or not (maild -q). 0 or -1. */
-int	queue_run_once(const struct config *cfg, const struct aliases *al);
+/*
+ * Tries the queued messages once (maild -q): new ones and deferred ones
+ * whose next attempt is due, or with force (maild -q -f) every one.
+ * 0 or -1.
+ */
+int	queue_run_once(const struct config *cfg, const struct aliases *al,
+	    bool force);
 
 /* Tries one message now, if it is still in active/ (inetd mode). */
 void	queue_deliver_id(const struct config *cfg, const struct aliases *al,

@@ -70,6 +70,9 @@ smtp_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply_line(s, 250, false, "SIZE");
 	smtp_reply_line(s, 250, false, "8BITMIME");
 	smtp_reply_line(s, 250, false, "ENHANCEDSTATUSCODES");
+	/* RFC 3461: NOTIFY, ORCPT, RET, ENVID go into the queue file */
+	s->ext |= SMTP_EXT_DSN;
+	smtp_reply_line(s, 250, false, "DSN");
 	if (cfg->smtp.smtputf8) {
 		s->ext |= SMTP_EXT_SMTPUTF8;
 		smtp_reply_line(s, 250, false, "SMTPUTF8");

@@ -21,6 +21,7 @@
 #include "pool_worker.h"
 #include "priv_client.h"
 #include "priv_proto.h"
+#include "relay/relay.h"
 #include "rfc5322.h"
 #include "smtp.h"
 #include "xmalloc.h"
@@ -30,6 +31,11 @@
  * chunk: the pace DATA asks for, where it bounds each line.
  */
 #define BDAT_PACE	SMTP_TEXT_LINE_MAX
+
+_Static_assert(SMTP_NOTIFY_NEVER == DSN_NOTIFY_NEVER &&
+    SMTP_NOTIFY_SUCCESS == DSN_NOTIFY_SUCCESS &&
+    SMTP_NOTIFY_FAILURE == DSN_NOTIFY_FAILURE &&
+    SMTP_NOTIFY_DELAY == DSN_NOTIFY_DELAY, "NOTIFY bits differ");
 
 /* The reply code for a refusal the monitor gave as a reason. */
 static int
@@ -71,6 +77,8 @@ smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct smtp_mail_args	 m;
 	struct reason		 r;
 	char			 sender[ADDR_TEXT_SIZE], qid[QUEUE_ID_MAX + 1];
+	char			 envid[SMTP_ENVID_MAX + 1];
+	uint32_t		 flags;
 	int			 code, rc;
 
 	if (smtp_parse_mail(cmd->args, cmd->argslen, path_flags(s) |
@@ -85,8 +93,19 @@ smtp_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return smtp_reply(s, 530, "5.7.0", "authentication required");
 	if (addr_format(&m.from, sender, sizeof(sender)) == -1)
 		return smtp_reply(s, 501, "5.1.7", "bad sender address");
-	rc = priv_mail(sender, s->helo, m.smtputf8 ? PRIV_MAIL_UTF8 : 0,
-	    m.size, qid, sizeof(qid), &r);
+	/* DSN (RFC 3461) and BODY for the queue file, as the monitor wants */
+	flags = (m.smtputf8 ? PRIV_MAIL_UTF8 : 0) |
+	    (m.body == SMTP_BODY_8BITMIME || m.body == SMTP_BODY_BINARYMIME ?
+	    PRIV_MAIL_8BIT : 0) |
+	    (m.ret == SMTP_RET_HDRS ? PRIV_MAIL_RET_HDRS : 0) |
+	    (m.ret == SMTP_RET_FULL ? PRIV_MAIL_RET_FULL : 0);
+	envid[0] = '\0';
+	/* the parser took at most SMTP_ENVID_MAX octets of xtext: same again */
+	if ((m.params & SMTP_PARAM_ENVID) && smtp_xtext_encode(m.envid,
+	    strlen(m.envid), envid, sizeof(envid)) == -1)
+		return smtp_reply(s, 501, "5.5.4", "invalid ENVID value");
+	rc = priv_mail(sender, s->helo, flags, m.size, envid, qid, sizeof(qid),
+	    &r);
 	if (rc == -1)
 		return lost_monitor(s, &r);
 	if (rc == 1)
@@ -107,7 +126,9 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct smtp_rcpt_args	 rc;
 	struct reason		 r;
 	char			 text[ADDR_TEXT_SIZE];
+	char			 orcpt[SMTP_ORCPT_MAX + 1];
 	unsigned		 flags;
+	size_t			 tl;
 	int			 code, n;
 
 	if (s->txn->bdat)
@@ -120,7 +141,20 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return smtp_reply(s, code, r.status, "%s", r.text);
 	if (addr_format(&rc.to, text, sizeof(text)) == -1)
 		return smtp_reply(s, 501, "5.1.3", "bad recipient address");
-	n = priv_rcpt(text, &r);
+	/* ORCPT back to "type;xtext", as received (at most 500 octets) */
+	orcpt[0] = '\0';
+	if (rc.params & SMTP_PARAM_ORCPT) {
+		tl = (size_t)snprintf(orcpt, sizeof(orcpt), "%s;",
+		    rc.orcpt_type);
+		if (tl >= sizeof(orcpt) || (strcmp(rc.orcpt_type, "utf-8") == 0 ?
+		    (size_t)snprintf(orcpt + tl, sizeof(orcpt) - tl, "%s",
+		    rc.orcpt) >= sizeof(orcpt) - tl :
+		    smtp_xtext_encode(rc.orcpt, strlen(rc.orcpt), orcpt + tl,
+		    sizeof(orcpt) - tl) == -1))
+			return smtp_reply(s, 501, "5.5.4",
+			    "invalid ORCPT value");
+	}
+	n = priv_rcpt(text, rc.notify, orcpt, &r);
 	if (n == -1)
 		return lost_monitor(s, &r);
 	if (n == 1) {

@@ -85,6 +85,7 @@ priv|smtp_session|pop3_session)
 	    priv/priv.c priv/priv_apop.c
 	    priv/priv_auth.c priv/priv_maildrop.c priv/priv_session.c
 	    priv/priv_smtp.c priv/client_table.c queue/queue_file.c
+	    queue/notice.c queue/bounce.c
 	    queue/resolve.c common/addr.c common/aliases.c common/config.c
 	    common/config_keys.c common/config_value.c common/fault.c
 	    common/fdutil.c priv/ipc.c common/log.c common/mbox_append.c

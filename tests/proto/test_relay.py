@@ -363,7 +363,7 @@ def test_maild_q_relays(make_maild, world):
     m.wait_log(r"deferred to=<bob@relay.example>")
     m.stop()
     mx.start()
-    r = subprocess.run([MAILD, "-q", "-c", m.conf], capture_output=True, text=True,
+    r = subprocess.run([MAILD, "-q", "-f", "-c", m.conf], capture_output=True, text=True,
                        env=m.sb.env(), timeout=60)
     assert r.returncode == 0, r.stderr
     wait_mx(mx, 1)

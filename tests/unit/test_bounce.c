@@ -97,11 +97,11 @@ static const char original[] =
 static const struct bounce_rcpt rcpts[] = {
 	{ "bob@example.net", "bob@example.net", NULL, "5.1.1",
 	    "smtp; 550 5.1.1 <bob@example.net>: Recipient address rejected: "
-	    "User unknown in virtual mailbox table", "mx.example.net" },
+	    "User unknown in virtual mailbox table", "mx.example.net", 0 },
 	{ "carol@example.net", NULL, NULL, "4.4.7",
-	    "x-local; delivery time expired after 5 days", NULL },
+	    "x-local; delivery time expired after 5 days", NULL, 0 },
 	{ "j\xc3\xb6rg@example.net", "j\\x{F6}rg@example.net", "utf-8",
-	    "5.1.1", NULL, NULL },
+	    "5.1.1", NULL, NULL, 0 },
 };
 
 static void
@@ -372,7 +372,7 @@ START_TEST(test_hostile_fields)
 	static const struct bounce_rcpt evil[] = {
 		{ "bob@example.net\nX-Evil: 1", NULL, "x\ny", "5.1.1\nX",
 		    "smtp; 550 no\r\nX-Injected: yes\r\n\r\n--fake--",
-		    "mx\n.example" },
+		    "mx\n.example", 0 },
 	};
 	struct bounce_info	bi;
 	struct buf		b = { NULL, 0, 0, 0 };

@@ -331,7 +331,8 @@ write_v2(char *id_out)
 	env.sender = "s@example.test";
 	env.client = "192.0.2.1";
 	env.helo = "h";
-	env.flags = RELAY_F_8BIT | RELAY_F_UTF8 | RELAY_F_RET_HDRS;
+	env.flags = RELAY_F_8BIT | RELAY_F_UTF8 | RELAY_F_RET_HDRS |
+	    QUEUE_F_POSTMASTER;
 	env.envid = "QQ 314\n159";
 	env.rcpts = rcpts2;
 	env.nrcpts = nitems(rcpts2);
@@ -354,7 +355,7 @@ START_TEST(test_v2_roundtrip)
 	ck_assert(memcmp(line, "V 2\n", 4) == 0);
 	ck_assert_int_eq(queue_env_read(fd, &env, &r), 0);
 	ck_assert_uint_eq(env.flags, RELAY_F_8BIT | RELAY_F_UTF8 |
-	    RELAY_F_RET_HDRS);
+	    RELAY_F_RET_HDRS | QUEUE_F_POSTMASTER);
 	ck_assert_str_eq(env.envid, "QQ 314\n159");
 	ck_assert_int_eq(env.warned, 0);
 	ck_assert_uint_eq(env.nrcpts, 3);

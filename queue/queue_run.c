@@ -323,7 +323,7 @@ want(struct runner *rn, const char *dir, const char *qid)
 static bool
 too_many_hops(const struct config *cfg, struct qitem *q)
 {
-	long	n = hop_count_file(q->fd, q->env.body_off, q->env.body_len);
+	long	n = notice_hops_file(q->fd, q->env.body_off, q->env.body_len);
 
 	if (n > (long)cfg->smtp.hop_limit + 1) {
 		log_warnx("id=%s: %ld Received: header fields, smtp.hop_limit "
@@ -1111,7 +1111,8 @@ fmt_age(long long sec, char *buf, size_t size)
 		snprintf(buf, size, "%lldd%02lldh", sec / 86400,
 		    sec % 86400 / 3600);
 	else if (sec >= 3600)
-		snprintf(buf, size, "%lldh%02lldm", sec / 3600, sec % 3600 / 60);
+		snprintf(buf, size, "%lldh%02lldm", sec / 3600,
+		    sec % 3600 / 60);
 	else if (sec >= 60)
 		snprintf(buf, size, "%lldm", sec / 60);
 	else

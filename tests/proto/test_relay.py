@@ -451,3 +451,30 @@ def test_destination_concurrency_is_bounded(make_maild, world):
     # more than one at a time, never more than the limit
     assert 2 <= mx.most <= 3, mx.most
     wait_for(lambda: queue_empty(m), what="an empty queue")
+
+
+def test_notify_success_to_a_server_without_dsn_gets_a_relayed_notice(make_maild, world,
+                                                                     sandbox):
+    mx = world.mx(ehlo=["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"])
+    ports, tcfg = tls_config(sandbox)
+    cfg = world.config()
+    for k, v in tcfg.items():
+        cfg.setdefault(k, {}).update(v)
+    m = make_maild(config=cfg)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", ports["submission"], timeout=10) as s:
+        s.ehlo("client.example.org")
+        s.starttls(context=ctx)
+        s.ehlo("client.example.org")
+        s.login("alice", "alice-pw-1")
+        s.sendmail("alice@example.test", ["far@relay.example"],
+                   b"Subject: tell me\r\n\r\nhi\r\n",
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+    env = wait_mx(mx, 1)[0]
+    assert "NOTIFY" not in " ".join(env["rcpts"])
+    (n,) = wait_messages(m, "alice", 1)
+    text = n.as_string()
+    assert "Action: relayed" in text
+    assert "far@relay.example" in text

@@ -181,6 +181,16 @@ struct config {
 		char			*tls_ca_file;
 		char			*tls_min_protocol;
 		char			*tls_ciphers;
+		/* the runner's side (queue/relay_sched.c, relay workers) */
+		char			*smarthost;	/* "" = MX delivery */
+		char			*smarthost_credentials;	/* "" = none */
+		struct strlist		 routes;	/* "domain=nexthop" */
+		int			 max_processes;
+		int			 max_idle;	/* seconds */
+		int			 max_use;
+		int			 recipient_limit;
+		int			 initial_destination_concurrency;
+		int			 destination_concurrency_limit;
 	} relay;
 	/* local submission: the sendmail command (sendmail/) */
 	struct {

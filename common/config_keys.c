@@ -70,6 +70,9 @@ static config_validate_fn	v_not_yet, v_alias_user, v_delimiter,
 				v_relay_dns_servers, v_relay_anchor,
 				v_relay_helo, v_relay_timeouts,
 				v_relay_ca_file, v_users;
+/* relay: the runner's side */
+static config_validate_fn	v_relay_hop, v_relay_routes,
+				v_relay_credentials, v_relay_concurrency;
 static config_compute_fn	compute_hostname, compute_local_domains,
 				compute_aliases, compute_smtp_per_ip,
 				compute_pop3_per_ip;
@@ -232,7 +235,9 @@ const struct config_key config_keys[] = {
 	  .validate = v_domains, .offset = OFF(local_domains),
 	  .flags = CONFIG_K_LOWER,
 	  .help = "The domains whose mail is delivered here (any case); "
-	    "mail to other domains is relayed only for authenticated users.",
+	    "mail to other domains is accepted only from authenticated users "
+	    "(or for aliases that point there) and relayed to them (see "
+	    "relay).",
 	  .compute = compute_local_domains,
 	  .def_doc = "\"localhost\" and the value of hostname",
 	  .example = "[ " Q("localhost") ", " Q("mx.example.org") ", "
@@ -669,6 +674,56 @@ const struct config_key config_keys[] = {
 	  .help = "The SMTP client's TLS 1.2 cipher list (OpenSSL syntax); "
 	    "wider than the server's, since an unverified encrypted session "
 	    "beats plaintext." },
+	/* --- relay: the runner's side (workers, scheduling, next hops) --- */
+	{ .name = "relay.smarthost", .type = CONFIG_STRING, .def = Q(""),
+	  .validate = v_relay_hop, .offset = OFF(relay.smarthost),
+	  .flags = CONFIG_K_EMPTY_OK | CONFIG_K_LOWER,
+	  .help = "Send all mail for other domains through this server "
+	    "instead of the domains' MX hosts: \"host\" (its MX records, "
+	    "else its address) or \"[host]:port\" (that host, no MX "
+	    "lookup), e.g. an ISP's \"[smtp.isp.example]:587\"; \"\" for "
+	    "direct delivery by MX." },
+	{ .name = "relay.smarthost_credentials", .type = CONFIG_PATH,
+	  .def = Q(""), .validate = v_relay_credentials,
+	  .offset = OFF(relay.smarthost_credentials),
+	  .flags = CONFIG_K_EMPTY_OK,
+	  .help = "A file with \"user password\" on one line for AUTH at "
+	    "the smarthost (only over TLS); owned by root and mode 0600. "
+	    "Read by the queue runner, handed to the relay worker with "
+	    "each request, never logged. \"\" for no AUTH." },
+	{ .name = "relay.routes", .type = CONFIG_STRLIST, .def = "[ ]",
+	  .validate = v_relay_routes, .offset = OFF(relay.routes),
+	  .help = "Next hops for some domains, as \"domain=nexthop\" "
+	    "(nexthop as for smarthost), e.g. \"example.org=[hub.internal]:25\"; "
+	    "a smarthost wins over them." },
+	{ .name = "relay.max_processes", .type = CONFIG_INT, .def = "50",
+	  .min = 1, .max = 1000, .offset = OFF(relay.max_processes),
+	  .help = "The most relay workers (unprivileged processes that "
+	    "deliver to other servers) at once, over all destinations." },
+	{ .name = "relay.max_idle", .type = CONFIG_DURATION, .def = Q("100s"),
+	  .min = 1, .max = HOUR, .offset = OFF(relay.max_idle),
+	  .help = "A relay worker with nothing to do exits after this long." },
+	{ .name = "relay.max_use", .type = CONFIG_INT, .def = "100",
+	  .min = 1, .max = 100000, .offset = OFF(relay.max_use),
+	  .help = "A relay worker exits after this many deliveries." },
+	{ .name = "relay.recipient_limit", .type = CONFIG_INT, .def = "50",
+	  .min = 1, .max = 64, .offset = OFF(relay.recipient_limit),
+	  .help = "The most recipients sent in one SMTP transaction; more "
+	    "for the same destination go in further ones." },
+	{ .name = "relay.initial_destination_concurrency", .type = CONFIG_INT,
+	  .def = "5", .min = 1, .max = 1000,
+	  .offset = OFF(relay.initial_destination_concurrency),
+	  .help = "Deliveries to one destination at once, to begin with; "
+	    "each success allows one more, up to "
+	    "destination_concurrency_limit." },
+	{ .name = "relay.destination_concurrency_limit", .type = CONFIG_INT,
+	  .def = "20", .min = 1, .max = 1000, .validate = v_relay_concurrency,
+	  .offset = OFF(relay.destination_concurrency_limit),
+	  .help = "The most deliveries to one destination at once. A "
+	    "destination that fails to answer this many times in a row "
+	    "is suspended: its mail waits, without a connection, for a "
+	    "while (at least twice relay.connect_timeout or a minute, "
+	    "doubling up to queue.retry_max), then one probe goes out." },
 	/* --- submit: the sendmail command -------------------------------- */
 	{ .name = "submit.socket", .type = CONFIG_PATH,
 	  BUILT(MAILD_RUN_DIR, "/maild.submit"), .offset = OFF(submit.socket),
@@ -1498,4 +1553,127 @@ v_relay_timeouts(struct config_check *chk, const struct config_key *k,
 	if (cfg->relay.connect_timeout > cfg->relay.command_timeout)
 		config_check_error(chk, k, "must not be longer than "
 		    "relay.command_timeout");
+}
+
+/* --- relay: the runner's side ------------------------------------------- */
+
+/*
+ * A next hop: "domain", "host", "[host]" or "[host]:port"; host a domain
+ * name or an address literal.
+ */
+static bool
+hop_ok(const char *s)
+{
+	const char	*why, *close;
+	char		 host[SMTP_DOMAIN_MAX + 1], *end;
+	unsigned char	 buf[16];
+	size_t		 n;
+	long		 port;
+
+	if (s[0] != '[')
+		return strlen(s) <= SMTP_DOMAIN_MAX &&
+		    config_is_domain_name(s, &why);
+	if ((close = strchr(s, ']')) == NULL)
+		return false;
+	n = (size_t)(close - s - 1);
+	if (n == 0 || n > SMTP_DOMAIN_MAX)
+		return false;
+	memcpy(host, s + 1, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, buf) != 1 &&
+	    inet_pton(AF_INET6, host, buf) != 1 &&
+	    !config_is_domain_name(host, &why))
+		return false;
+	if (close[1] == '\0')
+		return true;
+	if (close[1] != ':')
+		return false;
+	errno = 0;
+	port = strtol(close + 2, &end, 10);
+	return errno == 0 && end != close + 2 && *end == '\0' && port >= 1 &&
+	    port <= 65535;
+}
+
+static void
+v_relay_hop(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*s = str_of(k, cfg);
+
+	if (*s != '\0' && !hop_ok(s))
+		config_check_error(chk, k, "\"%s\" is not \"host\", "
+		    "\"[host]\" or \"[host]:port\"", s);
+}
+
+static void
+v_relay_routes(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct strlist	*l = config_key_ptr(k, cfg);
+	char			 dom[SMTP_DOMAIN_MAX + 1];
+	const char		*eq, *hop, *why;
+	size_t			 i, n;
+
+	for (i = 0; i < l->n; i++) {
+		if ((eq = strchr(l->v[i], '=')) == NULL) {
+			config_check_error(chk, k, "\"%s\" is not "
+			    "\"domain=nexthop\"", l->v[i]);
+			continue;
+		}
+		n = (size_t)(eq - l->v[i]);
+		while (n > 0 && l->v[i][n - 1] == ' ')
+			n--;
+		for (hop = eq + 1; *hop == ' '; hop++)
+			;
+		if (n == 0 || n > SMTP_DOMAIN_MAX) {
+			config_check_error(chk, k, "\"%s\": no domain",
+			    l->v[i]);
+			continue;
+		}
+		memcpy(dom, l->v[i], n);
+		dom[n] = '\0';
+		if (!config_is_domain_name(dom, &why))
+			config_check_error(chk, k, "\"%s\": the domain %s",
+			    l->v[i], why);
+		else if (!hop_ok(hop))
+			config_check_error(chk, k, "\"%s\": the next hop is "
+			    "not \"host\", \"[host]\" or \"[host]:port\"",
+			    l->v[i]);
+	}
+}
+
+/*
+ * The password file: a regular file owned by the queue's owner (root,
+ * which made queue_dir) and readable by nobody else, as the runner
+ * checks again when it reads it.
+ */
+static void
+v_relay_credentials(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const char	*path = str_of(k, cfg);
+	struct stat	 st, qst;
+	uid_t		 owner = 0;
+
+	if (*path == '\0')
+		return;
+	if (stat(cfg->queue_dir, &qst) == 0)
+		owner = qst.st_uid;
+	if (lstat(path, &st) == -1)
+		config_check_error(chk, k, "file \"%s\": %s", path,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		config_check_error(chk, k, "\"%s\" is not a file", path);
+	else if (st.st_uid != owner || (st.st_mode & 077) != 0)
+		config_check_error(chk, k, "\"%s\" must be owned by root "
+		    "and readable by nobody else (mode 0600): it holds a "
+		    "password", path);
+}
+
+static void
+v_relay_concurrency(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	check_order(chk, cfg, config_key_sibling(k,
+	    "initial_destination_concurrency"), k, false);
 }

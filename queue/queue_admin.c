@@ -504,10 +504,11 @@ act_one(struct qadmin *a, enum qop op, int d, const char *id)
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	/*
-	 * Deliverers lock files only under the journal lock we hold: a
-	 * lock here is another "maild queue" command. Refuse it.
+	 * A lock here is another "maild queue" command, or the runner with
+	 * a relay of this message in flight (it holds the file outside the
+	 * journal lock meanwhile). Refuse it. OFD locks, as the runner's.
 	 */
-	if (fcntl(fd, F_SETLK, &fl) == -1) {
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
 		log_warnx("id=%s: locked by another process; left alone", id);
 		goto out;
 	}

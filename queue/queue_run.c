@@ -37,9 +37,10 @@
 #include "journal.h"
 #include "log.h"
 #include "notice.h"
-#include "queue_file.h"
 #include "pickup.h"
+#include "queue_file.h"
 #include "queue_run.h"
+#include "relay_sched.h"
 #include "resolve.h"
 #include "xmalloc.h"
 
@@ -88,6 +89,7 @@ struct runner {
 	struct todo		*todo;		/* to work on now */
 	size_t			 ntodo;
 	bool			 lazy_compact;	/* leave it to runner_idle */
+	struct relay_sched	*rs;		/* remote recipients */
 };
 
 /* One queue file being worked on. */
@@ -97,12 +99,15 @@ struct qitem {
 	int			 fd;
 	bool			 open;
 	bool			 expired;
+	bool			 marked;	/* local delivered marks */
 	bool			 looping;	/* over smtp.hop_limit */
 	struct queue_env	 env;
+	/* this attempt's outcome per recipient; remote ones in flight */
+	struct relay_msg	 rm;
 };
 
 /* The notifications one queue file gave rise to this round. */
-#define NEWMAIL_MAX	3	/* a bounce, a delay notice, a success report */
+#define NEWMAIL_MAX	4	/* a bounce, a delay notice, success, relayed */
 struct newmail {
 	char	id[NEWMAIL_MAX][QUEUE_ID_MAX + 1];
 	size_t	n;
@@ -280,7 +285,7 @@ delay_notice(struct runner *rn, struct qitem *q, time_t now,
 /* NOTIFY=SUCCESS (RFC 3461 4.1): a "delivered" report for those in idx. */
 static void
 success_notice(struct runner *rn, struct qitem *q, const size_t *idx,
-    size_t n, struct newmail *nm)
+    size_t n, enum bounce_kind kind, struct newmail *nm)
 {
 	struct reason	r;
 	char		qid[QUEUE_ID_MAX + 1];
@@ -288,7 +293,7 @@ success_notice(struct runner *rn, struct qitem *q, const size_t *idx,
 	if (n == 0 || bounce_is_dsn_sender(q->env.sender))
 		return;
 	if (notice_send(rn->cfg, rn->al, q->fd, &q->env, idx, n,
-	    BOUNCE_DELIVERED, false, qid, &r) < 0)
+	    kind, false, qid, &r) < 0)
 		log_warnx("id=%s: cannot queue the success notice: %s",
 		    q->env.id, r.text);
 	else
@@ -307,6 +312,10 @@ backoff(const struct config *cfg, unsigned attempts)
 		d *= 2;
 	if (d > cfg->queue.retry_max)
 		d = cfg->queue.retry_max;
+	/* +-20%, so that what failed together is not retried together */
+	if (d >= 5)
+		d = d - d / 5 + (long long)arc4random_uniform(
+		    (uint32_t)(2 * (d / 5) + 1));
 	return (time_t)d;
 }
 
@@ -354,6 +363,7 @@ qitem_open(struct runner *rn, struct qitem *q)
 	struct stat	st1, st2;
 	struct flock	fl;
 	char		path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
+	size_t		k;
 
 	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
 	q->fd = openat(rn->qfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -374,10 +384,16 @@ qitem_open(struct runner *rn, struct qitem *q)
 			forget(rn, q->qid);
 		return false;
 	}
+	/*
+	 * An OFD lock, not a POSIX one: the runner keeps files open while
+	 * their relays are in flight, and closing any other descriptor of
+	 * the same file in this process would drop a POSIX lock. OFD and
+	 * POSIX locks conflict, so older deliverers still keep out.
+	 */
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	if (fcntl(q->fd, F_SETLK, &fl) == -1) {
+	if (fcntl(q->fd, F_OFD_SETLK, &fl) == -1) {
 		/* another deliverer or an admin has it: look again soon */
 		postpone(rn, q->qid);
 		goto skip;
@@ -401,6 +417,15 @@ qitem_open(struct runner *rn, struct qitem *q)
 		log_warnx("id=%s: ignoring a damaged " QUEUE_DIR_DEFER "/ file",
 		    q->qid);
 	q->looping = too_many_hops(rn->cfg, q);
+	q->rm.fd = q->fd;
+	q->rm.env = &q->env;
+	q->rm.res = xreallocarray(NULL, q->env.nrcpts ? q->env.nrcpts : 1,
+	    sizeof(*q->rm.res));
+	for (k = 0; k < q->env.nrcpts; k++)
+		q->rm.res[k] = RELAY_RES_NONE;
+	q->rm.relayed = xcalloc(q->env.nrcpts ? q->env.nrcpts : 1,
+	    sizeof(*q->rm.relayed));
+	q->rm.owner = q;
 	q->open = true;
 	return true;
 skip:
@@ -424,43 +449,47 @@ item_by_user(const void *a, const void *b)
 }
 
 /*
- * Logs the outcome of q's recipients, bounces what failed for good,
- * and removes the file or schedules its next attempt. items: this
- * round's local deliveries (of all files).
+ * Logs the outcome of q's recipients (this attempt's, in q->rm.res: the
+ * local ones from the batch, the remote ones from the relay scheduler,
+ * which logged those), bounces what failed for good, and removes the
+ * file or schedules its next attempt.
  */
 static void
-qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
-    size_t nitems, struct newmail *nm)
+qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 {
 	const struct config	*cfg = rn->cfg;
 	struct queue_env	*env = &q->env;
 	struct timespec		 ts[2];
 	char			 path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
 	const char		*locked_user = NULL;
-	size_t			*bounced, nb = 0, *done, nd = 0, i, k;
+	size_t			*bounced, nb = 0, *done, nd = 0, *rel, nr = 0;
+	size_t			 i;
 	time_t			 now = time(NULL), due;
-	bool			 pending = false, temp = false, marked = false;
+	bool			 pending = false, temp = false;
+	bool			 marked = q->marked || q->rm.marked;
 
 	nm->n = 0;
 	bounced = xcalloc(env->nrcpts, sizeof(*bounced));
 	done = xcalloc(env->nrcpts, sizeof(*done));
+	rel = xcalloc(env->nrcpts, sizeof(*rel));
 	for (i = 0; i < env->nrcpts; i++) {
 		struct queue_rcpt	*rc = &env->rcpts[i];
+		bool			 remote = rc->status == QRCPT_RELAY;
 		enum deliver_result	 dr = DELIVER_DEFER;
 
 		if (rc->status == QRCPT_DONE || rc->status == QRCPT_BOUNCED) {
-			for (k = 0; k < nitems; k++)
-				if (items[k].env == env && items[k].rcpt == i &&
-				    items[k].result == DELIVER_OK) {
-					marked = true;
-					log_info("id=%s: delivered to=<%s> "
-					    "user=%s delay=%.2fs", env->id,
-					    rc->addr, rc->user,
-					    delay_since(env->arrival));
-					if (notice_wanted(rc->notify,
-					    BOUNCE_DELIVERED))
-						done[nd++] = i;
-				}
+			if (q->rm.res[i] == DELIVER_OK &&
+			    strcmp(rc->user, QRCPT_REMOTE) != 0) {
+				log_info("id=%s: delivered to=<%s> "
+				    "user=%s delay=%.2fs", env->id,
+				    rc->addr, rc->user,
+				    delay_since(env->arrival));
+				if (notice_wanted(rc->notify,
+				    BOUNCE_DELIVERED))
+					done[nd++] = i;
+			}
+			if (q->rm.relayed[i])
+				rel[nr++] = i;
 			continue;
 		}
 		if (q->looping) {
@@ -469,17 +498,12 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 			bounced[nb++] = i;
 			continue;
 		}
-		/* a reason kept from an earlier attempt stands */
-		if (rc->status == QRCPT_RELAY && rc->why.status[0] == '\0')
-			reason_set(&rc->why, "4.4.1", "remote delivery is not "
-			    "available yet");
-		else if (rc->status != QRCPT_RELAY)
-			for (k = 0; k < nitems; k++)
-				if (items[k].env == env && items[k].rcpt == i) {
-					dr = items[k].result;
-					rc->why = items[k].why;
-					rc->last_attempt = now;
-				}
+		if (q->rm.res[i] != RELAY_RES_NONE)
+			dr = (enum deliver_result)q->rm.res[i];
+		else if (remote && rc->why.status[0] == '\0')
+			/* a reason kept from an earlier attempt stands */
+			reason_set(&rc->why, "4.3.0", "not tried: relay "
+			    "unavailable");
 		if (dr == DELIVER_BOUNCE) {
 			bounced[nb++] = i;
 			continue;
@@ -498,20 +522,29 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 			continue;
 		}
 		pending = true;
-		log_info("id=%s: deferred to=<%s> delay=%.2fs reason=\"%s %s\"",
-		    env->id, rc->addr, delay_since(env->arrival),
-		    rc->why.status, rc->why.text);
+		if (!remote || q->rm.res[i] == RELAY_RES_NONE)
+			log_info("id=%s: deferred to=<%s> delay=%.2fs "
+			    "reason=\"%s %s\"", env->id, rc->addr,
+			    delay_since(env->arrival), rc->why.status,
+			    rc->why.text);
 	}
-	for (i = 0; i < nb; i++)
+	for (i = 0; i < nb; i++) {
+		/* the relay scheduler logged the remote's refusal */
+		if (env->rcpts[bounced[i]].status == QRCPT_RELAY &&
+		    q->rm.res[bounced[i]] == DELIVER_BOUNCE)
+			continue;
 		log_info("id=%s: bounced to=<%s> delay=%.2fs reason=\"%s %s\"",
 		    env->id, env->rcpts[bounced[i]].addr,
 		    delay_since(env->arrival), env->rcpts[bounced[i]].why.status,
 		    env->rcpts[bounced[i]].why.text);
+	}
 	if (nb > 0 && bounce(rn, q->fd, env, bounced, nb, nm) == -1)
 		pending = temp = true;
 	free(bounced);
-	success_notice(rn, q, done, nd, nm);
+	success_notice(rn, q, done, nd, BOUNCE_DELIVERED, nm);
+	success_notice(rn, q, rel, nr, BOUNCE_RELAYED, nm);
 	free(done);
+	free(rel);
 	if (pending)
 		delay_notice(rn, q, now, nm);
 
@@ -533,8 +566,14 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 		log_warn("id=%s: saving the reasons in " QUEUE_DIR_DEFER "/",
 		    env->id);
 	(void)queue_attempts_mark(q->fd, env, env->attempts + 1);
+	/* what bounces, delay notices and maild -l say (advisory) */
+	if (queue_defer_save(rn->qfd, env) == -1)
+		log_warn("id=%s: saving the last reasons", env->id);
 	due = now + ((locked_user && !temp) ? cfg->queue.locked_retry :
 	    backoff(cfg, env->attempts));
+	/* not before its destination's suspension ends */
+	if (due < q->rm.not_before)
+		due = q->rm.not_before;
 	ts[0].tv_sec = now;
 	ts[0].tv_nsec = 0;
 	ts[1].tv_sec = due;
@@ -548,15 +587,56 @@ qitem_finish(struct runner *rn, struct qitem *q, struct deliver_item *items,
 	remember(rn, q->qid, due, locked_user && !temp ? locked_user : NULL);
 }
 
+static void
+qitem_free(struct qitem *q)
+{
+	if (q->open) {
+		queue_env_free(&q->env);
+		close(q->fd);
+	}
+	free(q->rm.res);
+	free(q->rm.relayed);
+	free(q);
+}
+
+static bool
+has_remote(const struct queue_env *env)
+{
+	size_t	i;
+
+	for (i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].status == QRCPT_RELAY)
+			return true;
+	return false;
+}
+
+/* The relay scheduler is done with a message's remote recipients. */
+static void
+relay_done(void *arg, struct relay_msg *m)
+{
+	struct runner	*rn = arg;
+	struct qitem	*q = m->owner;
+	struct newmail	 nm;
+	size_t		 k;
+
+	qitem_finish(rn, q, &nm);
+	/* a bounce or a notice is new mail: deliver it in the next round */
+	for (k = 0; k < nm.n; k++)
+		want(rn, QUEUE_DIR_ACTIVE, nm.id[k]);
+	qitem_free(q);
+}
+
 /*
  * Works on up to BATCH_FILES queue files from the to-do list: their
  * local recipients are grouped by maildrop and each group delivered
- * with one lock and one fsync, under the journal lock.
+ * with one lock and one fsync, under the journal lock; their remote
+ * ones go to the relay scheduler, which keeps the file (open and
+ * locked) until its workers are done, without making us wait.
  */
 static void
 work_batch(struct runner *rn)
 {
-	struct qitem		*q;
+	struct qitem		**q;
 	struct deliver_item	*items = NULL;
 	struct newmail		 nm;
 	size_t			 n, i, k, nitems = 0, g, nmbox;
@@ -566,22 +646,30 @@ work_batch(struct runner *rn)
 	n = rn->ntodo < BATCH_FILES ? rn->ntodo : BATCH_FILES;
 	q = xcalloc(n, sizeof(*q));
 	for (i = 0; i < n; i++) {
-		q[i].dir = rn->todo[i].dir;
-		memcpy(q[i].qid, rn->todo[i].qid, sizeof(q[i].qid));
-		q[i].fd = -1;
+		q[i] = xcalloc(1, sizeof(**q));
+		q[i]->dir = rn->todo[i].dir;
+		memcpy(q[i]->qid, rn->todo[i].qid, sizeof(q[i]->qid));
+		q[i]->fd = -1;
 	}
 	memmove(rn->todo, rn->todo + n, (rn->ntodo - n) * sizeof(*rn->todo));
 	rn->ntodo -= n;
 
 	if (journal_lock(&rn->j) == -1) {
+		for (i = 0; i < n; i++)
+			qitem_free(q[i]);
 		free(q);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (!qitem_open(rn, &q[i]) || q[i].looping)
+		/* its relays are still out: their end finishes it */
+		if (relay_sched_busy(rn->rs, q[i]->qid)) {
+			forget(rn, q[i]->qid);
 			continue;
-		for (k = 0; k < q[i].env.nrcpts; k++) {
-			struct queue_rcpt *rc = &q[i].env.rcpts[k];
+		}
+		if (!qitem_open(rn, q[i]) || q[i]->looping)
+			continue;
+		for (k = 0; k < q[i]->env.nrcpts; k++) {
+			struct queue_rcpt *rc = &q[i]->env.rcpts[k];
 
 			if (!rcpt_pending(rc->status) ||
 			    strcmp(rc->user, QRCPT_REMOTE) == 0)
@@ -589,8 +677,8 @@ work_batch(struct runner *rn)
 			items = xreallocarray(items, nitems + 1,
 			    sizeof(*items));
 			memset(&items[nitems], 0, sizeof(*items));
-			items[nitems].qfd = q[i].fd;
-			items[nitems].env = &q[i].env;
+			items[nitems].qfd = q[i]->fd;
+			items[nitems].env = &q[i]->env;
 			items[nitems].rcpt = k;
 			nitems++;
 		}
@@ -607,10 +695,44 @@ work_batch(struct runner *rn)
 			;
 		deliver_local_batch(rn->cfg, &rn->j, user, items + i, g - i);
 	}
-	for (i = 0; i < n; i++) {
-		if (!q[i].open)
+	/* this round's local outcomes, into each file's own table */
+	for (k = 0; k < nitems; k++) {
+		struct qitem *o = NULL;
+
+		for (i = 0; i < n && o == NULL; i++)
+			if (q[i]->open && &q[i]->env == items[k].env)
+				o = q[i];
+		if (o == NULL)
 			continue;
-		qitem_finish(rn, &q[i], items, nitems, &nm);
+		o->rm.res[items[k].rcpt] = (int)items[k].result;
+		o->env.rcpts[items[k].rcpt].why = items[k].why;
+		o->env.rcpts[items[k].rcpt].last_attempt = time(NULL);
+		if (items[k].result == DELIVER_OK)
+			o->marked = true;
+	}
+	for (i = 0; i < n; i++) {
+		if (!q[i]->open)
+			continue;
+		/*
+		 * A mail loop is bounced, not relayed, and so is a message
+		 * past its lifetime, with the last attempt's reason (the
+		 * defer/ file): qitem_finish.
+		 */
+		if (has_remote(&q[i]->env) && !q[i]->looping &&
+		    !q[i]->expired) {
+			/*
+			 * The journal may be compacted before the relays
+			 * are back: the local marks must be durable first.
+			 */
+			if (q[i]->marked && fdatasync(q[i]->fd) == -1)
+				log_warn("id=%s: fdatasync", q[i]->qid);
+			if (relay_sched_submit(rn->rs, &q[i]->rm)) {
+				forget(rn, q[i]->qid);
+				q[i] = NULL;	/* relay_done() finishes it */
+				continue;
+			}
+		}
+		qitem_finish(rn, q[i], &nm);
 		for (k = 0; k < nm.n; k++) {
 			bounces = xreallocarray(bounces, nbounces + 1,
 			    sizeof(*bounces));
@@ -618,10 +740,8 @@ work_batch(struct runner *rn)
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (q[i].open) {
-			queue_env_free(&q[i].env);
-			close(q[i].fd);
-		}
+		if (q[i] != NULL)
+			qitem_free(q[i]);
 	/*
 	 * Compact when large, or when there is nothing left to do (the
 	 * long-lived runner does that once it has been idle a while).
@@ -754,12 +874,15 @@ runner_init(struct runner *rn, const struct config *cfg,
 	if (rn->j.size > 0)
 		deliver_local_recover(cfg, &rn->j);
 	journal_unlock(&rn->j);
+	rn->rs = relay_sched_new(cfg, relay_done, rn);
 	return 0;
 }
 
 static void
 runner_free(struct runner *rn)
 {
+	/* relays still out: their files are retried by the next runner */
+	relay_sched_free(&rn->rs);
 	while (rn->ndef > 0)
 		forget(rn, rn->def[0].qid);
 	free(rn->def);
@@ -858,14 +981,14 @@ queue_runner(const struct config *cfg, const struct aliases *al,
     int notify_fd, int life_fd)
 {
 	struct runner		 rn;
-	struct pollfd		 pfd[3];
+	struct pollfd		*pfd = NULL;
 	struct sigaction	 sa;
 	char			 buf[4096], abuf[4096];
 	time_t			 now, next_scan, soonest, last_busy_scan = 0;
 	struct timespec		 last_batch = { 0, 0 }, ts;
 	long long		 linger = 0;
-	size_t			 i, have = 0, ahave = 0;
-	int			 timeout, afd, nready;
+	size_t			 i, have = 0, ahave = 0, nrelay;
+	int			 timeout, afd, nready, rt;
 	bool			 busy = false;
 
 	memset(&sa, 0, sizeof(sa));
@@ -926,15 +1049,22 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 			timeout = 1000;
 		if (rn.j.size > 0 && timeout > COMPACT_IDLE_MS)
 			timeout = COMPACT_IDLE_MS;
+		if ((rt = relay_sched_timeout(rn.rs)) >= 0 && rt < timeout)
+			timeout = rt;
 		if (linger > 0)
 			timeout = (int)linger;	/* then the batch waiting */
+		pfd = xreallocarray(pfd, 3 + (size_t)cfg->relay.max_processes,
+		    sizeof(*pfd));
 		pfd[0].fd = notify_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = life_fd;
 		pfd[1].events = POLLIN;
 		pfd[2].fd = afd;	/* -1: ignored by poll */
 		pfd[2].events = POLLIN;
-		if ((nready = poll(pfd, 3, timeout)) == -1) {
+		/* the relay workers' results */
+		nrelay = relay_sched_pollfds(rn.rs, pfd + 3,
+		    (size_t)cfg->relay.max_processes);
+		if ((nready = poll(pfd, 3 + nrelay, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
@@ -942,6 +1072,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		}
 		if (nready == 0 && timeout >= COMPACT_IDLE_MS && rn.j.size > 0)
 			runner_idle(&rn);
+		relay_sched_events(rn.rs, pfd + 3, nrelay);
 		if (pfd[1].revents != 0) {
 			log_info("master went away; queue runner exiting");
 			break;
@@ -960,7 +1091,18 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	}
 	if (afd != -1)
 		close(afd);
+	free(pfd);
 	runner_free(&rn);
+}
+
+/* Runs the to-do list and waits for the relays it starts, and so on. */
+static void
+run_all(struct runner *rn)
+{
+	do {
+		run_todo(rn);
+		relay_sched_drain(rn->rs);
+	} while (rn->ntodo > 0 && !stop);
 }
 
 int
@@ -973,7 +1115,7 @@ queue_run_once(const struct config *cfg, const struct aliases *al,
 		return -1;
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 	scan(&rn, QUEUE_DIR_DEFERRED, force ? scan_want : scan_due);
-	run_todo(&rn);
+	run_all(&rn);
 	runner_free(&rn);
 	return 0;
 }
@@ -987,7 +1129,7 @@ queue_deliver_id(const struct config *cfg, const struct aliases *al,
 	if (!queue_id_valid(qid) || runner_init(&rn, cfg, al) == -1)
 		return;
 	want(&rn, QUEUE_DIR_ACTIVE, qid);
-	run_todo(&rn);
+	run_all(&rn);
 	runner_free(&rn);
 }
 

@@ -5,9 +5,9 @@
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
 # TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, config, queue,
-# priv, smtp_session, pop3_session, smtp_reply, dns_answer, milter_reply.
-# BUILDDIR: where configure ran (autoconf.h), default the source tree. CC:
-# a clang with libFuzzer (default clang). The
+# priv, smtp_session, pop3_session, smtp_reply, dns_answer, milter_reply,
+# relay_result. BUILDDIR: where configure ran (autoconf.h), default the
+# source tree. CC: a clang with libFuzzer (default clang). The
 # binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
 # tests/fuzz/corpus/TARGET; config also from the unit tests' files in
@@ -81,6 +81,9 @@ smtp_reply)
 	;;
 dns_answer)
 	srcs="tests/fuzz/fuzz_dns_answer.c relay/relay_mx.c"
+	;;
+relay_result)
+	srcs="tests/fuzz/fuzz_relay_result.c relay/relay_ipc.c priv/ipc.c"
 	;;
 queue)
 	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c

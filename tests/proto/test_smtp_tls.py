@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from maildtest import MAILD, Client, wait_for
+from maildtest import MAILD, Client, free_port, wait_for
 from test_smtp import HOST, connect, ehlo, messages, msg, wait_messages
 from tlstest import cert_serial, client_context, make_cert, tls_config
 
@@ -151,7 +151,15 @@ def test_auth_plain_continuation_and_cancel(tmaild):
     assert c.smtp_reply()[0] == 503
 
 
-def test_relay_only_after_auth(tmaild):
+def test_relay_only_after_auth(make_maild, sandbox):
+    # the relay's next hop for elsewhere.example is a closed port: the
+    # message waits in the queue
+    ports, cfg = tls_config(sandbox)
+    cfg["relay"] = {"routes": ["elsewhere.example=[127.0.0.1]:%d" % free_port()],
+                    "connect_timeout": "1s"}
+    tmaild = make_maild(config=cfg)
+    tmaild.ports = ports
+    tmaild.cafile = cfg["tls"]["certificate"]
     c = connect(tmaild)
     ehlo(c)
     starttls(tmaild, c)
@@ -174,7 +182,7 @@ def test_relay_only_after_auth(tmaild):
     code, lines = c.smtp_reply()
     assert code == 250
     qid = lines[0].split()[-1]
-    # no relay yet: it waits in the queue, and the listing says so
+    # its next hop is down: it waits in the queue, and the listing says so
     tmaild.wait_log(r"id=%s: deferred to=<friend@elsewhere.example>" % qid)
     r = subprocess.run([MAILD, "-l", "-c", tmaild.conf], capture_output=True, text=True,
                        env=tmaild.sb.env(), timeout=10)

@@ -683,8 +683,13 @@ work_batch(struct runner *rn)
 	for (i = 0; i < n; i++) {
 		if (!q[i]->open)
 			continue;
-		/* a mail loop is bounced, not relayed (qitem_finish) */
-		if (has_remote(&q[i]->env) && !q[i]->looping) {
+		/*
+		 * A mail loop is bounced, not relayed, and so is a message
+		 * past its lifetime, with the last attempt's reason (the
+		 * defer/ file): qitem_finish.
+		 */
+		if (has_remote(&q[i]->env) && !q[i]->looping &&
+		    !q[i]->expired) {
 			/*
 			 * The journal may be compacted before the relays
 			 * are back: the local marks must be durable first.

@@ -384,3 +384,29 @@ def test_failed_starttls_retried_without_it(make_maild, world, sandbox):
     assert not env["tls"]
     m.wait_log(r"sent to=<bob@relay.example> .* tls=none ")
     wait_for(lambda: queue_empty(m), what="an empty queue")
+
+
+# --- bounces of relayed mail ---------------------------------------------------
+
+def test_bounce_to_a_remote_sender_is_relayed(make_maild, world):
+    mx = world.mx()
+    m = make_maild(config=world.config(aliases="fwd: p550-gone@relay.example\n"))
+    assert send(m, "far@relay.example", ["fwd@example.test"], msg("lost"))[0] == 250
+    # (the refused message itself never got past RCPT)
+    env = wait_mx(mx, 1)[0]
+    # the DSN goes out with the null sender to the sender's own MX
+    assert env["mail"].startswith("<>")
+    assert rcpts_of(env) == ["far@relay.example"]
+    assert b"Diagnostic-Code: smtp; 550 5.1.1" in env["data"]
+    wait_for(lambda: queue_empty(m), what="an empty queue")
+
+
+def test_bounce_of_a_bounce_is_dropped(make_maild, world):
+    mx = world.mx()
+    m = make_maild(config=world.config(aliases="fwd: p550-gone@relay.example\n"))
+    assert send(m, "", ["fwd@example.test"], msg("dsn"))[0] == 250
+    m.wait_log(r"bounced to=<p550-gone@relay.example>")
+    m.wait_log(r"not bouncing a bounce \(null sender\)")
+    wait_for(lambda: queue_empty(m), what="an empty queue")
+    time.sleep(0.5)
+    assert mx.messages == []

@@ -20,10 +20,11 @@ recipient domain, sink.example, whose next hop both MTAs pin to the sink:
 Per MTA and run: msgs/s (from smtp-source's start until smtp-sink has N
 messages), CPU seconds per 1,000 messages (utime+stime of the MTA's whole
 process tree, including reaped children: /proc/PID/stat of every live
-process, before and after), and once, in a separate run under
+process, before and after), the PSS of idle workers (below), and once, in a separate run under
 "strace -f -c -e trace=fsync,fdatasync" attached to every process of the
-tree, fsyncs per message. Then the PSS (kB, smaps_rollup) of an idle relay
-worker (maild-relay) and of an idle Postfix smtp(8) process. RUNS runs each
+tree, fsyncs per message. The PSS (kB, smaps_rollup) is that of an idle
+relay worker (maild-relay) and of an idle Postfix smtp(8) process, taken
+before the strace runs. RUNS runs each
 (default 3), alternating, medians printed; uptime before and after.
 
 Usage, as root, from the build tree after make:
@@ -238,6 +239,19 @@ def main():
                 results[name].append((N / secs, cpu * 1000 / N))
                 log("%s run %d: %.1f msgs/s, %.2f CPU s/1000 msgs"
                     % (name, i + 1, N / secs, cpu * 1000 / N))
+        # idle workers: the sessions cached after the last run are closed by now
+        time.sleep(4)
+        relay = [p for p in descendants(m.pid) if comm(p) == "maild-relay"]
+        vals = [v for v in (pss(p) for p in relay) if v is not None]
+        if vals:
+            out("maild_relay_worker_pss", min(vals), "kB (idle, of %d workers)" % len(vals))
+        else:
+            out("maild_relay_worker_pss", "none", "(no relay worker left)")
+        if pf_ok:
+            smtp = [p for p in descendants(postfix_master()) if comm(p) == "smtp"]
+            vals = [v for v in (pss(p) for p in smtp) if v is not None]
+            if vals:
+                out("postfix_smtp_pss", min(vals), "kB (idle, of %d smtp processes)" % len(vals))
         for name, port, root, rcpt in targets:
             path = os.path.join(tmp, name + ".strace")
             log("%s: run under strace" % name)
@@ -256,17 +270,6 @@ def main():
             out("ratio_cpu_per_msg",
                 "%.2f" % (statistics.median(r[1] for r in results["maild"]) /
                           statistics.median(r[1] for r in results["postfix"])), "maild/postfix")
-        # idle workers: the sessions cached after the last run are closed by now
-        time.sleep(4)
-        relay = [p for p in descendants(m.pid) if comm(p) == "maild-relay"]
-        vals = [v for v in (pss(p) for p in relay) if v is not None]
-        if vals:
-            out("maild_relay_worker_pss", min(vals), "kB (idle, of %d workers)" % len(vals))
-        if pf_ok:
-            smtp = [p for p in descendants(postfix_master()) if comm(p) == "smtp"]
-            vals = [v for v in (pss(p) for p in smtp) if v is not None]
-            if vals:
-                out("postfix_smtp_pss", min(vals), "kB (idle, of %d smtp processes)" % len(vals))
     finally:
         if pf_ok:
             postfix_restore()

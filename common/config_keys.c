@@ -564,7 +564,8 @@ const struct config_key config_keys[] = {
 	{ .name = "relay.connect_timeout", .type = CONFIG_DURATION,
 	  .def = Q("30s"), .min = 1, .max = 10 * MINUTE,
 	  .validate = v_relay_timeouts, .offset = OFF(relay.connect_timeout),
-	  .help = "How long a connection may take to open." },
+	  .help = "How long a connection to another server may take to "
+	    "open; also the time each DNS question of the relay may take." },
 	{ .name = "relay.command_timeout", .type = CONFIG_DURATION,
 	  .def = Q("5m"), .min = 1, .max = HOUR,
 	  .offset = OFF(relay.command_timeout),

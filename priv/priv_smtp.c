@@ -52,7 +52,7 @@ struct priv_txn_state {
 	unsigned		*notify;
 	char			**orcpt;
 	size_t			 ndsn;
-	struct hop_count	 hops;		/* Received: in the message */
+	struct notice_hops	 hops;		/* Received: in the message */
 	size_t			 nrcpt_cmds;	/* RCPTs accepted */
 	struct queue_writer	 w;
 	bool			 writing;
@@ -360,7 +360,7 @@ priv_answer_data_begin(struct priv *p, struct ipc_msg *m)
 	queue_writer_write(&t->w, trace, tracelen);
 	t->trace_len = (off_t)tracelen;
 	t->data_bytes = 0;
-	hop_count_init(&t->hops);
+	notice_hops_init(&t->hops);
 	p->txn = TXN_DATA;
 	return priv_reply_ok(p);
 }
@@ -376,7 +376,7 @@ priv_answer_data_chunk(struct priv *p, struct ipc_msg *m)
 	    ipc_get_end(m) == -1)
 		return PRIV_H_REFUSE;
 	queue_writer_write(&t->w, buf, len);
-	hop_count_feed(&t->hops, buf, len);
+	notice_hops_feed(&t->hops, buf, len);
 	t->data_bytes += len;
 	return 0;
 }

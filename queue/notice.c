@@ -25,15 +25,17 @@
 
 #define RECEIVED	"received:"
 #define RECEIVED_LEN	(sizeof(RECEIVED) - 1)
+/* A queued message's header section is read in pieces of this size. */
+#define HOPS_READ_CHUNK	8192
 
 void
-hop_count_init(struct hop_count *h)
+notice_hops_init(struct notice_hops *h)
 {
 	memset(h, 0, sizeof(*h));
 }
 
 void
-hop_count_feed(struct hop_count *h, const char *buf, size_t len)
+notice_hops_feed(struct notice_hops *h, const char *buf, size_t len)
 {
 	size_t	i;
 	char	c;
@@ -63,14 +65,14 @@ hop_count_feed(struct hop_count *h, const char *buf, size_t len)
 }
 
 long
-hop_count_file(int fd, off_t off, off_t len)
+notice_hops_file(int fd, off_t off, off_t len)
 {
-	struct hop_count	h;
-	char			buf[8192];
+	struct notice_hops	h;
+	char			buf[HOPS_READ_CHUNK];
 	off_t			end = off + len;
 	ssize_t			n;
 
-	hop_count_init(&h);
+	notice_hops_init(&h);
 	while (off < end && !h.done) {
 		n = pread(fd, buf, (size_t)(end - off) < sizeof(buf) ?
 		    (size_t)(end - off) : sizeof(buf), off);
@@ -78,7 +80,7 @@ hop_count_file(int fd, off_t off, off_t len)
 			continue;
 		if (n <= 0)
 			return -1;
-		hop_count_feed(&h, buf, (size_t)n);
+		notice_hops_feed(&h, buf, (size_t)n);
 		off += n;
 	}
 	return (long)h.received;
@@ -200,7 +202,7 @@ notice_send(const struct config *cfg, const struct aliases *al, int qfd,
 	int			 code, ret = -1;
 
 	new_qid[0] = '\0';
-	/* postmaster: RFC 5321 4.5.1's <Postmaster>, ours whatever the domain */
+	/* RFC 5321 4.5.1's <Postmaster>: ours, whatever the host name */
 	if (to_postmaster) {
 		pm = xasprintf("postmaster@%s", cfg->hostname);
 		dest_text = pm;

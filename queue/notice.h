@@ -23,20 +23,20 @@
  * pieces (LF line ends), up to the empty line that ends the header
  * section. No buffering: a few bytes of state.
  */
-struct hop_count {
+struct notice_hops {
 	unsigned	received;	/* fields seen so far */
-	unsigned	matched;	/* of "received:" at this line's start */
+	unsigned	matched;	/* of "received:", at a line's start */
 	bool		skipping;	/* the rest of a line that is not one */
 	bool		done;		/* past the header section */
 };
 
-void	hop_count_init(struct hop_count *);
-void	hop_count_feed(struct hop_count *, const char *buf, size_t len);
+void	notice_hops_init(struct notice_hops *);
+void	notice_hops_feed(struct notice_hops *, const char *buf, size_t len);
 /*
  * Counts a queued message's Received: fields (len bytes at off of fd).
  * Returns the count, or -1 if it cannot be read.
  */
-long	hop_count_file(int fd, off_t off, off_t len);
+long	notice_hops_file(int fd, off_t off, off_t len);
 
 /*
  * Whether a recipient's NOTIFY (DSN_NOTIFY_* bits, 0 when not given)

@@ -42,6 +42,7 @@
 #include "queue_admin.h"
 #include "queue_file.h"
 #include "queue_run.h"
+#include "relay/relay.h"
 #include "xmalloc.h"
 
 #define WAIT_DEFAULT_SEC	10	/* for a delivery batch to end */
@@ -723,7 +724,7 @@ cmd_show(const struct config *cfg, int argc, char *argv[])
 	struct reason		 r;
 	struct tm		 tm;
 	char			 path[QUEUE_RELPATH_MAX], when[64];
-	char			 raw[SHOW_LINE_MAX];
+	char			 raw[SHOW_LINE_MAX], nl[QUEUE_NOTIFY_SIZE];
 	char			 safe[SHOW_LINE_MAX * 4 + 8];
 	FILE			*fp;
 	size_t			 i, shown = 0;
@@ -746,17 +747,21 @@ cmd_show(const struct config *cfg, int argc, char *argv[])
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir_name[d], argv[1]);
 	fd = openat(qfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	close(qfd);
 	if (fd == -1) {
 		fprintf(stderr, "maild: %s: %s\n", argv[1], strerror(errno));
+		close(qfd);
 		return QADMIN_EXIT_ERROR;
 	}
 	if (queue_env_read(fd, &env, &r) == -1) {
 		fprintf(stderr, "maild: %s: unreadable envelope (%s), in %s/\n",
 		    argv[1], r.text, dir_name[d]);
 		close(fd);
+		close(qfd);
 		return QADMIN_EXIT_ERROR;
 	}
+	/* the last attempt's reasons: advisory, may be absent */
+	(void)queue_defer_load(qfd, &env);
+	close(qfd);
 	localtime_r(&env.arrival, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
 	/* every field may come from a client: shown escaped */
@@ -771,6 +776,20 @@ cmd_show(const struct config *cfg, int argc, char *argv[])
 		printf("Auth user: %s\n", SAFE(env.auth_user));
 	printf("Client:    %s", SAFE(env.client));
 	printf(" (HELO %s)\n", SAFE(env.helo));
+	if (env.flags != 0 || env.envid != NULL) {
+		printf("DSN:      %s%s%s%s", (env.flags & RELAY_F_8BIT) ?
+		    " BODY=8BITMIME" : "", (env.flags & RELAY_F_UTF8) ?
+		    " SMTPUTF8" : "", (env.flags & RELAY_F_RET_HDRS) ?
+		    " RET=HDRS" : "", (env.flags & RELAY_F_RET_FULL) ?
+		    " RET=FULL" : "");
+		printf("%s%s\n", env.envid ? " ENVID=" : "",
+		    env.envid ? SAFE(env.envid) : "");
+	}
+	if (env.warned > 0) {
+		localtime_r(&env.warned, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
+		printf("Warned:    %s (delay notice)\n", when);
+	}
 	for (i = 0; i < env.nrcpts; i++) {
 		const struct queue_rcpt *rc = &env.rcpts[i];
 		const char *st = rc->status == QRCPT_DONE ? "delivered" :
@@ -778,9 +797,17 @@ cmd_show(const struct config *cfg, int argc, char *argv[])
 		    rc->status == QRCPT_RELAY ? "awaiting relay" : "pending";
 
 		printf("Recipient: <%s> %s", SAFE(rc->addr), st);
-		printf("%s%s\n", strcmp(rc->user, QRCPT_REMOTE) == 0 ? "" :
+		printf("%s%s", strcmp(rc->user, QRCPT_REMOTE) == 0 ? "" :
 		    " user=", strcmp(rc->user, QRCPT_REMOTE) == 0 ? "" :
 		    SAFE(rc->user));
+		if (queue_notify_letters(rc->notify, nl, sizeof(nl)) > 0)
+			printf(" notify=%s", nl);
+		if (rc->orcpt != NULL)
+			printf(" orcpt=%s", SAFE(rc->orcpt));
+		printf("\n");
+		if (rc->why.status[0] != '\0' && rc->status != QRCPT_DONE)
+			printf("           last: %s %s\n", rc->why.status,
+			    SAFE(rc->why.text));
 	}
 	printf("\n");
 	if (lseek(fd, env.body_off, SEEK_SET) == -1 ||

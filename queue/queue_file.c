@@ -258,7 +258,7 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 	}
 	for (i = 0; i < env->nrcpts && len < cap; i++) {
 		struct queue_rcpt *rc = &env->rcpts[i];
-		char		   nb[8];
+		char		   nb[QUEUE_NOTIFY_SIZE];
 
 		if (len + 64 >= cap) {
 			len = cap;
@@ -531,7 +531,7 @@ queue_notify_letters(unsigned notify, char *out, size_t outsz)
 {
 	size_t	n = 0;
 
-	if (outsz < 5)
+	if (outsz < QUEUE_NOTIFY_SIZE)
 		return -1;
 	if (notify & DSN_NOTIFY_NEVER)
 		out[n++] = 'N';
@@ -907,7 +907,8 @@ defer_status_valid(const char *s)
 		else
 			return false;
 	}
-	return dots == 2 && digits > 0 && i < sizeof(((struct reason *)0)->status);
+	return dots == 2 && digits > 0 &&
+	    i < sizeof(((struct reason *)0)->status);
 }
 
 /* Whether a decoded text is fit for a log line or a DSN. */
@@ -1084,7 +1085,8 @@ queue_defer_load(int qdirfd, struct queue_env *env)
 {
 	struct defer_line	*dl = NULL;
 	struct stat		 st;
-	char			 path[QUEUE_RELPATH_MAX], head[64], *buf = NULL;
+	char			 path[QUEUE_RELPATH_MAX], *buf = NULL;
+	char			 head[sizeof("D 1 \n") + QUEUE_ID_MAX];
 	char			*p, *end, *nl;
 	size_t			 ndl = 0, i, len = 0;
 	ssize_t			 k;

@@ -191,8 +191,9 @@ int	queue_warned_mark(int fd, struct queue_env *env, time_t when);
 /*
  * NOTIFY bits (DSN_NOTIFY_*) as the queue file's letters: N (never), or
  * S, F, D in that order. Returns their number (0: not given), -1 if
- * outsz < 5.
+ * outsz < QUEUE_NOTIFY_SIZE.
  */
+#define QUEUE_NOTIFY_SIZE	5	/* "SFD" and a NUL, with room */
 int	queue_notify_letters(unsigned notify, char *out, size_t outsz);
 
 /*

@@ -88,7 +88,7 @@ struct qitem {
 };
 
 /* The notifications one queue file gave rise to this round. */
-#define NEWMAIL_MAX	3	/* a bounce, a delay notice, a success report */
+#define NEWMAIL_MAX	4	/* a bounce, a delay notice, success, relayed */
 struct newmail {
 	char	id[NEWMAIL_MAX][QUEUE_ID_MAX + 1];
 	size_t	n;
@@ -266,7 +266,7 @@ delay_notice(struct runner *rn, struct qitem *q, time_t now,
 /* NOTIFY=SUCCESS (RFC 3461 4.1): a "delivered" report for those in idx. */
 static void
 success_notice(struct runner *rn, struct qitem *q, const size_t *idx,
-    size_t n, struct newmail *nm)
+    size_t n, enum bounce_kind kind, struct newmail *nm)
 {
 	struct reason	r;
 	char		qid[QUEUE_ID_MAX + 1];
@@ -274,7 +274,7 @@ success_notice(struct runner *rn, struct qitem *q, const size_t *idx,
 	if (n == 0 || bounce_is_dsn_sender(q->env.sender))
 		return;
 	if (notice_send(rn->cfg, rn->al, q->fd, &q->env, idx, n,
-	    BOUNCE_DELIVERED, false, qid, &r) < 0)
+	    kind, false, qid, &r) < 0)
 		log_warnx("id=%s: cannot queue the success notice: %s",
 		    q->env.id, r.text);
 	else
@@ -323,7 +323,7 @@ want(struct runner *rn, const char *dir, const char *qid)
 static bool
 too_many_hops(const struct config *cfg, struct qitem *q)
 {
-	long	n = hop_count_file(q->fd, q->env.body_off, q->env.body_len);
+	long	n = notice_hops_file(q->fd, q->env.body_off, q->env.body_len);
 
 	if (n > (long)cfg->smtp.hop_limit + 1) {
 		log_warnx("id=%s: %ld Received: header fields, smtp.hop_limit "
@@ -404,6 +404,8 @@ qitem_open(struct runner *rn, struct qitem *q)
 	    sizeof(*q->rm.res));
 	for (k = 0; k < q->env.nrcpts; k++)
 		q->rm.res[k] = RELAY_RES_NONE;
+	q->rm.relayed = xcalloc(q->env.nrcpts ? q->env.nrcpts : 1,
+	    sizeof(*q->rm.relayed));
 	q->rm.owner = q;
 	q->open = true;
 	return true;
@@ -441,7 +443,8 @@ qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 	struct timespec		 ts[2];
 	char			 path[QUEUE_RELPATH_MAX], to[QUEUE_RELPATH_MAX];
 	const char		*locked_user = NULL;
-	size_t			*bounced, nb = 0, *done, nd = 0, i;
+	size_t			*bounced, nb = 0, *done, nd = 0, *rel, nr = 0;
+	size_t			 i;
 	time_t			 now = time(NULL), due;
 	bool			 pending = false, temp = false;
 	bool			 marked = q->marked || q->rm.marked;
@@ -449,6 +452,7 @@ qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 	nm->n = 0;
 	bounced = xcalloc(env->nrcpts, sizeof(*bounced));
 	done = xcalloc(env->nrcpts, sizeof(*done));
+	rel = xcalloc(env->nrcpts, sizeof(*rel));
 	for (i = 0; i < env->nrcpts; i++) {
 		struct queue_rcpt	*rc = &env->rcpts[i];
 		bool			 remote = rc->status == QRCPT_RELAY;
@@ -465,6 +469,8 @@ qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 				    BOUNCE_DELIVERED))
 					done[nd++] = i;
 			}
+			if (q->rm.relayed[i])
+				rel[nr++] = i;
 			continue;
 		}
 		if (q->looping) {
@@ -516,8 +522,10 @@ qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 	if (nb > 0 && bounce(rn, q->fd, env, bounced, nb, nm) == -1)
 		pending = temp = true;
 	free(bounced);
-	success_notice(rn, q, done, nd, nm);
+	success_notice(rn, q, done, nd, BOUNCE_DELIVERED, nm);
+	success_notice(rn, q, rel, nr, BOUNCE_RELAYED, nm);
 	free(done);
+	free(rel);
 	if (pending)
 		delay_notice(rn, q, now, nm);
 
@@ -568,6 +576,7 @@ qitem_free(struct qitem *q)
 		close(q->fd);
 	}
 	free(q->rm.res);
+	free(q->rm.relayed);
 	free(q);
 }
 
@@ -1111,7 +1120,8 @@ fmt_age(long long sec, char *buf, size_t size)
 		snprintf(buf, size, "%lldd%02lldh", sec / 86400,
 		    sec % 86400 / 3600);
 	else if (sec >= 3600)
-		snprintf(buf, size, "%lldh%02lldm", sec / 3600, sec % 3600 / 60);
+		snprintf(buf, size, "%lldh%02lldm", sec / 3600,
+		    sec % 3600 / 60);
 	else if (sec >= 60)
 		snprintf(buf, size, "%lldm", sec / 60);
 	else

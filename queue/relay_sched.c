@@ -654,6 +654,9 @@ job_apply(struct rjob *j, const struct relay_res *res)
 				    m->env->id);
 			m->marked = true;
 			m->res[r->idx] = DELIVER_OK;
+			if (!res->remote_dsn &&
+			    (rc->notify & DSN_NOTIFY_SUCCESS))
+				m->relayed[r->idx] = true;
 			break;
 		case RELAY_DEFER:
 			m->res[r->idx] = DELIVER_DEFER;

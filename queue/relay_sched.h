@@ -41,6 +41,11 @@ struct relay_msg {
 	 * .remote_mta and .last_attempt.
 	 */
 	int			*res;
+	/*
+	 * Per recipient: sent to a server without DSN although NOTIFY
+	 * asked for SUCCESS, so owed a "relayed" notice (RFC 3461 5.2.2).
+	 */
+	bool			*relayed;
 	time_t			 not_before;	/* a suspended destination */
 	bool			 marked;	/* delivered marks not synced */
 	size_t			 inflight;	/* requests out */

@@ -113,6 +113,12 @@ struct relay_res {
 	char		 mx_host[RELAY_HOST_MAX + 1];
 	char		 mx_addr[64];	/* "[192.0.2.1]:25" */
 	char		 tls_info[64];	/* "TLSv1.3 TLS_AES_256_GCM_SHA384 verified", or "none" */
+	/*
+	 * The server that took the message offered DSN, so NOTIFY, ORCPT,
+	 * RET and ENVID went on with it; when false, a sent recipient with
+	 * NOTIFY=SUCCESS is owed a "relayed" DSN (RFC 3461 5.2.2).
+	 */
+	bool		 remote_dsn;
 };
 
 /* Everything a worker sets up before it chroots (CA file, resolver). */

@@ -566,6 +566,7 @@ res_fill(struct relay_res *res, const struct relay_session *s,
 	snprintf(res->mx_addr, sizeof(res->mx_addr), "%s", a->text);
 	snprintf(res->tls_info, sizeof(res->tls_info), "%s",
 	    s != NULL ? s->tls_info : "none");
+	res->remote_dsn = s != NULL && (s->ehlo.flags & RELAY_EXT_DSN) != 0;
 }
 
 /* The results before anything is known. */
@@ -628,6 +629,7 @@ relay_deliver(struct relay_engine *e, const struct relay_req *req,
 	res->nrcpts = req->nrcpts;
 	res->site_fail = false;
 	res->tls_failed = false;
+	res->remote_dsn = false;
 	res->mx_host[0] = '\0';
 	res->mx_addr[0] = '\0';
 	snprintf(res->tls_info, sizeof(res->tls_info), "none");

@@ -139,6 +139,7 @@ relay_ipc_put_res(struct ipc_msg *m, const struct relay_res *res)
 	ipc_msg_init(m, RELAY_IPC_RESULT);
 	ipc_put_u32(m, res->site_fail);
 	ipc_put_u32(m, res->tls_failed);
+	ipc_put_u32(m, res->remote_dsn);
 	ipc_put_strn(m, res->mx_host, strnlen(res->mx_host,
 	    sizeof(res->mx_host)));
 	ipc_put_strn(m, res->mx_addr, strnlen(res->mx_addr,
@@ -162,11 +163,12 @@ relay_ipc_put_res(struct ipc_msg *m, const struct relay_res *res)
 int
 relay_ipc_get_res(struct ipc_msg *m, struct relay_res *res, size_t max)
 {
-	uint32_t	site, tlsf, n, i, cls, code;
+	uint32_t	site, tlsf, rdsn, n, i, cls, code;
 
 	if (m->type != RELAY_IPC_RESULT || m->fd != -1 ||
 	    ipc_get_u32(m, &site) == -1 || site > 1 ||
 	    ipc_get_u32(m, &tlsf) == -1 || tlsf > 1 ||
+	    ipc_get_u32(m, &rdsn) == -1 || rdsn > 1 ||
 	    ipc_get_str(m, res->mx_host, sizeof(res->mx_host),
 	    RELAY_HOST_MAX) == -1 ||
 	    ipc_get_str(m, res->mx_addr, sizeof(res->mx_addr),
@@ -177,6 +179,7 @@ relay_ipc_get_res(struct ipc_msg *m, struct relay_res *res, size_t max)
 		return -1;
 	res->site_fail = site != 0;
 	res->tls_failed = tlsf != 0;
+	res->remote_dsn = rdsn != 0;
 	for (i = 0; i < n; i++) {
 		struct relay_rcpt_res *r = &res->rcpts[i];
 

@@ -129,6 +129,7 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	char			 orcpt[SMTP_ORCPT_MAX + 1];
 	unsigned		 flags;
 	size_t			 tl;
+	bool			 bad;
 	int			 code, n;
 
 	if (s->txn->bdat)
@@ -144,13 +145,18 @@ smtp_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	/* ORCPT back to "type;xtext", as received (at most 500 octets) */
 	orcpt[0] = '\0';
 	if (rc.params & SMTP_PARAM_ORCPT) {
+		/* a "utf-8" address was kept as sent; others are decoded */
 		tl = (size_t)snprintf(orcpt, sizeof(orcpt), "%s;",
 		    rc.orcpt_type);
-		if (tl >= sizeof(orcpt) || (strcmp(rc.orcpt_type, "utf-8") == 0 ?
-		    (size_t)snprintf(orcpt + tl, sizeof(orcpt) - tl, "%s",
-		    rc.orcpt) >= sizeof(orcpt) - tl :
-		    smtp_xtext_encode(rc.orcpt, strlen(rc.orcpt), orcpt + tl,
-		    sizeof(orcpt) - tl) == -1))
+		if (tl >= sizeof(orcpt))
+			bad = true;
+		else if (strcmp(rc.orcpt_type, "utf-8") == 0)
+			bad = (size_t)snprintf(orcpt + tl, sizeof(orcpt) - tl,
+			    "%s", rc.orcpt) >= sizeof(orcpt) - tl;
+		else
+			bad = smtp_xtext_encode(rc.orcpt, strlen(rc.orcpt),
+			    orcpt + tl, sizeof(orcpt) - tl) == -1;
+		if (bad)
 			return smtp_reply(s, 501, "5.5.4",
 			    "invalid ORCPT value");
 	}

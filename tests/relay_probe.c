@@ -14,7 +14,7 @@
  *
  * Output, per delivery:
  *	rcpt ADDR CLASS CODE STATUS TEXT
- *	session host=H addr=A tls="T" site_fail=0|1 tls_failed=0|1
+ *	session host=H addr=A tls="T" site_fail=0|1 tls_failed=0|1 dsn=0|1
  */
 #include "autoconf.h"
 
@@ -181,9 +181,9 @@ main(int argc, char **argv)
 			    classes[res.rcpts[i].cls], res.rcpts[i].code,
 			    res.rcpts[i].why.status, res.rcpts[i].why.text);
 		printf("session host=%s addr=%s tls=\"%s\" site_fail=%d "
-		    "tls_failed=%d\n", res.mx_host[0] ? res.mx_host : "-",
-		    res.mx_addr[0] ? res.mx_addr : "-", res.tls_info,
-		    res.site_fail, res.tls_failed);
+		    "tls_failed=%d dsn=%d\n", res.mx_host[0] ? res.mx_host :
+		    "-", res.mx_addr[0] ? res.mx_addr : "-", res.tls_info,
+		    res.site_fail, res.tls_failed, res.remote_dsn);
 		fflush(stdout);
 	}
 	relay_engine_free(e);

@@ -5,7 +5,7 @@
 #	tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
 # TARGET: mbox, addr, aliases, smtp_cmd, smtp_data, pop3_cmd, config, queue,
-# priv, smtp_session, pop3_session, smtp_reply, dns_answer. BUILDDIR: where configure ran (autoconf.h),
+# priv, smtp_session, pop3_session, smtp_reply, dns_answer, relay_result. BUILDDIR: where configure ran (autoconf.h),
 # default the source tree. CC: a clang with libFuzzer (default clang). The
 # binary is BUILDDIR/tests/fuzz/fuzz_TARGET, the growing corpus
 # BUILDDIR/tests/fuzz/corpus-run/TARGET (seeded from
@@ -75,6 +75,9 @@ smtp_reply)
 	;;
 dns_answer)
 	srcs="tests/fuzz/fuzz_dns_answer.c relay/relay_mx.c"
+	;;
+relay_result)
+	srcs="tests/fuzz/fuzz_relay_result.c relay/relay_ipc.c priv/ipc.c"
 	;;
 queue)
 	srcs="tests/fuzz/fuzz_queue.c queue/queue_file.c common/fault.c

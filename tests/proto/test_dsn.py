@@ -103,6 +103,12 @@ def test_ehlo_offers_dsn_and_parameters_reach_the_queue(maild):
                             msg("dsn params"), c=c))
         maild.wait_log(r"id=%s: deferred to=<bob@example\.test>" % qid)
         data = open(maild.sb.path("queue", "deferred", qid), "rb").read()
+        show = subprocess.run([MAILD, "-c", maild.conf, "queue", "show", qid],
+                              capture_output=True, text=True, env=maild.sb.env(),
+                              timeout=30).stdout
+        assert "DSN:       BODY=8BITMIME RET=HDRS ENVID=QQ+2B314" in show, show
+        assert re.search(r"<bob@example\.test> pending user=bob notify=SD "
+                         r"orcpt=rfc822;Bob\+2BX@example\.test\n\s+last: 4\.", show), show
     env = data[:data.index(b"\n\n") + 1].decode()
     assert env.startswith("V 2\n")
     assert re.search(r"^W 0{15}$", env, re.M)
@@ -190,6 +196,25 @@ def test_notify_never_suppresses_the_bounce(make_maild):
              what="empty queue")
 
 
+def test_ret_hdrs_bounce_returns_only_the_header(make_maild):
+    m = make_maild(start=False)
+    qid = make_qid(1009)
+    plant(m, "active", qid, queue_file(qid, "alice@example.test", [
+        ("-", "ghost", "ghost@example.test", " o=rfc822;gh+2Bost@example.test")],
+        b"Subject: secret plans\n\nthe body stays here\n", flags="ret=hdrs",
+        envid="E+2B1"))
+    m.start()
+    (b,) = wait_messages(m, "alice", 1)
+    assert b["Subject"] == "Undelivered Mail Returned to Sender"
+    text = report(b)
+    assert "Original-Envelope-Id: E+1" in text
+    assert "Original-Recipient: rfc822; gh+ost@example.test" in text
+    third = b.get_payload()[2]
+    assert third.get_content_type() == "text/rfc822-headers"
+    assert "Subject: secret plans" in third.as_string()
+    assert "the body stays here" not in b.as_string()
+
+
 def test_notify_never_only_gives_no_bounce_at_all(make_maild):
     m = make_maild(start=False)
     qid = make_qid(1002)
@@ -237,6 +262,26 @@ def test_hop_limit_at_data(maild):
     assert txn(maild, "<s@example.org>", ["<bob@example.test>"], body)[0] == 250
     (got,) = wait_messages(maild, "bob", 1)
     assert got["Subject"] == "just"
+
+
+def test_hop_limit_with_bdat(maild):
+    for n, want in ((51, 554), (50, 250)):
+        data = (received(n) + "Subject: chunked\r\n\r\nx\r\n").encode()
+        c = connect(maild)
+        ehlo(c)
+        c.cmd("MAIL FROM:<s@example.org>")
+        assert c.smtp_reply()[0] == 250
+        c.cmd("RCPT TO:<bob@example.test>")
+        assert c.smtp_reply()[0] == 250
+        half = len(data) // 2
+        c.send(("BDAT %d\r\n" % half).encode() + data[:half])
+        assert c.smtp_reply()[0] == 250
+        c.send(("BDAT %d LAST\r\n" % (len(data) - half)).encode() + data[half:])
+        code, lines = c.smtp_reply()
+        assert code == want, (n, lines)
+        if want == 554:
+            assert lines[0].startswith("5.4.6")
+    wait_messages(maild, "bob", 1)
 
 
 def test_hop_limit_smaller_setting_and_folded_lines(make_maild):
@@ -323,6 +368,12 @@ def test_reason_and_next_attempt_listed_and_kept_in_defer(make_maild):
         assert re.search(r"- <alice@example\.test>\n\s+last: 4\.\d\.\d .*in use", out), out
         assert re.search(r"next attempt: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in (59m|1h00m)\)",
                          out), out
+        # "maild queue delete" takes the reasons away with the message
+        r = subprocess.run([MAILD, "-c", m.conf, "queue", "delete", qid], capture_output=True,
+                           text=True, env=m.sb.env(), timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert not os.path.exists(dfile)
+        assert queue_files(m, "deferred") == []
 
 
 def test_garbage_defer_file_is_ignored(make_maild):
@@ -399,9 +450,13 @@ def test_null_sender_mail_has_the_shorter_lifetime(make_maild):
     wait_for(lambda: queue_files(m, "deferred") == [], what="empty queue")
 
 
-def test_double_bounce_goes_to_postmaster_when_asked(make_maild):
-    m = make_maild(config={"queue": {"double_bounce_to_postmaster": True}})
-    with held_maildrop(m, "carol"):
+def test_double_bounce_goes_to_postmaster_when_asked(make_maild, sandbox):
+    aliases = sandbox.path("aliases")
+    with open(aliases, "w") as f:
+        f.write("postmaster: bob\n")
+    m = make_maild(config={"aliases": aliases,
+                           "queue": {"double_bounce_to_postmaster": True}})
+    with held_maildrop(m, "bob"), held_maildrop(m, "carol"):
         assert txn(m, "<>", ["<carol@example.test>"], msg("a bounce"))[0] == 250
         m.wait_log(r"deferred to=<carol@example\.test>")
         (qid,) = wait_for(lambda: queue_files(m, "deferred"), what="deferred file")
@@ -409,9 +464,11 @@ def test_double_bounce_goes_to_postmaster_when_asked(make_maild):
         m.wait_log(r"id=%s: not bouncing a bounce" % qid)
         nid = m.wait_log(r"id=%s: bounce id=(\w+) to=<postmaster@mx\.example\.test>"
                          % qid).group(1)
-    # postmaster, without an alias, is root
-    m.wait_log(r"id=%s: delivered to=<postmaster@mx\.example\.test> user=root" % nid)
-    (n,) = wait_messages(m, "root", 1)
+        m.wait_log(r"id=%s: deferred" % nid)
+        # marked, so that its own failure is never reported again
+        data = open(m.sb.path("queue", "deferred", nid), "rb").read()
+        assert b"\nF postmaster-notice\n" in data
+    (n,) = wait_messages(m, "bob", 1)
     assert "Final-Recipient: rfc822; carol@example.test" in report(n)
 
 

@@ -410,3 +410,71 @@ def test_bounce_of_a_bounce_is_dropped(make_maild, world):
     wait_for(lambda: queue_empty(m), what="an empty queue")
     time.sleep(0.5)
     assert mx.messages == []
+
+
+# --- per-destination concurrency ------------------------------------------------
+
+class Slow(FakeMX):
+    """Takes its time over each message and counts sessions at once."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.now = 0
+        self.most = 0
+
+    def _session(self, c):
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            super()._session(c)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+    def _reply(self, c, text):
+        if text.startswith("250 2.0.0"):
+            time.sleep(0.3)
+        super()._reply(c, text)
+
+
+def test_destination_concurrency_is_bounded(make_maild, world):
+    mx = world.mx(cls=Slow)
+    aliases = "".join("c%d: u%d@relay.example\n" % (i, i) for i in range(12))
+    m = make_maild(config=world.config(aliases=aliases, extra={
+        "relay": {"initial_destination_concurrency": 2,
+                  "destination_concurrency_limit": 3,
+                  "connection_cache_time": "0s"}}))
+    for i in range(12):
+        assert send(m, "alice@example.test", ["c%d@example.test" % i], msg("c%d" % i))[0] == 250
+    wait_mx(mx, 12, timeout=40)
+    # more than one at a time, never more than the limit
+    assert 2 <= mx.most <= 3, mx.most
+    wait_for(lambda: queue_empty(m), what="an empty queue")
+
+
+def test_notify_success_to_a_server_without_dsn_gets_a_relayed_notice(make_maild, world,
+                                                                     sandbox):
+    mx = world.mx(ehlo=["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"])
+    ports, tcfg = tls_config(sandbox)
+    cfg = world.config()
+    for k, v in tcfg.items():
+        cfg.setdefault(k, {}).update(v)
+    m = make_maild(config=cfg)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", ports["submission"], timeout=10) as s:
+        s.ehlo("client.example.org")
+        s.starttls(context=ctx)
+        s.ehlo("client.example.org")
+        s.login("alice", "alice-pw-1")
+        s.sendmail("alice@example.test", ["far@relay.example"],
+                   b"Subject: tell me\r\n\r\nhi\r\n",
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+    env = wait_mx(mx, 1)[0]
+    assert "NOTIFY" not in " ".join(env["rcpts"])
+    (n,) = wait_messages(m, "alice", 1)
+    text = n.as_string()
+    assert "Action: relayed" in text
+    assert "far@relay.example" in text

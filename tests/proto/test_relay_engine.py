@@ -21,7 +21,8 @@ from tlstest import make_cert
 
 PROBE = os.path.join(BUILDDIR, "tests", "relay_probe")
 LINE = re.compile(r"rcpt (\S+) (sent|defer|bounce) (-?\d+) (\S+) ?(.*)$")
-SESSION = re.compile(r'session host=(\S+) addr=(\S+) tls="([^"]*)" site_fail=(\d) tls_failed=(\d)$')
+SESSION = re.compile(r'session host=(\S+) addr=(\S+) tls="([^"]*)" site_fail=(\d) tls_failed=(\d)'
+                     r' dsn=(\d)$')
 
 MSG = b"Subject: test\n\nhello\n"
 
@@ -76,7 +77,7 @@ class Relay:
             assert m, line
             runs.append({"rcpts": cur, "host": m.group(1), "addr": m.group(2),
                          "tls": m.group(3), "site_fail": m.group(4) == "1",
-                         "tls_failed": m.group(5) == "1"})
+                         "tls_failed": m.group(5) == "1", "dsn": m.group(6) == "1"})
             cur = {}
         print(self.stderr)
         return runs if len(runs) > 1 else runs[0]
@@ -312,6 +313,7 @@ def test_mail_params_size_body_smtputf8_dsn(relay):
     assert "ENVID=ENV+2B1" in mail
     assert mx.messages[0]["rcpts"] == ["<a@relay.example> NOTIFY=SUCCESS,FAILURE "
                                        "ORCPT=rfc822;a+40x@relay.example"]
+    assert r["dsn"]
 
 
 def test_no_dsn_params_without_dsn(relay):
@@ -322,6 +324,7 @@ def test_no_dsn_params_without_dsn(relay):
     assert classes(r) == {"a@relay.example": "sent"}
     assert mx.messages[0]["rcpts"] == ["<a@relay.example>"]
     assert "ENVID" not in mx.messages[0]["mail"] and "SIZE" not in mx.messages[0]["mail"]
+    assert not r["dsn"]
 
 
 def test_size_too_big_bounces(relay):
@@ -839,3 +842,15 @@ def test_tls_min_protocol(relay, certs):
     r = relay.probe("relay.example", ["a@relay.example"],
                     config={"relay": {"tls": {"min_protocol": "TLSv1.3"}}})
     assert r["rcpts"]["a@relay.example"][0] == "defer" and r["tls_failed"]
+
+
+def test_no_mx_host_has_an_address_bounces(relay):
+    relay.dns.set("relay.example", {"MX": [(10, "gone1.relay.example"),
+                                           (20, "gone2.relay.example")]})
+    relay.dns.set("gone2.relay.example", {"TXT": []})      # exists, no address
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][:3] == ("bounce", 0, "5.4.4")
+    # one MX host that cannot be looked up now: only deferred
+    relay.dns.set("gone2.relay.example", "SERVFAIL")
+    r = relay.probe("relay.example", ["a@relay.example"])
+    assert r["rcpts"]["a@relay.example"][:3] == ("defer", 0, "4.4.3")

@@ -242,6 +242,64 @@ START_TEST(test_full)
 }
 END_TEST
 
+/* A delay notice and a success report: the same report, other words. */
+START_TEST(test_kinds)
+{
+	struct bounce_info	bi;
+	struct bounce_rcpt	rc[nitems(rcpts)];
+	struct buf		b = { NULL, 0, 0, 0 };
+	struct reason		r;
+	int			fd = message_fd(original, sizeof(original) - 1);
+	const char		*p;
+	size_t			i, n;
+
+	memcpy(rc, rcpts, sizeof(rc));
+	for (i = 0; i < nitems(rc); i++)
+		rc[i].last_attempt = T0 - 60;
+	init_info(&bi, fd, sizeof(original) - 1);
+	bi.rcpts = rc;
+	bi.kind = BOUNCE_DELAYED;
+	bi.retry_until = T0 + 86400;
+	bi.headers_only = true;
+	ck_assert_int_eq(bounce_write(&bi, sink, &b, &r), 0);
+	check_lines(&b);
+	ck_assert_ptr_nonnull(strstr(b.p, "\nSubject: Delayed Mail (still "
+	    "being retried)\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "This is a warning only"));
+	ck_assert_ptr_nonnull(strstr(b.p, "will keep trying until Thu, 26 Nov "
+	    "2026 17:41:33 +0000."));
+	for (n = 0, p = b.p; (p = strstr(p, "\nAction: delayed\n")) != NULL;
+	    p++)
+		n++;
+	ck_assert_uint_eq(n, nitems(rc));
+	ck_assert_ptr_null(strstr(b.p, "Action: failed"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\nWill-Retry-Until: Thu, 26 Nov 2026 "
+	    "17:41:33 +0000\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\nLast-Attempt-Date: Wed, 25 Nov "
+	    "2026 17:40:33 +0000\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "Delayed Message Headers"));
+	free(b.p);
+
+	memset(&b, 0, sizeof(b));
+	bi.kind = BOUNCE_DELIVERED;
+	ck_assert_int_eq(bounce_write(&bi, sink, &b, &r), 0);
+	check_lines(&b);
+	ck_assert_ptr_nonnull(strstr(b.p, "\nSubject: Successful Mail Delivery "
+	    "Report\n"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\nAction: delivered\n"));
+	ck_assert_ptr_null(strstr(b.p, "Will-Retry-Until"));
+	free(b.p);
+
+	/* an unknown kind is a bounce */
+	memset(&b, 0, sizeof(b));
+	bi.kind = (enum bounce_kind)77;
+	ck_assert_int_eq(bounce_write(&bi, sink, &b, &r), 0);
+	ck_assert_ptr_nonnull(strstr(b.p, "\nAction: failed\n"));
+	free(b.p);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_headers_only)
 {
 	struct bounce_info	bi;
@@ -445,6 +503,7 @@ bounce_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_headers_only);
+	tcase_add_test(tc, test_kinds);
 	tcase_add_test(tc, test_cut);
 	tcase_add_test(tc, test_odd_originals);
 	tcase_add_test(tc, test_unique);

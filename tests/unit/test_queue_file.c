@@ -311,7 +311,8 @@ END_TEST
 
 static struct queue_rcpt rcpts2[] = {
 	{ QRCPT_PENDING, 0, "alice", "alice@example.test", 0, { "", "" },
-	    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY, "rfc822;alice+x@example.test",
+	    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY,
+	    "rfc822;alice+x@example.test",
 	    NULL, NULL, 0 },
 	{ QRCPT_RELAY, 0, QRCPT_REMOTE, "bob@remote.test", 0, { "", "" },
 	    DSN_NOTIFY_NEVER, NULL, NULL, NULL, 0 },

@@ -223,6 +223,7 @@ START_TEST(test_res_roundtrip)
 	fill(&rcases[1], &req, rq, &res, rr);
 	res.site_fail = false;
 	res.tls_failed = true;
+	res.remote_dsn = true;
 	relay_ipc_put_res(&m, &res);
 	ck_assert(!m.bad);
 	m.rpos = 0;
@@ -231,6 +232,7 @@ START_TEST(test_res_roundtrip)
 	back.rcpts = rb;
 	ck_assert_int_eq(relay_ipc_get_res(&m, &back, 2), 0);
 	ck_assert(back.tls_failed);
+	ck_assert(back.remote_dsn);
 	ck_assert_uint_eq(back.nrcpts, 2);
 	ck_assert_uint_eq(back.rcpts[0].idx, 7);
 	ck_assert_int_eq(back.rcpts[0].code, 550);

@@ -39,7 +39,8 @@ enum relay_tls	relay_policy_tls(const struct config *cfg, const char *nexthop,
 		    const struct relay_rcpt_req *rcpts, size_t nrcpts);
 
 /* Whether relay.tls.security_level or any policy entry is level. */
-bool		relay_policy_uses(const struct config *cfg, enum relay_tls level);
+bool		relay_policy_uses(const struct config *cfg,
+		    enum relay_tls level);
 
 /*
  * Copies a relay_res.tls_info ("TLSv1.3 TLS_AES_256_GCM_SHA384 verified")

@@ -52,17 +52,17 @@ static const struct {
 	int		 found;
 	enum relay_tls	 level;
 } finds[] = {
-	{ "example.org", 1, RELAY_TLS_ENCRYPT },	/* exact, not ".example.org" */
+	{ "example.org", 1, RELAY_TLS_ENCRYPT },	/* exact */
 	{ "EXAMPLE.ORG", 1, RELAY_TLS_ENCRYPT },
 	{ "a.example.org", 1, RELAY_TLS_VERIFY },	/* parent */
 	{ "a.b.example.org", 1, RELAY_TLS_VERIFY },	/* grandparent */
-	{ "mx.example.org", 1, RELAY_TLS_VERIFY },	/* ".mx..." is below it */
+	{ "mx.example.org", 1, RELAY_TLS_VERIFY },	/* below .example */
 	{ "a.mx.example.org", 1, RELAY_TLS_NONE },	/* the nearest parent */
 	{ "[smtp.isp.example]:587", 1, RELAY_TLS_VERIFY },
-	{ "[smtp.isp.example]", 0, RELAY_TLS_NONE },	/* hops only as written */
+	{ "[smtp.isp.example]", 0, RELAY_TLS_NONE },	/* as written */
 	{ "smtp.isp.example", 0, RELAY_TLS_NONE },
 	{ "secure.example", 1, RELAY_TLS_DANE },
-	{ "twice.example", 1, RELAY_TLS_MAY },		/* the first entry wins */
+	{ "twice.example", 1, RELAY_TLS_MAY },		/* the first */
 	{ "garbled.example", 0, RELAY_TLS_NONE },	/* skipped */
 	{ "example.net", 0, RELAY_TLS_NONE },
 	{ "org", 0, RELAY_TLS_NONE },

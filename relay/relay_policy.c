@@ -106,7 +106,7 @@ relay_policy_find(const struct config *cfg, const char *name,
 		return 1;
 	if (name[0] == '[')		/* a next hop: only as written */
 		return 0;
-	/* each parent, nearest first: "a.b.example": ".b.example", ".example" */
+	/* each parent, nearest first: ".b.example", then ".example" */
 	for (p = strchr(name + 1, '.'); p != NULL; p = strchr(p + 1, '.'))
 		if (p[1] != '\0' && find_exact(cfg, p, strlen(p), level))
 			return 1;

@@ -181,6 +181,7 @@ struct config {
 		char			*tls_ca_file;
 		char			*tls_min_protocol;
 		char			*tls_ciphers;
+		struct strlist		 tls_policy;	/* "domain=level" */
 		/* the runner's side (queue/relay_sched.c, relay workers) */
 		char			*smarthost;	/* "" = MX delivery */
 		char			*smarthost_credentials;	/* "" = none */

@@ -73,6 +73,9 @@ static config_validate_fn	v_not_yet, v_alias_user, v_delimiter,
 /* relay: the runner's side */
 static config_validate_fn	v_relay_hop, v_relay_routes,
 				v_relay_credentials, v_relay_concurrency;
+/* relay: per-destination TLS policy */
+static config_validate_fn	v_relay_tls_policy;
+static bool			hop_ok(const char *);
 static config_compute_fn	compute_hostname, compute_local_domains,
 				compute_aliases, compute_smtp_per_ip,
 				compute_pop3_per_ip;
@@ -674,6 +677,16 @@ const struct config_key config_keys[] = {
 	  .help = "The SMTP client's TLS 1.2 cipher list (OpenSSL syntax); "
 	    "wider than the server's, since an unverified encrypted session "
 	    "beats plaintext." },
+	{ .name = "relay.tls.policy", .type = CONFIG_STRLIST, .def = "[ ]",
+	  .validate = v_relay_tls_policy, .offset = OFF(relay.tls_policy),
+	  .help = "STARTTLS levels for some destinations, as \"key=level\" "
+	    "(level as for security_level). A key is a domain "
+	    "(\"example.org\"), a leading-dot parent domain for every name "
+	    "below it (\".example.org\"), or a next hop as routes and "
+	    "smarthost write it (\"[smtp.isp.example]:587\"). The next "
+	    "hop's entry wins, then the recipient domain's (the exact name, "
+	    "then its parents, nearest first); without one, security_level "
+	    "applies." },
 	/* --- relay: the runner's side (workers, scheduling, next hops) --- */
 	{ .name = "relay.smarthost", .type = CONFIG_STRING, .def = Q(""),
 	  .validate = v_relay_hop, .offset = OFF(relay.smarthost),
@@ -1513,12 +1526,100 @@ v_relay_dns_servers(struct config_check *chk, const struct config_key *k,
 	}
 }
 
+/* --- relay: per-destination TLS policy (relay.tls.policy) --------------- */
+
+/*
+ * One "key=level" entry: the key's length (blanks trimmed) in *keylen and
+ * its level. 0, or -1 with *why when there is no "=" or the level is not
+ * one of relay_tls_levels. relay/relay_policy.c reads entries the same way.
+ */
+static int
+tls_policy_split(const char *e, size_t *keylen, int *level, const char **why)
+{
+	const char	*eq, *v;
+	size_t		 n, vl, i;
+
+	if ((eq = strchr(e, '=')) == NULL) {
+		*why = "is not \"key=level\"";
+		return -1;
+	}
+	n = (size_t)(eq - e);
+	while (n > 0 && isspace((unsigned char)e[n - 1]))
+		n--;
+	for (v = eq + 1; isspace((unsigned char)*v); v++)
+		;
+	vl = strlen(v);
+	while (vl > 0 && isspace((unsigned char)v[vl - 1]))
+		vl--;
+	*keylen = n;
+	for (i = 0; relay_tls_levels[i].name != NULL; i++)
+		if (strlen(relay_tls_levels[i].name) == vl &&
+		    strncasecmp(relay_tls_levels[i].name, v, vl) == 0) {
+			*level = relay_tls_levels[i].value;
+			return 0;
+		}
+	*why = "has no level none, may, encrypt, verify or dane";
+	return -1;
+}
+
+/* Whether an entry of relay.tls.policy asks for level. */
+static bool
+tls_policy_uses(const struct config *cfg, int level)
+{
+	const char	*why;
+	size_t		 i, n;
+	int		 lv;
+
+	for (i = 0; i < cfg->relay.tls_policy.n; i++)
+		if (tls_policy_split(cfg->relay.tls_policy.v[i], &n, &lv,
+		    &why) == 0 && lv == level)
+			return true;
+	return false;
+}
+
+static void
+v_relay_tls_policy(struct config_check *chk, const struct config_key *k,
+    struct config *cfg)
+{
+	const struct strlist	*l = config_key_ptr(k, cfg);
+	/* "[" host "]:" port */
+	char			 key[SMTP_DOMAIN_MAX + sizeof("[]:65535")];
+	const char		*why, *e;
+	size_t			 i, n;
+	int			 lv;
+
+	for (i = 0; i < l->n; i++) {
+		e = l->v[i];
+		if (tls_policy_split(e, &n, &lv, &why) == -1) {
+			config_check_error(chk, k, "\"%s\" %s", e, why);
+			continue;
+		}
+		if (n == 0 || n >= sizeof(key)) {
+			config_check_error(chk, k, "\"%s\": no destination",
+			    e);
+			continue;
+		}
+		memcpy(key, e, n);
+		key[n] = '\0';
+		if (key[0] == '[') {
+			if (!hop_ok(key))
+				config_check_error(chk, k, "\"%s\": the next "
+				    "hop is not \"[host]\" or \"[host]:port\"",
+				    e);
+		} else if (!config_is_domain_name(key[0] == '.' ? key + 1 :
+		    key, &why))
+			config_check_error(chk, k, "\"%s\": the domain %s", e,
+			    why);
+	}
+}
+
 /* The trust anchor must exist only when DANE needs it. */
 static void
 v_relay_anchor(struct config_check *chk, const struct config_key *k,
     struct config *cfg)
 {
 	if (cfg->relay.tls_security_level == RELAY_TLS_DANE ||
+	    tls_policy_uses(cfg, RELAY_TLS_DANE) ||
 	    config_check_is_set(chk, k))
 		v_readable(chk, k, cfg);
 }
@@ -1533,6 +1634,7 @@ v_relay_ca_file(struct config_check *chk, const struct config_key *k,
     struct config *cfg)
 {
 	if (cfg->relay.tls_security_level == RELAY_TLS_VERIFY ||
+	    tls_policy_uses(cfg, RELAY_TLS_VERIFY) ||
 	    config_check_is_set(chk, k))
 		v_readable(chk, k, cfg);
 }

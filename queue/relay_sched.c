@@ -37,6 +37,7 @@
 #include "xmalloc.h"
 #include "relay/relay.h"
 #include "relay/relay_ipc.h"
+#include "relay/relay_policy.h"
 #include "relay/relay_worker.h"
 
 #define RELAY_STATE_FILE	"relay-destinations"
@@ -449,7 +450,7 @@ job_send(struct relay_sched *s, struct rworker *w, struct rjob *j)
 	req.envid = m->env->envid;
 	req.flags = m->env->flags;
 	req.nexthop = j->d->key;
-	req.tls = (enum relay_tls)s->cfg->relay.tls_security_level;
+	req.tls = relay_policy_tls(s->cfg, j->d->key, j->rr, j->n);
 	req.no_starttls = j->no_starttls;
 	if (s->cfg->relay.smarthost[0] != '\0' && s->auth_user != NULL) {
 		req.auth_user = s->auth_user;
@@ -620,8 +621,9 @@ job_apply(struct rjob *j, const struct relay_res *res)
 	struct relay_msg	*m = j->m;
 	time_t			 now = time(NULL);
 	size_t			 k;
-	char			 code[8];
+	char			 code[8], tls[sizeof(res->tls_info)];
 
+	relay_policy_tls_token(res->tls_info, tls, sizeof(tls));
 	for (k = 0; k < res->nrcpts; k++) {
 		const struct relay_rcpt_res *r = &res->rcpts[k];
 		struct queue_rcpt	*rc = &m->env->rcpts[r->idx];
@@ -670,7 +672,7 @@ job_apply(struct rjob *j, const struct relay_res *res)
 		log_info("id=%s: %s to=<%s> relay=%s%s tls=%s delay=%.2fs "
 		    "dsn=%s reply=\"%s%s\"", m->env->id, words[r->cls],
 		    rc->addr, res->mx_host[0] ? res->mx_host : "none",
-		    res->mx_addr, res->tls_info[0] ? res->tls_info : "none",
+		    res->mx_addr, tls,
 		    delay_since(m->env->arrival), r->why.status, code,
 		    r->why.text);
 	}
@@ -695,7 +697,7 @@ job_result(struct relay_sched *s, struct rjob *j, const struct relay_res *res,
 	if (fault_point("relay.runner_result") == -1)
 		log_warnx("fault point relay.runner_result");
 	job_apply(j, res);
-	if (res->tls_failed && s->cfg->relay.tls_security_level ==
+	if (res->tls_failed && relay_policy_tls(s->cfg, d->key, j->rr, j->n) ==
 	    RELAY_TLS_MAY)
 		notls_set(s, j->m->env->id, d->key, true);
 	if (res->site_fail) {

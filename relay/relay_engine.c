@@ -45,6 +45,7 @@
 #include "relay_dns.h"
 #include "relay_engine.h"
 #include "relay_mx.h"
+#include "relay_policy.h"
 #include "xmalloc.h"
 
 /* DNS types (RFC 1035, 3596, 6698). */
@@ -148,8 +149,8 @@ relay_engine_new(const struct config *cfg, char *err, size_t errsz)
 	e->data_ms = cfg->relay.data_timeout * 1000;
 	e->cache_ms = cfg->relay.connection_cache_time * 1000;
 	e->reuse_limit = cfg->relay.connection_reuse_limit;
-	if ((e->dns = relay_dns_new(cfg, cfg->relay.tls_security_level ==
-	    RELAY_TLS_DANE, err, errsz)) == NULL)
+	if ((e->dns = relay_dns_new(cfg, relay_policy_uses(cfg, RELAY_TLS_DANE),
+	    err, errsz)) == NULL)
 		goto fail;
 	if ((e->ssl_ctx = relay_tls_ctx_new(cfg, err, errsz)) == NULL)
 		goto fail;

@@ -42,14 +42,13 @@ struct milter_session;
 /*
  * Connects to every filter of list and negotiates. Never fails: a filter
  * that cannot be reached gets the default action at its first stage.
- * family is '4', '6' or 'U'.
  */
 struct milter_session *milter_session_new(const struct config *,
 	    const struct strlist *list);
 void	milter_session_free(struct milter_session **);
 
 /* The stages; each returns MILTER_CONTINUE, _REFUSE (v filled) or
- * _DISCARD. */
+ * _DISCARD. family (connect) is '4', '6' or 'U'. */
 int	milter_connect(struct milter_session *, const struct milter_macros *,
 	    char family, uint16_t port, const char *addr,
 	    struct milter_verdict *v);

@@ -562,13 +562,11 @@ qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 	/* the file stays: its delivered marks must outlive the journal */
 	if (marked && fdatasync(q->fd) == -1)
 		log_warn("id=%s: fdatasync", env->id);
-	if (queue_defer_save(rn->qfd, env) == -1)
-		log_warn("id=%s: saving the reasons in " QUEUE_DIR_DEFER "/",
-		    env->id);
 	(void)queue_attempts_mark(q->fd, env, env->attempts + 1);
 	/* what bounces, delay notices and maild -l say (advisory) */
 	if (queue_defer_save(rn->qfd, env) == -1)
-		log_warn("id=%s: saving the last reasons", env->id);
+		log_warn("id=%s: saving the reasons in " QUEUE_DIR_DEFER "/",
+		    env->id);
 	due = now + ((locked_user && !temp) ? cfg->queue.locked_retry :
 	    backoff(cfg, env->attempts));
 	/* not before its destination's suspension ends */

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "io.h"
 #include "bounds.h"
 #include "xmalloc.h"
@@ -173,15 +174,6 @@ io_read_timeout(struct io *io)
 	return io->read_ms;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits for fd to become ready for events, until deadline (ms on the
  * monotonic clock; 0 = none), or under stress until start + stress_ms
@@ -205,7 +197,7 @@ io_wait(struct io *io, int fd, short events, long long start,
 		}
 		left = -1;
 		if (d > 0) {
-			left = d - now_ms();
+			left = d - mono_ms();
 			if (left <= 0)
 				return 0;
 		}
@@ -279,7 +271,7 @@ read_deadline(struct io *io, long long start)
 int
 io_getline(struct io *io, size_t max, struct io_line *out)
 {
-	long long	 t0 = now_ms(), deadline = read_deadline(io, t0);
+	long long	 t0 = mono_ms(), deadline = read_deadline(io, t0);
 	char		*nl, *start;
 	size_t		 avail, clen;
 	int		 r;
@@ -374,7 +366,7 @@ int
 io_read_exact(struct io *io, size_t len,
     int (*fn)(void *, const char *, size_t), void *arg)
 {
-	long long	t0 = now_ms(), deadline = read_deadline(io, t0);
+	long long	t0 = mono_ms(), deadline = read_deadline(io, t0);
 	size_t		n;
 	int		r;
 
@@ -429,7 +421,7 @@ io_send(struct io *io, const char *buf, size_t len, size_t *done_out)
 	ssize_t		n;
 	int		w;
 
-	t0 = now_ms();
+	t0 = mono_ms();
 	deadline = io->write_ms > 0 ? t0 + io->write_ms : 0;
 	while (off < len) {
 		n = io->t->write(io->tctx, io->wfd, buf + off, len - off);

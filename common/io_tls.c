@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
 #include "io_tls.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -112,15 +113,6 @@ static const struct io_transport tls_transport = {
 	"tls", tls_read, tls_write, tls_pending, tls_shutdown, tls_free
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Runs step (SSL_accept or SSL_connect) on t->ssl until the handshake is
  * done, within the io's read timeout. Returns 0, or -1 with err.
@@ -132,7 +124,7 @@ tls_handshake(struct io *io, struct io_tls *t, int (*step)(SSL *), char *err,
 	long long	 start, deadline;
 	int		 n, e, ms = io_read_timeout(io);
 
-	start = now_ms();
+	start = mono_ms();
 	deadline = ms > 0 ? start + ms : 0;
 	for (;;) {
 		errno = 0;

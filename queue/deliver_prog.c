@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "clock.h"
 #include "deliver_prog.h"
 #include "fdutil.h"
 #include "log.h"
@@ -290,15 +291,6 @@ prog_child(const struct deliver_as *who, const char *command,
 	_exit(EX_SOFTWARE);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Output for a log line or a reason: one line, printable, shortened. */
 static void
 output_text(const char *out, size_t len, char *buf, size_t size)
@@ -331,14 +323,14 @@ prog_talk(pid_t pid, int in_w, int out_r, const char *head,
 	const char	*wp = head;
 	size_t		 wleft = strlen(head);
 	off_t		 boff = 0;
-	long long	 deadline = now_ms() + (long long)limit_s * 1000, left;
+	long long	 deadline = mono_ms() + (long long)limit_s * 1000, left;
 	ssize_t		 n;
 	bool		 timed_out = false, body_err = false;
 	pid_t		 w;
 
 	*outlen = 0;
 	while (out_r != -1 || in_w != -1) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - mono_ms()) <= 0) {
 			timed_out = true;
 			break;
 		}
@@ -413,7 +405,7 @@ prog_talk(pid_t pid, int in_w, int out_r, const char *head,
 			*status_out = 0;
 			return 0;
 		}
-		if (now_ms() >= deadline)
+		if (mono_ms() >= deadline)
 			timed_out = true;
 		else
 			(void)poll(NULL, 0, 20);

@@ -24,6 +24,7 @@
 #include <unbound.h>
 
 #include "bounds.h"
+#include "clock.h"
 #include "log.h"
 #include "relay_dns.h"
 #include "xmalloc.h"
@@ -48,16 +49,6 @@ struct query {
 
 static int	read_anchor(struct ub_ctx *, const char *, char *, size_t);
 static void	query_done(void *, int, struct ub_result *);
-static long long now_ms(void);
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Reads the trust anchor file into the context (it is not read lazily). */
 static int
@@ -195,7 +186,7 @@ relay_dns_query(struct relay_dns *d, const char *name, int type,
 {
 	struct query	 q = { false, 0, NULL };
 	struct pollfd	 pfd;
-	long long	 deadline = now_ms() + timeout_ms, left;
+	long long	 deadline = mono_ms() + timeout_ms, left;
 	int		 id, r, rc;
 
 	*out = NULL;
@@ -206,7 +197,7 @@ relay_dns_query(struct relay_dns *d, const char *name, int type,
 		return RELAY_DNS_TEMP;
 	}
 	while (!q.done) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - mono_ms()) <= 0) {
 			(void)ub_cancel(d->ctx, id);
 			snprintf(err, errsz, "timed out");
 			return RELAY_DNS_TEMP;

@@ -40,6 +40,7 @@
 
 #include <unbound.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "relay_dns.h"
@@ -62,7 +63,6 @@ struct hop {
 	struct reason		 why;		/* when n == 0 */
 };
 
-static long long now_ms(void);
 static void	self_add(struct relay_engine *, const struct sockaddr *);
 static bool	is_self(const struct relay_engine *, const struct relay_addr *,
 		    unsigned);
@@ -75,15 +75,6 @@ static int	lookup_tlsa(struct relay_engine *, const struct relay_req *,
 		    struct reason *);
 static void	res_fill(struct relay_res *, const struct relay_session *,
 		    const struct relay_addr *);
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 self_add(struct relay_engine *e, const struct sockaddr *sa)
@@ -193,7 +184,7 @@ void
 relay_engine_idle(struct relay_engine *e)
 {
 	if (e->cached != NULL &&
-	    now_ms() - e->cached->idle_since >= e->cache_ms)
+	    mono_ms() - e->cached->idle_since >= e->cache_ms)
 		relay_smtp_close(e, &e->cached, true);
 }
 
@@ -607,7 +598,7 @@ keep(struct relay_engine *e, struct relay_session *s, const char *key)
 	}
 	free(s->key);
 	s->key = xstrdup(key);
-	s->idle_since = now_ms();
+	s->idle_since = mono_ms();
 	e->cached = s;
 }
 
@@ -648,7 +639,7 @@ relay_deliver(struct relay_engine *e, const struct relay_req *req,
 		s = e->cached;
 		e->cached = NULL;
 		if (strcmp(s->key, key) != 0 ||
-		    now_ms() - s->idle_since >= e->cache_ms) {
+		    mono_ms() - s->idle_since >= e->cache_ms) {
 			relay_smtp_close(e, &s, true);
 		} else {
 			log_debug("id=%s: reusing the session with %s %s",

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "clock.h"
 #include "io.h"
 #include "io_tls.h"
 #include "log.h"
@@ -40,7 +41,6 @@
 /* How long QUIT's reply is waited for: politeness, not correctness. */
 #define QUIT_WAIT_MS	2000
 
-static long long now_ms(void);
 static int	read_reply(struct relay_session *, int, struct relay_reply *,
 		    char *, size_t);
 static void	reply_reason(const struct relay_reply *, struct reason *,
@@ -61,15 +61,6 @@ static void	set_all(const struct relay_req *, struct relay_res *,
 static int	cmd_add(char *, size_t, size_t *, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Reads one whole reply within timeout_ms. Returns 0, or -1 with err
  * (lost connection, timeout, malformed reply: the session is over).
@@ -79,12 +70,12 @@ read_reply(struct relay_session *s, int timeout_ms, struct relay_reply *r,
     char *err, size_t errsz)
 {
 	struct io_line	 line;
-	long long	 deadline = now_ms() + timeout_ms, left;
+	long long	 deadline = mono_ms() + timeout_ms, left;
 	int		 rc;
 
 	relay_reply_init(r);
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - mono_ms()) <= 0) {
 			snprintf(err, errsz, "timed out after %d s",
 			    timeout_ms / 1000);
 			return -1;

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "milter.h"
 #include "milter_addr.h"
@@ -99,15 +100,6 @@ action_name(const struct config *cfg)
 
 /* --- addresses and connections ------------------------------------------ */
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd until deadline; 0, or -1 (timeout, error). */
 static int
 wait_fd(int fd, short events, long long deadline)
@@ -117,7 +109,7 @@ wait_fd(int fd, short events, long long deadline)
 	int		n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -139,7 +131,7 @@ static int
 send_all(struct milter_session *ms, struct milter_conn *c, const char *buf,
     size_t len)
 {
-	long long	deadline = now_ms() + ms->timeout_ms;
+	long long	deadline = mono_ms() + ms->timeout_ms;
 	ssize_t		k;
 
 	while (len > 0) {
@@ -189,7 +181,7 @@ read_pkt(struct milter_session *ms, struct milter_conn *c, char *cmd,
 {
 	char		hdr[5];
 	uint32_t	n;
-	long long	deadline = now_ms() + ms->timeout_ms;
+	long long	deadline = mono_ms() + ms->timeout_ms;
 
 	*data = NULL;
 	if (recv_all(c, hdr, sizeof(hdr), deadline) == -1) {
@@ -268,7 +260,7 @@ conn_open(struct milter_session *ms, struct milter_conn *c, const char **why)
 		*why = "socket failed";
 		return -1;
 	}
-	deadline = now_ms() + ms->cfg->smtp.milter_connect_timeout * 1000LL;
+	deadline = mono_ms() + ms->cfg->smtp.milter_connect_timeout * 1000LL;
 	if (connect(c->fd, (struct sockaddr *)&ss, sl) == -1) {
 		if (errno != EINPROGRESS) {
 			*why = "cannot connect";

@@ -22,18 +22,10 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "clock.h"
 #include "mbox_lock.h"
 #include "mbox_test.h"
 #include "unit.h"
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * A child that locks mt_dir/mbox, says so on a pipe, holds the lock for
@@ -84,14 +76,14 @@ START_TEST(test_fcntl_busy)
 	pid = locker(600);
 	ck_assert_int_eq(mbox_lock_fcntl(fd, 0), -1);
 	ck_assert_int_eq(errno, EAGAIN);
-	t0 = now_ms();
+	t0 = mono_ms();
 	ck_assert_int_eq(mbox_lock_fcntl(fd, 150), -1);
 	ck_assert_int_eq(errno, EAGAIN);
-	dt = now_ms() - t0;
+	dt = mono_ms() - t0;
 	ck_assert_msg(dt >= 140 && dt < 500, "waited %lld ms, want ~150", dt);
 	/* freed while we wait */
 	ck_assert_int_eq(mbox_lock_fcntl(fd, 5000), 0);
-	ck_assert_msg(now_ms() - t0 < 3000, "lock not taken soon after");
+	ck_assert_msg(mono_ms() - t0 < 3000, "lock not taken soon after");
 	reap(pid);
 	ck_assert_int_eq(mbox_unlock_fcntl(fd), 0);
 	close(fd);
@@ -162,9 +154,9 @@ START_TEST(test_dotlock_basic)
 	ck_assert_int_eq(mbox_dotlock_acquire(mt_path("mbox"), 0, &r), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	ck_assert_str_eq(r.status, "4.2.0");
-	t0 = now_ms();
+	t0 = mono_ms();
 	ck_assert_int_eq(mbox_dotlock_acquire(mt_path("mbox"), 150, &r), -1);
-	dt = now_ms() - t0;
+	dt = mono_ms() - t0;
 	ck_assert_msg(dt >= 140 && dt < 500, "waited %lld ms, want ~150", dt);
 	ck_assert_int_eq(mbox_dotlock_touch(mt_path("mbox")), 0);
 	ck_assert_int_eq(mbox_dotlock_release(mt_path("mbox")), 0);
@@ -243,9 +235,9 @@ START_TEST(test_dotlock_big_file_is_never_stale)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	write_lock(big, 10 * 600);
-	t0 = now_ms();
+	t0 = mono_ms();
 	ck_assert_int_eq(mbox_dotlock_acquire(mt_path("mbox"), 2000, &r), -1);
-	dt = now_ms() - t0;
+	dt = mono_ms() - t0;
 	ck_assert_int_eq(errno, EAGAIN);
 	ck_assert_msg(dt < 1000, "waited %lld ms for an mbox", dt);
 	ck_assert_int_eq(stat(mt_path("mbox.lock"), &st), 0);

@@ -161,10 +161,16 @@ def run_maild(sb, milters):
     try:
         rcpts = ["%s@example.test" % u for u in USERS]
         before = sum(count_mbox(sb.path("spool", u)) for u in USERS)
+        try:
+            size0 = os.path.getsize(sb.path("spool", "alice"))
+        except FileNotFoundError:
+            size0 = 0
         acc, done, n = load(m.smtp_port, rcpts, lambda: sum(
             count_mbox(sb.path("spool", u)) for u in USERS) - before)
         if milters:
+            # this run's messages only: the plain run's come first
             with open(sb.path("spool", "alice"), "rb") as f:
+                f.seek(size0)
                 assert b"DKIM-Signature:" in f.read(1 << 20), "not signed"
         return acc, done, n
     finally:

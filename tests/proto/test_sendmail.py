@@ -110,7 +110,10 @@ def test_t_removes_bcc_and_delivers_to_it(maild):
         (msg,) = wait_messages(maild, user, 1)
         assert msg["Subject"] == "blind"
         assert msg["Bcc"] is None, user
-        assert b"bob@example.test" not in msg.as_bytes()
+        # only bob's own copy names him, in the Delivered-To: of local
+        # delivery; the header the others see does not
+        del msg["Delivered-To"]
+        assert b"bob@example.test" not in msg.as_bytes(), user
 
 
 def test_t_adds_argument_recipients_as_postfix(maild):

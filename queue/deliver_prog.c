@@ -165,6 +165,36 @@ env_var(const char *name, const char *value)
 }
 
 /*
+ * "LD_PRELOAD=..." without pam_wrapper: a program never needs PAM, and
+ * pam_wrapper's start-up, run as the program's user, trips over the
+ * suite's directories of other users (and says so on stderr, which is
+ * the program's output).
+ */
+static char *
+preload_without_pam(const char *var)
+{
+	const char	*p = var + 11, *e;
+	char		*out;
+	size_t		 n = 11, len;
+
+	out = xmalloc(strlen(var) + 1);
+	memcpy(out, "LD_PRELOAD=", 11);
+	while (*p != '\0') {
+		len = strcspn(p, ": ");
+		e = p + len;
+		if (len > 0 && memmem(p, len, "pam_wrapper", 11) == NULL) {
+			if (n > 11)
+				out[n++] = ':';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p = *e != '\0' ? e + 1 : e;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
  * The program's environment, built from nothing (in the grandchild).
  * Under the cwrap wrappers (the test suite) their own variables are
  * passed on, so that the program sees the test's users (nss_wrapper) and
@@ -206,15 +236,14 @@ prog_env(const struct deliver_as *who, const struct deliver_msg *m,
 	envp[n++] = env_var("EXTENSION", m->extension);
 	envp[n++] = env_var("LOCAL", local);
 	envp[n++] = env_var("DOMAIN", domain);
-	if (wrapped)
-		for (i = 0; environ[i] != NULL && n < cap; i++)
-			if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0 ||
-			    (strncmp(environ[i], "UID_WRAPPER", 11) == 0 &&
-			    strncmp(environ[i], "UID_WRAPPER_ROOT=", 17) !=
-			    0) ||
-			    strncmp(environ[i], "NSS_WRAPPER", 11) == 0 ||
-			    strncmp(environ[i], "PAM_WRAPPER", 11) == 0)
-				envp[n++] = xstrdup(environ[i]);
+	for (i = 0; wrapped && environ[i] != NULL && n < cap; i++) {
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
+			envp[n++] = preload_without_pam(environ[i]);
+		else if ((strncmp(environ[i], "UID_WRAPPER", 11) == 0 &&
+		    strncmp(environ[i], "UID_WRAPPER_ROOT=", 17) != 0) ||
+		    strncmp(environ[i], "NSS_WRAPPER", 11) == 0)
+			envp[n++] = xstrdup(environ[i]);
+	}
 	envp[n] = NULL;
 	return envp;
 }

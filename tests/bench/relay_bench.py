@@ -160,7 +160,9 @@ def bench_postfix():
               (SIZE, CONC, REUSE, med(rates), med(clients)))
     finally:
         for k, v in saved.items():
-            if (k + " =") in explicit:
+            # whole lines: "initial_destination_concurrency =" is also
+            # the tail of "smtp_initial_destination_concurrency ="
+            if any(l.startswith(k + " =") for l in explicit.splitlines()):
                 postconf("-e", "%s=%s" % (k, v))
             else:
                 subprocess.run(["postconf", "-X", k], capture_output=True)

@@ -196,7 +196,12 @@ def postfix_setup(sink_port):
                     "transport_maps = inline:{sink.example=smtp:[127.0.0.1]:%d}" % sink_port,
                     "smtp_initial_destination_concurrency = %d" % CONC,
                     "smtp_destination_concurrency_limit = %d" % CONC], check=True)
-    subprocess.run(["postfix", "reload"], check=True, capture_output=True)
+    try:
+        subprocess.run(["postfix", "reload"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        # main() restores only once setup has returned: do it here
+        postfix_restore()
+        raise
     time.sleep(2)
 
 

@@ -101,6 +101,7 @@ def bench_maild():
     }
     m = Maild(sb, config=cfg)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m.debug = False     # production logging: no -d (every SMTP command)
     m.start()
     rates, clients = [], []
     try:

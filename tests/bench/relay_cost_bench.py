@@ -176,6 +176,9 @@ def maild_start(sink_port):
         # as many smtpd workers as the source has sessions
         "smtp": {"pool": {"min_spare": CONC, "max_spare": CONC, "max_workers": CONC * 2}},
     })
+    # as it runs in production: no debug lines (-d logs every SMTP command
+    # of every session, a dozen lines a message, which Postfix does not)
+    m.debug = False
     m.start()
     return sb, m
 

@@ -101,6 +101,7 @@ def bench_maild():
     }
     m = Maild(sb, config=cfg)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m.debug = False     # production logging: no -d (every SMTP command)
     m.start()
     rates, clients = [], []
     try:
@@ -160,7 +161,9 @@ def bench_postfix():
               (SIZE, CONC, REUSE, med(rates), med(clients)))
     finally:
         for k, v in saved.items():
-            if (k + " =") in explicit:
+            # whole lines: "initial_destination_concurrency =" is also
+            # the tail of "smtp_initial_destination_concurrency ="
+            if any(l.startswith(k + " =") for l in explicit.splitlines()):
                 postconf("-e", "%s=%s" % (k, v))
             else:
                 subprocess.run(["postconf", "-X", k], capture_output=True)

@@ -176,6 +176,9 @@ def maild_start(sink_port):
         # as many smtpd workers as the source has sessions
         "smtp": {"pool": {"min_spare": CONC, "max_spare": CONC, "max_workers": CONC * 2}},
     })
+    # as it runs in production: no debug lines (-d logs every SMTP command
+    # of every session, a dozen lines a message, which Postfix does not)
+    m.debug = False
     m.start()
     return sb, m
 
@@ -196,7 +199,12 @@ def postfix_setup(sink_port):
                     "transport_maps = inline:{sink.example=smtp:[127.0.0.1]:%d}" % sink_port,
                     "smtp_initial_destination_concurrency = %d" % CONC,
                     "smtp_destination_concurrency_limit = %d" % CONC], check=True)
-    subprocess.run(["postfix", "reload"], check=True, capture_output=True)
+    try:
+        subprocess.run(["postfix", "reload"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        # main() restores only once setup has returned: do it here
+        postfix_restore()
+        raise
     time.sleep(2)
 
 

@@ -303,6 +303,8 @@ class Maild:
         self.pid = None
         # a command to run maild under, e.g. ["prlimit", "--fsize=65536"]
         self.wrapper = []
+        # -d: debug lines (every SMTP command); benchmarks turn it off
+        self.debug = True
 
     def write_config(self, cfg=None, text=None):
         with open(self.conf, "w") as f:
@@ -313,7 +315,8 @@ class Maild:
         # e.g. MAILD_TEST_WRAPPER="valgrind -q --error-exitcode=99": the
         # whole process tree runs under it (workers are forked, not exec'd)
         wrapper = os.environ.get("MAILD_TEST_WRAPPER", "").split()
-        self.proc = subprocess.Popen(self.wrapper + wrapper + [MAILD, "-f", "-d", "-c", self.conf] + self.args,
+        self.proc = subprocess.Popen(self.wrapper + wrapper + [MAILD, "-f"] + (["-d"] if self.debug else []) +
+                                     ["-c", self.conf] + self.args,
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.sb.env(self.extra_env))
         self.pid = self.proc.pid

@@ -434,7 +434,8 @@ const struct config_key config_keys[] = {
 	  .def = "[ ]", .validate = v_milters,
 	  .offset = OFF(smtp.submission_milters), .flags = CONFIG_K_EXAMPLE,
 	  .help = "When not empty, replaces smtp.milters on the submission "
-	    "and smtps ports (to sign what users send, for instance).",
+	    "and smtps ports and for the sendmail command (submit.socket): "
+	    "to sign what users send, for instance.",
 	  .example = "[ " Q("inet:127.0.0.1:8891") " ]" },
 	{ .name = "smtp.milter_default_action", .type = CONFIG_ENUM,
 	  .def = Q("tempfail"), .enums = milter_actions,

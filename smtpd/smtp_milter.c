@@ -89,8 +89,9 @@ smtp_milter_begin(struct smtp_session *s)
 	uint16_t		 port = 0;
 	int			 fd = io_fd(s->io);
 
-	if ((s->role == ROLE_SUBMISSION || s->role == ROLE_SMTPS) &&
-	    s->cfg->smtp.submission_milters.n > 0)
+	/* what users send: the submission ports and the sendmail command */
+	if ((s->role == ROLE_SUBMISSION || s->role == ROLE_SMTPS ||
+	    s->role == ROLE_LOCAL) && s->cfg->smtp.submission_milters.n > 0)
 		list = &s->cfg->smtp.submission_milters;
 	if (list->n == 0)
 		return;

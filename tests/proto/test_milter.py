@@ -260,6 +260,21 @@ def test_submission_milters_replace_milters_with_auth_macros(make_maild, milters
     assert "{auth_authen}" not in mx.macros
 
 
+def test_sendmail_submissions_go_through_submission_milters(make_maild, milters):
+    """What local programs send (sendmail(1), submit.socket) is users'
+    mail: submission_milters sign it, as they do the submission port's."""
+    from test_sendmail import run as sendmail
+    mx, sub = milters(), milters(replies={"E": [addheader("X-Signed", "yes"),
+                                               ACCEPT]})
+    m = make_maild(config={"smtp": {"milters": [mx.addr],
+                                    "submission_milters": [sub.addr]}})
+    r = sendmail(m, ["alice@example.test"], b"Subject: local\n\nfrom cron\n")
+    assert r.returncode == 0, r.stderr
+    (got,) = wait_messages(m, "alice", 1)
+    assert got["X-Signed"] == "yes"
+    assert "E" in sub.cmds() and "C" not in mx.cmds()
+
+
 def test_milter_gets_the_tls_macros(make_maild, milters, sandbox):
     from tlstest import client_context, tls_config
     t = milters()

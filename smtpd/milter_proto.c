@@ -246,7 +246,9 @@ parse_replycode(const char *s, struct milter_reply *out)
 
 		memcpy(out->status, s, n);
 		out->status[n] = '\0';
-		if (sscanf(out->status, "%u.%u.%u%c", &a, &b, &c, &tail) != 3 ||
+		/* one class digit: "05.7.1" is not class 5 */
+		if (out->status[1] != '.' ||
+		    sscanf(out->status, "%u.%u.%u%c", &a, &b, &c, &tail) != 3 ||
 		    (int)a != out->code / 100 || b > 999 || c > 999)
 			return -1;
 		s += n;

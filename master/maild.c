@@ -568,23 +568,22 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s: configuration has errors\n", path);
 			return 1;
 		}
-		/* there is no aliases database: say how a change is seen */
+		/*
+		 * There is no aliases database (newaliases has nothing to
+		 * build): say how a change is seen.
+		 */
 		if (m.aliases != NULL)
-			fprintf(stderr, "%s: aliases %s: %zu entries, read as "
-			    "text at start and on SIGHUP (no newaliases "
+			fprintf(stderr, "%s: aliases %s: %zu %s, read as text "
+			    "at start and on SIGHUP (newaliases sends it; no "
 			    "database to rebuild)\n", path, m.cfg->aliases,
-			    aliases_count(m.aliases));
+			    aliases_count(m.aliases),
+			    aliases_count(m.aliases) == 1 ? "entry" : "entries");
 		if ((m.env.tls_ctx = tls_server_ctx_new(m.cfg, err,
 		    sizeof(err))) == NULL && err[0] != '\0') {
 			fprintf(stderr, "%s: %s\n%s: configuration has errors\n",
 			    path, err, path);
 			return 1;
 		}
-		/* newaliases(1) has nothing to build: say what there is */
-		if (m.cfg->aliases[0] != '\0')
-			fprintf(stderr, "%s: aliases %s: read at start and on "
-			    "SIGHUP (newaliases sends it)\n", path,
-			    m.cfg->aliases);
 		fprintf(stderr, "%s: configuration OK\n", path);
 		return 0;
 	}

@@ -26,8 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "fault.h"
 #include "fdutil.h"
 #include "log.h"
 #include "pickup.h"
@@ -132,6 +135,8 @@ submit_as_owner(const struct config *cfg, int fd, const struct stat *st)
 		gid = pw->pw_gid;
 	}
 	privdrop(uid, gid, "");
+	/* from here on the file's owner may signal this process */
+	(void)fault_point("pickup.child");
 	errno = 0;
 	if ((pw = getpwuid(uid)) == NULL)
 		_exit(errno != 0 ? EX_TEMPFAIL : EX_NOUSER);
@@ -194,6 +199,41 @@ move_aside(const struct config *cfg, int dfd, const char *name,
 	log_warnx("pickup: %s: %s; moved to %s", name, why, to);
 }
 
+/*
+ * Waits for the child that submits a file as its owner. The owner may
+ * signal that child, so the runner never waits on it without a bound: a
+ * child that stops (SIGSTOP, SIGTSTP: its alarm cannot fire then) or
+ * outlives its own alarm is killed (root may kill it, stopped or not)
+ * and the file left for a later scan. 0 with *status, or -1.
+ */
+static int
+wait_child(pid_t pid, int *status, const char *name)
+{
+	long long	deadline = mono_ms() + (PICKUP_TIMEOUT_SEC + 5) * 1000LL;
+	struct timespec	tick = { 0, 20 * 1000 * 1000 };
+	pid_t		w;
+
+	for (;;) {
+		w = waitpid(pid, status, WNOHANG | WUNTRACED);
+		if (w == pid && !WIFSTOPPED(*status))
+			return 0;
+		if (w == -1 && errno != EINTR) {
+			log_warn("pickup: waitpid");
+			return -1;
+		}
+		if (w == pid || mono_ms() >= deadline) {
+			log_warnx("pickup: %s: its submission %s; stopped, the "
+			    "file waits for a later scan", name, w == pid ?
+			    "was stopped by a signal" : "took too long");
+			(void)kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+				;
+			return -1;
+		}
+		(void)nanosleep(&tick, NULL);
+	}
+}
+
 /* One file: 1 done (or put aside), 0 left for later. */
 static int
 pickup_one(const struct config *cfg, int dfd, const char *name)
@@ -248,11 +288,8 @@ pickup_one(const struct config *cfg, int dfd, const char *name)
 	if (pid == 0)
 		submit_as_owner(cfg, fd, &st);
 	close(fd);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			log_warn("pickup: waitpid");
-			return 0;
-		}
+	if (wait_child(pid, &status, name) == -1)
+		return 0;
 	if (!same_file(dfd, name, &st)) {
 		log_warnx("pickup: %s changed while it was submitted", name);
 		return 1;

@@ -463,6 +463,26 @@ def test_smtp_auth_mail_gets_missing_headers_relayed_mail_does_not(make_maild):
     assert relayed["Message-ID"] is None
 
 
+def test_a_stopped_pickup_child_does_not_stall_the_runner(make_maild):
+    """The child that submits a maildrop file runs as the file's owner, who
+    may stop it (SIGSTOP; here the fault point "stop" does it): the runner
+    kills it, leaves the file for later, and goes on delivering mail."""
+    m = make_maild(env={"MAILD_FAULT": "pickup.child:stop"})
+    m.stop()
+    uid = m.sb.uids["carol"] if IS_ROOT else None
+    r = run(m, ["-t"], b"To: alice@example.test\nSubject: stopped\n\nx\n", uid=uid)
+    assert r.returncode == 0, r.stderr
+    m.start()
+    m.wait_log(r"pickup: \w+: its submission was stopped by a signal; stopped, "
+               r"the file waits")
+    # the runner is not stuck in the stopped child: other mail is delivered
+    r = run(m, ["bob@example.test"], b"Subject: meanwhile\n\ny\n")
+    assert r.returncode == 0, r.stderr
+    (msg,) = wait_messages(m, "bob", 1)
+    assert msg["Subject"] == "meanwhile"
+    assert len(os.listdir(m.sb.path("queue", "maildrop"))) == 1
+
+
 def test_roots_mail_left_while_down_goes_as_the_maild_user(make_maild):
     if not IS_ROOT:
         pytest.skip("needs a root-owned maildrop file (root only)")

@@ -145,6 +145,7 @@ done
 for f in /usr/sbin/maild /usr/sbin/maild-logsum /usr/libexec/maild/smtpd \
     /usr/libexec/maild/pop3d /usr/share/man/man8/maild-logsum.8.gz \
     /usr/share/man/man8/maild.8.gz /usr/share/man/man5/maild.conf.5.gz \
+    /usr/share/man/man5/maild-aliases.5.gz /usr/share/man/man5/maild-forward.5.gz \
     /usr/share/man/man8/maild-smtpd.8.gz /usr/share/man/man8/maild-pop3d.8.gz \
     /usr/share/man/man1/sendmail.1.gz /usr/sbin/sendmail \
     /usr/share/doc/maild/copyright; do

@@ -142,6 +142,8 @@ usr/local/sbin/sendmail
 usr/local/share/man/man1/mailq.1
 usr/local/share/man/man1/newaliases.1
 usr/local/share/man/man1/sendmail.1
+usr/local/share/man/man5/maild-aliases.5
+usr/local/share/man/man5/maild-forward.5
 usr/local/share/man/man5/maild.conf.5
 usr/local/share/man/man8/maild-logsum.8
 usr/local/share/man/man8/maild-pop3d.8

@@ -13,7 +13,7 @@ recipient domain, sink.example, whose next hop both MTAs pin to the sink:
            unauthenticated client reaches the relay that way), relay.routes
            "sink.example=[127.0.0.1]:PORT", initial and limit destination
            concurrency CONC, connection cache on (2 s, the default);
-  Postfix: the anchor on 127.0.0.1:2525 (/work/shared/anchors/start.sh, not
+  Postfix: the anchor on 127.0.0.1:2525 (../shared/anchors/start.sh, not
            started here), with relay_domains = sink.example, transport_maps
            inline:{sink.example=smtp:[127.0.0.1]:PORT} and smtp initial and
            limit destination concurrency CONC (connection caching on demand,

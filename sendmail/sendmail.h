@@ -62,6 +62,8 @@ int	sm_submit(const struct sm_settings *, const struct sm_submit *,
  * Leaves the message in queue_dir/maildrop (sm_maildrop.c), for when
  * maild is not running. Returns the exit status.
  */
+/* Writes all n bytes, retrying short writes and EINTR; 0 or -1. */
+int	sm_write_all(int fd, const char *p, size_t n);
 int	sm_maildrop_write(const char *queue_dir, const struct sm_submit *,
 	    const struct sm_message *);
 /*

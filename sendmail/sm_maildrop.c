@@ -36,23 +36,6 @@
 /* Most recipients a maildrop file may name (the queue takes no more). */
 #define SM_RCPTS_MAX	10000
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 sm_maildrop_write(const char *queue_dir, const struct sm_submit *s,
     const struct sm_message *m)
@@ -82,20 +65,20 @@ sm_maildrop_write(const char *queue_dir, const struct sm_submit *s,
 		    queue_dir, strerror(errno));
 		return EX_TEMPFAIL;
 	}
-	if (write_all(fd, MAGIC, strlen(MAGIC)) == -1)
+	if (sm_write_all(fd, MAGIC, strlen(MAGIC)) == -1)
 		goto fail;
 	n = snprintf(line, sizeof(line), "F %s\n", s->sender != NULL ?
 	    s->sender : "");
-	if (n < 0 || (size_t)n >= sizeof(line) || write_all(fd, line,
+	if (n < 0 || (size_t)n >= sizeof(line) || sm_write_all(fd, line,
 	    (size_t)n) == -1)
 		goto fail;
 	for (i = 0; i < s->nrcpts; i++) {
 		n = snprintf(line, sizeof(line), "T %s\n", s->rcpts[i]);
-		if (n < 0 || (size_t)n >= sizeof(line) || write_all(fd, line,
+		if (n < 0 || (size_t)n >= sizeof(line) || sm_write_all(fd, line,
 		    (size_t)n) == -1)
 			goto fail;
 	}
-	if (write_all(fd, "\n", 1) == -1 || write_all(fd, m->text,
+	if (sm_write_all(fd, "\n", 1) == -1 || sm_write_all(fd, m->text,
 	    m->len) == -1 || fsync(fd) == -1 || fchmod(fd, 0700) == -1 ||
 	    fsync(fd) == -1)
 		goto fail;

@@ -61,8 +61,8 @@ conn_open(const struct sm_settings *st, struct conn *c)
 	return 0;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
+int
+sm_write_all(int fd, const char *p, size_t n)
 {
 	ssize_t	w;
 
@@ -153,7 +153,7 @@ command(struct conn *c, char *text, size_t textsz, const char *fmt, ...)
 	if (c->verbose)
 		fprintf(stderr, ">>> %s\n", line);
 	memcpy(line + n, "\r\n", 2);
-	if (write_all(c->fd, line, (size_t)n + 2) == -1) {
+	if (sm_write_all(c->fd, line, (size_t)n + 2) == -1) {
 		sm_warn("writing to maild: %s", strerror(errno));
 		return -1;
 	}
@@ -187,7 +187,8 @@ send_data(struct conn *c, const struct sm_message *m)
 			p += k;
 			n -= k;
 			if ((size_t)(o - out) >= 65536) {
-				rc = write_all(c->fd, out, (size_t)(o - out));
+				rc = sm_write_all(c->fd, out,
+				    (size_t)(o - out));
 				o = out;
 			}
 		}
@@ -195,14 +196,14 @@ send_data(struct conn *c, const struct sm_message *m)
 		*o++ = '\n';
 		p = nl != NULL ? nl + 1 : end;
 		if ((size_t)(o - out) >= 32768) {
-			rc = write_all(c->fd, out, (size_t)(o - out));
+			rc = sm_write_all(c->fd, out, (size_t)(o - out));
 			o = out;
 		}
 	}
 	memcpy(o, ".\r\n", 3);
 	o += 3;
 	if (rc == 0)
-		rc = write_all(c->fd, out, (size_t)(o - out));
+		rc = sm_write_all(c->fd, out, (size_t)(o - out));
 	free(out);
 	if (rc == -1)
 		sm_warn("writing to maild: %s", strerror(errno));
@@ -371,7 +372,7 @@ sm_relay_smtp(const struct sm_settings *st)
 			n = read(c.fd, buf, sizeof(buf));
 			if (n <= 0)
 				break;
-			if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1)
+			if (sm_write_all(STDOUT_FILENO, buf, (size_t)n) == -1)
 				break;
 		}
 		if (in_open && (pfd[0].revents & (POLLIN | POLLHUP |
@@ -381,7 +382,7 @@ sm_relay_smtp(const struct sm_settings *st)
 				/* the client is gone: let maild see it */
 				(void)shutdown(c.fd, SHUT_WR);
 				in_open = false;
-			} else if (write_all(c.fd, buf, (size_t)n) == -1)
+			} else if (sm_write_all(c.fd, buf, (size_t)n) == -1)
 				break;
 		}
 	}

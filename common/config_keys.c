@@ -1614,15 +1614,22 @@ v_relay_tls_policy(struct config_check *chk, const struct config_key *k,
 	}
 }
 
+/* k's file must be readable when set, or when TLS level is in use. */
+static void
+readable_for(struct config_check *chk, const struct config_key *k,
+    struct config *cfg, enum relay_tls level)
+{
+	if (cfg->relay.tls_security_level == (int)level ||
+	    tls_policy_uses(cfg, level) || config_check_is_set(chk, k))
+		v_readable(chk, k, cfg);
+}
+
 /* The trust anchor must exist only when DANE needs it. */
 static void
 v_relay_anchor(struct config_check *chk, const struct config_key *k,
     struct config *cfg)
 {
-	if (cfg->relay.tls_security_level == RELAY_TLS_DANE ||
-	    tls_policy_uses(cfg, RELAY_TLS_DANE) ||
-	    config_check_is_set(chk, k))
-		v_readable(chk, k, cfg);
+	readable_for(chk, k, cfg, RELAY_TLS_DANE);
 }
 
 /*
@@ -1634,10 +1641,7 @@ static void
 v_relay_ca_file(struct config_check *chk, const struct config_key *k,
     struct config *cfg)
 {
-	if (cfg->relay.tls_security_level == RELAY_TLS_VERIFY ||
-	    tls_policy_uses(cfg, RELAY_TLS_VERIFY) ||
-	    config_check_is_set(chk, k))
-		v_readable(chk, k, cfg);
+	readable_for(chk, k, cfg, RELAY_TLS_VERIFY);
 }
 
 static void

@@ -12,6 +12,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -499,6 +502,21 @@ main(int argc, char *argv[])
 	char		 err[512];
 	int		 ch, lp[2], np[2], p;
 
+	/*
+	 * Every process here is long-lived and serves one session or message
+	 * after another with the same buffers: 64 KiB ones in the workers
+	 * and monitors, 1 MiB envelope buffers in the queue runner. glibc
+	 * would give that memory back to the kernel after each one and fault
+	 * it in again for the next (a brk or mmap/munmap pair, page faults
+	 * and a TLB shootdown each time: a fifth of an SMTP worker's CPU and
+	 * over a third of the runner's). Buffers under 4 MiB come from the
+	 * heap, and up to 8 MiB of free heap is kept; larger ones (a POP3
+	 * index of a huge maildrop) are still mapped and returned.
+	 */
+#if defined(HAVE_MALLOPT) && defined(M_TRIM_THRESHOLD)
+	(void)mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+#endif
 	memset(&m, 0, sizeof(m));
 	m.pidfile_fd = m.sigpipe_r = m.sigpipe_w = -1;
 	/* "+": stop at "queue", whose own options follow it */

@@ -23,6 +23,7 @@
 
 /* A header line held back: longer ones are passed on as they are. */
 #define HDR_LINE_MAX	SMTP_TEXT_LINE_CEILING
+#define HDR_LINE_START	1024
 /* The three headers we may add, each well under a line. */
 #define HDR_ADD_MAX	(3 * 1024)
 
@@ -98,7 +99,6 @@ smtp_hdr_init(struct smtp_hdr *h, bool active, const struct smtp_hdr_id *id,
 	if (!h->active)
 		return;
 	h->id = *id;
-	h->line = xmalloc(HDR_LINE_MAX);
 	h->add = xmalloc(HDR_ADD_MAX);
 	h->add[0] = '\0';
 }
@@ -193,11 +193,21 @@ smtp_hdr_write(void *arg, const char *buf, size_t len)
 		n = lf != NULL ? (size_t)(lf - buf) + 1 : len;
 		if (h->len + n > HDR_LINE_MAX) {
 			/* no header line is this long: take it as body */
-			if (end_header(h, true) == -1 ||
-			    pass(h, h->line, h->len) == -1)
+			if (end_header(h, true) == -1 || (h->len > 0 &&
+			    pass(h, h->line, h->len) == -1))
 				return -1;
 			h->len = 0;
 			break;
+		}
+		if (h->len + n > h->cap) {
+			/* grows with the longest line, not 64 MiB up front */
+			size_t cap = h->cap > 0 ? h->cap : HDR_LINE_START;
+
+			while (cap < h->len + n)
+				cap = cap > HDR_LINE_MAX / 2 ? HDR_LINE_MAX :
+				    cap * 2;
+			h->line = xreallocarray(h->line, cap, 1);
+			h->cap = cap;
 		}
 		memcpy(h->line + h->len, buf, n);
 		h->len += n;
@@ -232,6 +242,7 @@ smtp_hdr_free(struct smtp_hdr *h)
 {
 	free(h->line);
 	h->line = NULL;
+	h->cap = 0;
 	free(h->add);
 	h->add = NULL;
 	h->active = h->in_header = false;

@@ -35,6 +35,7 @@ struct smtp_hdr {
 	unsigned		 seen;		/* SMTP_HDR_SEEN_* */
 	char			*line;		/* the header line so far */
 	size_t			 len;
+	size_t			 cap;		/* line's size */
 	char			*add;		/* what to add, all of it */
 	size_t			 addlen;
 	smtp_data_sink_fn	*sink;

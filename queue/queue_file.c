@@ -12,6 +12,7 @@
  */
 #include "autoconf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fault.h"
 #include "log.h"
 #include "queue_file.h"
@@ -44,7 +46,7 @@ queue_dirs_init(const char *queue_dir, char *err, size_t errsz)
 {
 	const char	*sub[] = { "", QUEUE_DIR_INCOMING, QUEUE_DIR_ACTIVE,
 			    QUEUE_DIR_DEFERRED, QUEUE_DIR_HOLD,
-			    QUEUE_DIR_CORRUPT, QUEUE_DIR_DEFER };
+			    QUEUE_DIR_CORRUPT, QUEUE_DIR_DEFER, QUEUE_DIR_FREE };
 	char		 path[PATH_MAX];
 	struct stat	 st;
 	size_t		 i;
@@ -199,6 +201,176 @@ write_failed(struct reason *r, int err)
 		    "again later");
 }
 
+/* --- spare files ---------------------------------------------------------- */
+
+/* How often a runner that thinks free/ is full may count it again. */
+#define SPARES_RECOUNT_MS	100
+
+/*
+ * A spare we may write over: a plain file of the queue's owner (root, or
+ * the test harness's user), one link, mode 0600, not too big.
+ */
+static bool
+spare_ok(const struct stat *st, uid_t owner)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink == 1 &&
+	    st->st_uid == owner && (st->st_mode & 07777) == 0600 &&
+	    st->st_size <= QUEUE_SPARE_SIZE_MAX;
+}
+
+/* The owner of the queue directory qdirfd; -1 if it cannot be told. */
+static uid_t
+queue_owner(int qdirfd)
+{
+	struct stat	st;
+
+	return fstat(qdirfd, &st) == 0 ? st.st_uid : (uid_t)-1;
+}
+
+/*
+ * Moves a spare from free/ to path (incoming/ID) and opens it: w->fd,
+ * flocked. 0, or -1 when there is none (the caller creates a file).
+ */
+static int
+take_spare(struct queue_writer *w, const char *path)
+{
+#ifdef HAVE_RENAMEAT2
+	char		 from[sizeof(QUEUE_DIR_FREE) + NAME_MAX + 2];
+	struct dirent	*e;
+	struct stat	 st;
+	DIR		*d;
+	uid_t		 owner;
+	int		 dfd, fd, tries = 0;
+
+	if ((dfd = openat(w->dirfd, QUEUE_DIR_FREE, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	owner = queue_owner(w->dirfd);
+	while (tries < 4 && (e = readdir(d)) != NULL) {
+		if (!queue_id_valid(e->d_name))
+			continue;
+		tries++;
+		snprintf(from, sizeof(from), QUEUE_DIR_FREE "/%s", e->d_name);
+		if ((fd = openat(w->dirfd, from, O_WRONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC)) == -1) {
+			/* a symbolic link or worse: not ours to follow */
+			if (errno != ENOENT)
+				(void)unlinkat(w->dirfd, from, 0);
+			continue;
+		}
+		/* another writer took it first */
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			close(fd);
+			continue;
+		}
+		if (fstat(fd, &st) == -1 || !spare_ok(&st, owner)) {
+			(void)unlinkat(w->dirfd, from, 0);
+			close(fd);
+			continue;
+		}
+		if (renameat2(w->dirfd, from, w->dirfd, path,
+		    RENAME_NOREPLACE) == -1) {
+			close(fd);
+			continue;
+		}
+		closedir(d);
+		w->fd = fd;
+		/* the old bytes past the new message are cut at the commit */
+		w->spare_size = st.st_size > 0 ? st.st_size : 1;
+		return 0;
+	}
+	closedir(d);
+#else
+	(void)w;
+	(void)path;
+#endif
+	return -1;
+}
+
+/*
+ * The spares in free/ now; unlinks those beyond max and whatever is not
+ * a spare (spare_ok).
+ */
+static size_t
+count_spares(int qdirfd, size_t max)
+{
+	char		 path[sizeof(QUEUE_DIR_FREE) + NAME_MAX + 2];
+	struct dirent	*e;
+	struct stat	 st;
+	DIR		*d;
+	size_t		 n = 0;
+	uid_t		 owner = queue_owner(qdirfd);
+	int		 dfd;
+
+	if ((dfd = openat(qdirfd, QUEUE_DIR_FREE, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
+		    (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+			continue;
+		snprintf(path, sizeof(path), QUEUE_DIR_FREE "/%s", e->d_name);
+		if (n < max && queue_id_valid(e->d_name) &&
+		    fstatat(qdirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    spare_ok(&st, owner)) {
+			n++;
+			continue;
+		}
+		(void)unlinkat(qdirfd, path, 0);
+	}
+	closedir(d);
+	return n;
+}
+
+void
+queue_spares_trim(int qdirfd, struct queue_spares *sp, size_t max)
+{
+	sp->n = count_spares(qdirfd, max);
+	sp->counted_ms = mono_ms();
+}
+
+int
+queue_file_retire(int qdirfd, const char *path, int fd, const char *id,
+    struct queue_spares *sp)
+{
+#ifdef HAVE_RENAMEAT2
+	char		to[QUEUE_RELPATH_MAX];
+	struct stat	st;
+	long long	now;
+
+	if (sp == NULL || !queue_id_valid(id) || fstat(fd, &st) == -1 ||
+	    !spare_ok(&st, queue_owner(qdirfd)))
+		return unlinkat(qdirfd, path, 0);
+	if (sp->n >= QUEUE_SPARES_MAX) {
+		/* writers took some since we counted, most likely */
+		now = mono_ms();
+		if (now - sp->counted_ms < SPARES_RECOUNT_MS)
+			return unlinkat(qdirfd, path, 0);
+		queue_spares_trim(qdirfd, sp, QUEUE_SPARES_MAX);
+		if (sp->n >= QUEUE_SPARES_MAX)
+			return unlinkat(qdirfd, path, 0);
+	}
+	snprintf(to, sizeof(to), QUEUE_DIR_FREE "/%s", id);
+	if (renameat2(qdirfd, path, qdirfd, to, RENAME_NOREPLACE) == 0) {
+		sp->n++;
+		return 0;
+	}
+#else
+	(void)fd;
+	(void)id;
+	(void)sp;
+#endif
+	return unlinkat(qdirfd, path, 0);
+}
+
 int
 queue_writer_begin(struct queue_writer *w, const char *queue_dir,
     struct queue_env *env, off_t limit, struct reason *r)
@@ -307,16 +479,18 @@ queue_writer_begin(struct queue_writer *w, const char *queue_dir,
 		goto fail;
 	}
 	snprintf(path, sizeof(path), QUEUE_DIR_INCOMING "/%s", w->id);
-	w->fd = openat(w->dirfd, path, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (w->fd == -1) {
-		log_warn("create queue file %s/%s", queue_dir, path);
-		goto fail;
-	}
-	/* held until the commit or abort: the cleaner leaves it alone */
-	if (flock(w->fd, LOCK_EX | LOCK_NB) == -1) {
-		log_warn("lock queue file %s", w->id);
-		goto fail;
+	if (take_spare(w, path) == -1) {
+		w->fd = openat(w->dirfd, path, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (w->fd == -1) {
+			log_warn("create queue file %s/%s", queue_dir, path);
+			goto fail;
+		}
+		/* held until the commit or abort: the cleaner leaves it */
+		if (flock(w->fd, LOCK_EX | LOCK_NB) == -1) {
+			log_warn("lock queue file %s", w->id);
+			goto fail;
+		}
 	}
 	if ((k = write(w->fd, buf, len)) != (ssize_t)len) {
 		if (k >= 0)
@@ -381,6 +555,17 @@ queue_writer_commit(struct queue_writer *w, struct reason *r)
 		errno = err;
 		log_warn("write queue file %s", w->id);
 		goto tempfail;
+	}
+	if (w->spare_size > 0) {
+		/* a spare: what is left of its old contents goes */
+		off_t end = lseek(w->fd, 0, SEEK_CUR);
+
+		if (end == -1 || (end < w->spare_size &&
+		    ftruncate(w->fd, end) == -1)) {
+			err = errno;
+			log_warn("truncate queue file %s", w->id);
+			goto tempfail;
+		}
 	}
 	if (fault_point("queue.before_fsync") == -1 || fsync(w->fd) == -1) {
 		err = errno;

@@ -56,6 +56,7 @@ _Static_assert(QUEUE_ID_LEN <= QUEUE_ID_MAX, "queue id longer than its bound");
 #define QUEUE_DIR_HOLD		"hold"		/* put aside by an admin */
 #define QUEUE_DIR_CORRUPT	"corrupt"	/* unreadable envelopes */
 #define QUEUE_DIR_DEFER		"defer"		/* last reasons (queue_defer_save) */
+#define QUEUE_DIR_FREE		"free"		/* spare files (queue_file_retire) */
 /*
  * A FIFO in queue_dir: the queue runner reads it like the monitors'
  * pipe ("Q id" lines), so that "maild queue ..." can tell a running
@@ -131,6 +132,34 @@ void	queue_id_new(char *id_out);
 /* Whether s looks like a queue id (for names read from directories). */
 bool	queue_id_valid(const char *s);
 
+/*
+ * Spare queue files. Creating a file for every message and unlinking it
+ * after delivery costs an inode allocation, block allocation at the
+ * fsync and block freeing (a discard, on file systems mounted with it)
+ * every time; so a finished message's file is kept in free/ (at most
+ * QUEUE_SPARES_MAX of them, none over QUEUE_SPARE_SIZE_MAX bytes) and
+ * the next message is written over it. The writer takes a spare with a
+ * flock held from before it leaves free/, so no cleaner removes it on
+ * the way; a file that is not a plain one-link root file is removed.
+ */
+#define QUEUE_SPARES_MAX	64
+#define QUEUE_SPARE_SIZE_MAX	(1024 * 1024)
+
+struct queue_spares {
+	size_t		n;		/* in free/, as far as we know */
+	long long	counted_ms;	/* when n was last counted (mono_ms) */
+};
+
+/*
+ * Removes a finished queue file (path, relative to the queue directory
+ * qdirfd; fd open on it) or, when sp is not NULL and there is room, makes
+ * it a spare in free/. Like unlinkat: 0, or -1 with errno.
+ */
+int	queue_file_retire(int qdirfd, const char *path, int fd, const char *id,
+	    struct queue_spares *sp);
+/* Removes spares beyond QUEUE_SPARES_MAX (all with max 0); counts them. */
+void	queue_spares_trim(int qdirfd, struct queue_spares *sp, size_t max);
+
 /* --- writing: the monitor, while the client sends the message ---------- */
 
 struct queue_writer {
@@ -144,6 +173,7 @@ struct queue_writer {
 	bool	 failed;	/* a write failed: the commit will too */
 	bool	 hold;		/* commit into hold/, not active/ */
 	int	 saved_errno;
+	off_t	 spare_size;	/* a reused file's old size (0: a new file) */
 };
 
 /*

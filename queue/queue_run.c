@@ -90,6 +90,7 @@ struct runner {
 	size_t			 ntodo;
 	bool			 lazy_compact;	/* leave it to runner_idle */
 	struct relay_sched	*rs;		/* remote recipients */
+	struct queue_spares	 spares;	/* finished files kept in free/ */
 };
 
 /* One queue file being worked on. */
@@ -550,7 +551,8 @@ qitem_finish(struct runner *rn, struct qitem *q, struct newmail *nm)
 
 	snprintf(path, sizeof(path), "%s/%s", q->dir, q->qid);
 	if (!pending && queue_env_done(env)) {
-		if (unlinkat(rn->qfd, path, 0) == -1)
+		if (queue_file_retire(rn->qfd, path, q->fd, q->qid,
+		    &rn->spares) == -1)
 			log_warn("id=%s: unlink", env->id);
 		else {
 			queue_defer_remove(rn->qfd, env->id);
@@ -1001,6 +1003,7 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 	(void)fcntl(notify_fd, F_SETFL, O_NONBLOCK);
 	afd = admin_fifo_open(&rn);
 	queue_clean_incoming(cfg, INCOMING_GRACE);
+	queue_spares_trim(rn.qfd, &rn.spares, QUEUE_SPARES_MAX);
 	scan(&rn, QUEUE_DIR_DEFERRED, scan_deferred);
 	scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 	/* what sendmail left while maild was down (pickup.c) */
@@ -1021,6 +1024,8 @@ queue_runner(const struct config *cfg, const struct aliases *al,
 		if (now >= next_scan) {
 			scan(&rn, QUEUE_DIR_ACTIVE, scan_want);
 			queue_clean_incoming(cfg, INCOMING_GRACE);
+			queue_spares_trim(rn.qfd, &rn.spares,
+			    QUEUE_SPARES_MAX);
 			pickup_scan(cfg);
 			next_scan = time(NULL) + RESCAN_SEC;
 		}

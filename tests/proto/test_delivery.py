@@ -848,3 +848,83 @@ def test_partly_failing_alias_queues_only_accepted_recipients(make_maild, sandbo
     assert messages(m, "alice") == []
     assert alive(mon)
     assert "killed by signal" not in m.log()
+
+
+# --- spare queue files (queue_dir/free/) -----------------------------------------
+
+def queued_id(reply):
+    return re.search(r"queued as (\S+)", " ".join(reply[1])).group(1)
+
+
+def test_a_finished_queue_file_is_written_over_by_the_next_message(maild):
+    # the first message's file is kept in free/ after delivery; the
+    # second, much shorter one is written over it and must come out
+    # whole, with nothing of the first after it
+    big = "".join("line %05d of the first message\r\n" % i for i in range(3000))
+    r1 = send(maild, "s@example.org", ["alice@example.test"], msg("first", big))
+    assert r1[0] == 250
+    q1 = queued_id(r1)
+    wait_messages(maild, "alice", 1)
+    wait_for(lambda: q1 in queue_files(maild, "free"), what="the finished file in free/")
+    spare = os.stat(maild.sb.path("queue", "free", q1))
+    r2 = send(maild, "s@example.org", ["alice@example.test"], msg("second", "short\r\n"))
+    assert r2[0] == 250
+    q2 = queued_id(r2)
+    first, second = wait_messages(maild, "alice", 2)
+    assert first["Subject"] == "first" and first.get_payload() == big.replace("\r\n", "\n")
+    assert second["Subject"] == "second" and second.get_payload() == "short\n"
+    # the same file carried the second message and went back to free/
+    wait_for(lambda: q2 in queue_files(maild, "free"), what="the second file in free/")
+    assert q1 not in queue_files(maild, "free")
+    st = os.stat(maild.sb.path("queue", "free", q2))
+    assert st.st_ino == spare.st_ino and st.st_size < spare.st_size
+    assert queue_files(maild, "incoming") == [] and queue_files(maild, "active") == []
+
+
+def test_what_is_not_a_spare_in_free_is_removed_never_written(make_maild):
+    # free/ is the queue's own (root only); still, nothing there is
+    # written over unless it is a plain one-link 0600 file of the queue's
+    # owner, at most 1 MiB: a symbolic link, a second link to another
+    # file, another mode or a huge file is removed, and its target kept
+    m = make_maild(start=False)
+    free = m.sb.path("queue", "free")
+    os.makedirs(free, exist_ok=True)
+    victim = m.sb.path("victim")
+    with open(victim, "w") as f:
+        f.write("keep me\n")
+    names = ["01MH100000000%03d" % i for i in range(4)]
+    os.symlink(victim, os.path.join(free, names[0]))
+    os.link(victim, os.path.join(free, names[1]))
+    with open(os.path.join(free, names[2]), "w") as f:
+        f.write("x")
+    os.chmod(os.path.join(free, names[2]), 0o644)
+    with open(os.path.join(free, names[3]), "wb") as f:
+        f.truncate(2 * 1024 * 1024)
+    os.chmod(os.path.join(free, names[3]), 0o600)
+    m.start()
+    wait_for(lambda: not any(n in os.listdir(free) for n in names), 15,
+             what="the odd files removed from free/")
+    r = send(m, "s@example.org", ["alice@example.test"], msg("after", "body\r\n"))
+    assert r[0] == 250
+    (got,) = wait_messages(m, "alice", 1)
+    assert got.get_payload() == "body\n"
+    assert open(victim).read() == "keep me\n" and os.stat(victim).st_nlink == 1
+
+
+def test_free_keeps_at_most_64_spares(make_maild):
+    m = make_maild(start=False)
+    free = m.sb.path("queue", "free")
+    os.makedirs(free, exist_ok=True)
+    for i in range(80):
+        p = os.path.join(free, "01MH10000000%04d" % i)
+        with open(p, "w") as f:
+            f.write("old\n")
+        os.chmod(p, 0o600)
+    m.start()
+    wait_for(lambda: len(os.listdir(free)) == 64, 15, what="free/ trimmed to 64")
+    for i in range(3):
+        r = send(m, "s@example.org", ["alice@example.test"], msg("m%d" % i, "body %d\r\n" % i))
+        assert r[0] == 250
+    got = wait_messages(m, "alice", 3)
+    assert sorted(x.get_payload() for x in got) == ["body 0\n", "body 1\n", "body 2\n"]
+    assert len(os.listdir(free)) <= 64

@@ -11,6 +11,9 @@
  *		login, STAT, QUIT
  *	benchclient retr HOST PORT USER PASS [TOPLINES]
  *		login, STAT, RETR 1..n (or TOP i TOPLINES), QUIT
+ *	benchclient retrpipe HOST PORT USER PASS WINDOW
+ *		the same RETRs pipelined (RFC 2449 PIPELINING): up to WINDOW
+ *		of them sent ahead of their replies, topped up in batches
  *
  * Prints "name value unit" lines; errors to stderr and exit 1.
  */
@@ -381,6 +384,40 @@ main(int argc, char **argv)
 		    "pop3_login_stat_s %.6f s\npop3_messages %ld msgs\n"
 		    "pop3_octets %lld bytes\n", t1 - t0, t2 - t1, t2 - t0, n,
 		    octets);
+	} else if (strcmp(argv[1], "retrpipe") == 0 && argc == 7) {
+		long	window = num(argv[6], 1, 100000), sent = 0;
+		char	*cmds;
+		size_t	 len;
+
+		port = (int)num(argv[3], 1, 65535);
+		pop3_login(&c, argv[2], port, argv[4], argv[5]);
+		conn_cmd(&c, "STAT\r\n");
+		r = reply(&c, "+OK");
+		if (sscanf(r, "+OK %ld %lld", &n, &octets) != 2)
+			die("STAT reply: %s", r);
+		if ((cmds = malloc((size_t)window * 24)) == NULL)
+			die("out of memory");
+		cpu0 = cpu_s();
+		t0 = now();
+		for (i = 1; i <= n; i++) {
+			/* top up once half the window has been answered */
+			if (sent < n && sent - i + 1 <= window / 2) {
+				for (len = 0; sent < n && sent - i + 1 < window;)
+					len += (size_t)snprintf(cmds + len, 24,
+					    "RETR %ld\r\n", ++sent);
+				conn_write(&c, cmds, len);
+			}
+			reply(&c, "+OK");
+			body += multiline(&c);
+		}
+		t1 = now();
+		free(cmds);
+		conn_cmd(&c, "QUIT\r\n");
+		reply(&c, "+OK");
+		printf("pop3_retr_msgs %ld msgs\npop3_retr_s %.6f s\n"
+		    "pop3_retr_wire_bytes %zu bytes\npop3_retr_MBps %.2f MB/s\n"
+		    "pop3_retr_client_cpu_s %.3f s\n", n, t1 - t0, body,
+		    (double)body / 1e6 / (t1 - t0), cpu_s() - cpu0);
 	} else if (strcmp(argv[1], "retr") == 0 && (argc == 6 || argc == 7)) {
 		port = (int)num(argv[3], 1, 65535);
 		if (argc == 7)

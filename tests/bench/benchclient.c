@@ -61,6 +61,7 @@ static void	pop3_login(struct conn *, const char *, int, const char *,
 static void	smtp_session(const char *, int, const char *, const char *,
 		    size_t);
 static char	*smtp_message(const char *, size_t, size_t *);
+static void	retr_print(long, double, size_t, double);
 
 static void
 die(const char *fmt, ...)
@@ -324,6 +325,16 @@ smtp_message(const char *rcpt, size_t size, size_t *len_out)
 	return m;
 }
 
+/* The figures of a retr or retrpipe run. */
+static void
+retr_print(long n, double secs, size_t body, double cpu)
+{
+	printf("pop3_retr_msgs %ld msgs\npop3_retr_s %.6f s\n"
+	    "pop3_retr_wire_bytes %zu bytes\npop3_retr_MBps %.2f MB/s\n"
+	    "pop3_retr_client_cpu_s %.3f s\n", n, secs, body,
+	    (double)body / 1e6 / secs, cpu);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -414,10 +425,7 @@ main(int argc, char **argv)
 		free(cmds);
 		conn_cmd(&c, "QUIT\r\n");
 		reply(&c, "+OK");
-		printf("pop3_retr_msgs %ld msgs\npop3_retr_s %.6f s\n"
-		    "pop3_retr_wire_bytes %zu bytes\npop3_retr_MBps %.2f MB/s\n"
-		    "pop3_retr_client_cpu_s %.3f s\n", n, t1 - t0, body,
-		    (double)body / 1e6 / (t1 - t0), cpu_s() - cpu0);
+		retr_print(n, t1 - t0, body, cpu_s() - cpu0);
 	} else if (strcmp(argv[1], "retr") == 0 && (argc == 6 || argc == 7)) {
 		port = (int)num(argv[3], 1, 65535);
 		if (argc == 7)
@@ -440,10 +448,7 @@ main(int argc, char **argv)
 		t1 = now();
 		conn_cmd(&c, "QUIT\r\n");
 		reply(&c, "+OK");
-		printf("pop3_retr_msgs %ld msgs\npop3_retr_s %.6f s\n"
-		    "pop3_retr_wire_bytes %zu bytes\npop3_retr_MBps %.2f MB/s\n"
-		    "pop3_retr_client_cpu_s %.3f s\n", n, t1 - t0, body,
-		    (double)body / 1e6 / (t1 - t0), cpu_s() - cpu0);
+		retr_print(n, t1 - t0, body, cpu_s() - cpu0);
 	} else
 		die("usage: see the comment at the top of benchclient.c");
 	if (fflush(stdout) == EOF)

@@ -227,6 +227,21 @@ queue_owner(int qdirfd)
 	return fstat(qdirfd, &st) == 0 ? st.st_uid : (uid_t)-1;
 }
 
+/* free/ of the queue directory qdirfd, to read; NULL if it cannot be. */
+static DIR *
+free_dir(int qdirfd)
+{
+	DIR	*d;
+	int	 fd;
+
+	if ((fd = openat(qdirfd, QUEUE_DIR_FREE, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
 /*
  * Moves a spare from free/ to path (incoming/ID) and opens it: w->fd,
  * flocked. 0, or -1 when there is none (the caller creates a file).
@@ -240,15 +255,10 @@ take_spare(struct queue_writer *w, const char *path)
 	struct stat	 st;
 	DIR		*d;
 	uid_t		 owner;
-	int		 dfd, fd, tries = 0;
+	int		 fd, tries = 0;
 
-	if ((dfd = openat(w->dirfd, QUEUE_DIR_FREE, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	if ((d = free_dir(w->dirfd)) == NULL)
 		return -1;
-	if ((d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return -1;
-	}
 	owner = queue_owner(w->dirfd);
 	while (tries < 4 && (e = readdir(d)) != NULL) {
 		if (!queue_id_valid(e->d_name))
@@ -280,7 +290,7 @@ take_spare(struct queue_writer *w, const char *path)
 		closedir(d);
 		w->fd = fd;
 		/* the old bytes past the new message are cut at the commit */
-		w->spare_size = st.st_size > 0 ? st.st_size : 1;
+		w->spare_size = st.st_size;
 		return 0;
 	}
 	closedir(d);
@@ -304,15 +314,9 @@ count_spares(int qdirfd, size_t max)
 	DIR		*d;
 	size_t		 n = 0;
 	uid_t		 owner = queue_owner(qdirfd);
-	int		 dfd;
 
-	if ((dfd = openat(qdirfd, QUEUE_DIR_FREE, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	if ((d = free_dir(qdirfd)) == NULL)
 		return 0;
-	if ((d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return 0;
-	}
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
 		    (e->d_name[1] == '.' && e->d_name[2] == '\0')))

@@ -140,7 +140,8 @@ bool	queue_id_valid(const char *s);
  * QUEUE_SPARES_MAX of them, none over QUEUE_SPARE_SIZE_MAX bytes) and
  * the next message is written over it. The writer takes a spare with a
  * flock held from before it leaves free/, so no cleaner removes it on
- * the way; a file that is not a plain one-link root file is removed.
+ * the way; anything in free/ but a plain one-link 0600 file of the queue
+ * directory's owner is removed.
  */
 #define QUEUE_SPARES_MAX	64
 #define QUEUE_SPARE_SIZE_MAX	(1024 * 1024)
@@ -173,7 +174,7 @@ struct queue_writer {
 	bool	 failed;	/* a write failed: the commit will too */
 	bool	 hold;		/* commit into hold/, not active/ */
 	int	 saved_errno;
-	off_t	 spare_size;	/* a reused file's old size (0: a new file) */
+	off_t	 spare_size;	/* a reused file's old size (0: nothing to cut) */
 };
 
 /*
